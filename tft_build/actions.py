@@ -1,0 +1,86 @@
+"""What a doit task runs: a step by dotted name, and the clean action.
+
+Tasks name their step as ``"tft_build.steps.transform:transform_raw_data"``;
+the step module (and with it TensorFlow) is imported only when the task really
+runs, so loading the tasks stays fast. A step's user errors become a one-line
+doit failure instead of a traceback.
+"""
+
+import contextlib
+import importlib
+import os
+import shutil
+import sys
+import tempfile
+from pathlib import Path
+
+from doit.exceptions import TaskFailed
+
+from tft_build.errors import TftBuildError
+
+
+
+def run_step(step, cfg, *args):
+    """Import and call ``step(cfg, *args)``; a user error fails the task in one line."""
+    module_name, _, function = step.partition(":")
+    try:
+        with quiet_native_stderr():
+            module = importlib.import_module(module_name)
+        getattr(module, function)(cfg, *args)
+    except TftBuildError as err:
+        return TaskFailed(str(err))
+    return None
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide TensorFlow's C++ start-up chatter (no env var silences it).
+
+    Native code writes to file descriptor 2 directly, so the descriptor is
+    pointed at a temp file while the step module (and TensorFlow) load, and
+    what was written is replayed if the import fails. Python's own logging is
+    set to errors only and to the real stderr, which doit does not wrap.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+            _quiet_python_logging()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.__stderr__.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _quiet_python_logging():
+    import absl.logging  # installed with TensorFlow; imported only once it is
+
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+def clean_outputs(cfg, paths):
+    """Remove ``paths`` (files or directories), only ever inside the artifacts dir."""
+    root = Path(cfg.artifacts_dir).resolve()
+    for path in map(Path, paths):
+        path = path.resolve()
+        if root not in path.parents:
+            raise TftBuildError(f"refusing to clean {path}: it is outside the artifacts dir {root}")
+        if path.is_dir():
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        _remove_empty_parents(path.parent, root)
+
+
+def _remove_empty_parents(directory, root):
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent

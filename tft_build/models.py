@@ -1,0 +1,98 @@
+"""The taxi model builders: transformed features -> a compiled ``tf_keras`` model.
+
+A builder is called as ``builder(features, label_stats, cfg)``:
+
+- ``features``: ``{name: Feature}`` for every transformed feature but the
+  label, each a float or an integer id with a known number of ``buckets``
+  (read from the transformed schema, as TFT's bucketize records it);
+- ``label_stats``: ``{"mean": ..., "std": ...}`` of the training label, so the
+  network predicts a standardized label and the model outputs dollars;
+- ``cfg``: the frozen config (``learning_rate``, ``seed``).
+
+Every model takes one ``[batch, 1]`` input per feature, named as the feature.
+``tf_keras`` (Keras 2) because TFT's TransformFeaturesLayer is a Keras 2 layer.
+"""
+
+import math
+from typing import NamedTuple
+
+import tf_keras as keras
+
+# Ids with at most this many values are one-hot encoded; more get embeddings.
+ONE_HOT_MAX_BUCKETS = 32
+HIDDEN_UNITS = (128, 64, 32)
+
+
+class Feature(NamedTuple):
+    """A transformed feature as a model sees it."""
+
+    dtype: str  # "float" or "int"
+    buckets: int | None = None  # for ids: the values are 0 .. buckets - 1
+
+
+def build_non_embedding_model(features, label_stats, cfg):
+    """Dense network on the float features and one-hot small categorical ids."""
+    inputs = model_inputs(features)
+    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)
+    return compiled(inputs, parts, label_stats, cfg)
+
+
+def build_embedding_model(features, label_stats, cfg):
+    """The non-embedding model plus learned embeddings of the hashed-cross ids."""
+    inputs = model_inputs(features)
+    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)
+    for name, feature in sorted(features.items()):
+        if feature.dtype == "int" and feature.buckets > ONE_HOT_MAX_BUCKETS:
+            embedded = keras.layers.Embedding(
+                feature.buckets,
+                embedding_dim(feature.buckets),
+                embeddings_regularizer=keras.regularizers.l2(1e-5),
+                name=f"{name}_embedding",
+            )(inputs[name])
+            parts.append(keras.layers.Flatten(name=f"{name}_flat")(embedded))
+    return compiled(inputs, parts, label_stats, cfg)
+
+
+def embedding_dim(buckets):
+    """A common rule of thumb: about the fourth root of the vocabulary, 2..16."""
+    return max(2, min(16, round(1.6 * math.pow(buckets, 0.25))))
+
+
+def model_inputs(features):
+    """One named ``[batch, 1]`` input per feature."""
+    return {
+        name: keras.Input(shape=(1,), name=name, dtype="int64" if f.dtype == "int" else "float32")
+        for name, f in sorted(features.items())
+    }
+
+
+def dense_parts(features, inputs):
+    """The float features as they are (TFT already scaled them)."""
+    return [inputs[name] for name, f in sorted(features.items()) if f.dtype == "float"]
+
+
+def one_hot_parts(features, inputs):
+    """Small categorical ids (hour, weekday, buckets) as one-hot vectors."""
+    return [
+        keras.layers.CategoryEncoding(f.buckets, output_mode="one_hot", name=f"{name}_one_hot")(inputs[name])
+        for name, f in sorted(features.items())
+        if f.dtype == "int" and f.buckets <= ONE_HOT_MAX_BUCKETS
+    ]
+
+
+def compiled(inputs, parts, label_stats, cfg):
+    """The shared head: hidden layers, one output in label units, Adam on MSE."""
+    x = keras.layers.Concatenate(name="features")(parts)
+    for units in HIDDEN_UNITS:
+        x = keras.layers.Dense(units, activation="relu")(x)
+    standardized = keras.layers.Dense(1, name="standardized")(x)
+    output = keras.layers.Rescaling(
+        label_stats["std"], offset=label_stats["mean"], name="prediction"
+    )(standardized)
+    model = keras.Model(inputs=inputs, outputs=output)
+    model.compile(
+        optimizer=keras.optimizers.Adam(cfg.learning_rate),
+        loss="mse",
+        metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
+    )
+    return model

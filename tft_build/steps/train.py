@@ -1,0 +1,120 @@
+"""Keras training on the transformed TFRecords: tf.data input, fit, save.
+
+Reads the transformed data and its schema, builds the configured model,
+trains with early stopping on the transformed eval set, and saves the model,
+its per-epoch history and a manifest atomically under
+``artifacts/models/<model>/``. Seeds and op determinism make a rerun on the
+same data give the same weights.
+"""
+
+import json
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+import tf_keras as keras
+from tensorflow_metadata.proto.v0 import schema_pb2
+
+from tft_build import dotted, manifest
+from tft_build.atomic import atomic_dir
+from tft_build.errors import ConfigError
+from tft_build.models import Feature
+
+MODEL_FILE = "model.keras"
+HISTORY_FILE = "history.json"
+
+
+def train_model(cfg, model_name):
+    """Train the model called ``model_name`` and save it under ``artifacts/models``."""
+    tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
+    features = model_features(tft_output, cfg.label)
+    builder = dotted.resolve(cfg.model_builder(model_name), f"models.{model_name}", cfg.project_dir)
+    keras.utils.set_random_seed(cfg.seed)
+    tf.config.experimental.enable_op_determinism()
+
+    spec = tft_output.transformed_feature_spec()
+    train = dataset(cfg, "train", spec, shuffle=True)
+    evaluation = dataset(cfg, "eval", spec, shuffle=False)
+    model = builder(features, label_stats(train), cfg)
+    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
+    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=[stop], verbose=2)
+
+    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+    best = int(np.argmin(history["val_loss"]))
+    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1,
+               "val_rmse": history["val_rmse"][best]}
+    with atomic_dir(cfg.artifact("models", model_name)) as staging:
+        model.save(staging / MODEL_FILE)
+        (staging / HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary}))
+        manifest.write_manifest(staging, {"model": model_name, **summary})
+    print(f"{model_name}: best epoch {best + 1}, eval rmse {summary['val_rmse']:.3f}")
+    return summary
+
+
+def model_features(tft_output, label):
+    """``{name: Feature}`` for every transformed feature but the label.
+
+    Integer features must carry their domain (as TFT's bucketize records it),
+    since the model needs to know how many ids to one-hot or embed.
+    """
+    domains = tft_output.transformed_domains()
+    features = {}
+    for name, spec in tft_output.transformed_feature_spec().items():
+        if name == label:
+            continue
+        if spec.dtype.is_integer:
+            domain = domains.get(name)
+            if not isinstance(domain, schema_pb2.IntDomain) or domain.min != 0:
+                raise ConfigError(
+                    f"preprocessing_fn: integer feature '{name}' has no 0-based domain; "
+                    "produce it with tft.bucketize/compute_and_apply_vocabulary or "
+                    "tft_build.preprocessing.categorical"
+                )
+            features[name] = Feature("int", int(domain.max) + 1)
+        elif spec.dtype.is_floating:
+            features[name] = Feature("float")
+        else:
+            raise ConfigError(
+                f"preprocessing_fn: feature '{name}' is {spec.dtype.name}; models take floats and integer ids"
+            )
+    return features
+
+
+def dataset(cfg, split, spec, shuffle):
+    """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
+    files = sorted(tf.io.gfile.glob(cfg.artifact("transformed", f"{split}-*.tfrecord")))
+    ds = tf.data.TFRecordDataset(files).cache()
+    if shuffle:
+        ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
+    ds = ds.batch(cfg.batch_size).map(
+        lambda records: split_label(tf.io.parse_example(records, spec), cfg.label),
+        num_parallel_calls=tf.data.AUTOTUNE,
+    )
+    return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def split_label(features, label):
+    """Features as ``[batch, 1]`` model inputs, and the label apart."""
+    target = features.pop(label)
+    return as_model_inputs(features), target
+
+
+def as_model_inputs(features):
+    """The ``[batch]`` tensors of TFT as the ``[batch, 1]`` inputs the models take."""
+    return {name: tf.expand_dims(value, -1) for name, value in features.items()}
+
+
+def label_stats(train):
+    """Mean and standard deviation of the training label (one pass)."""
+    labels = np.concatenate([y.numpy() for _, y in train])
+    return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
+
+
+def load_model(cfg, model_name):
+    """The trained ``tf_keras`` model called ``model_name``."""
+    return keras.models.load_model(cfg.artifact("models", model_name, MODEL_FILE))
+
+
+def read_history(cfg, model_name):
+    """The per-epoch training history saved with the model."""
+    return json.loads(open(cfg.artifact("models", model_name, HISTORY_FILE)).read())

@@ -1,0 +1,179 @@
+"""Beam + tf.Transform: raw CSVs -> TFRecords, transform_fn and metadata.
+
+One flow, in the order data travels: read the CSVs into typed rows, drop dirty
+rows (the configured filter, before analysis, since a preprocessing_fn cannot
+drop rows), analyze and transform the training rows, transform the eval rows
+with the same transform_fn, write everything into a staging dir, check that
+rows really went through, write the digests and the manifest, rename.
+
+``preprocess_raw_data`` runs the same flow with the identity transform.
+"""
+
+import os
+
+import apache_beam as beam
+import tensorflow as tf
+import tensorflow_transform as tft
+import tensorflow_transform.beam as tft_beam
+from apache_beam.options.pipeline_options import PipelineOptions
+from tensorflow_transform.tf_metadata import dataset_metadata
+
+from tft_build import csvio, dotted, manifest
+from tft_build.atomic import atomic_dir
+from tft_build.config import data_files
+from tft_build.errors import DataError
+from tft_build.schema import feature_spec
+
+SPLITS = ("train", "eval")
+DATA_DIGEST = "data.digest.json"
+TRANSFORM_DIGEST = "transform_fn.digest.json"
+METRICS_NAMESPACE = "tft_build"
+
+
+def preprocess_raw_data(cfg):
+    """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
+    return run_transform(cfg, cfg.artifact("raw"), identity_fn)
+
+
+def transform_raw_data(cfg):
+    """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
+    user_fn = dotted.resolve(cfg.preprocessing_fn, "preprocessing_fn", cfg.project_dir)
+    return run_transform(cfg, cfg.artifact("transformed"), lambda inputs: user_fn(inputs, cfg))
+
+
+def identity_fn(inputs):
+    """Every raw column, unchanged: the raw data as TFT output."""
+    return {name: tf.identity(value) for name, value in inputs.items()}
+
+
+def run_transform(cfg, out_dir, preprocessing_fn):
+    """Run the Beam pipeline into ``out_dir`` atomically; return the row counts."""
+    files = {split: checked_files(cfg, split) for split in SPLITS}
+    raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(feature_spec(cfg.columns))
+    row_filter = dotted.resolve(cfg.row_filter, "row_filter", cfg.project_dir)
+    with atomic_dir(out_dir) as staging:
+        pipeline = beam.Pipeline(options=beam_options(cfg))
+        build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging)
+        result = pipeline.run()
+        result.wait_until_finish()
+        counts = row_counts(result)
+        check_counts(counts, files)
+        tf.io.gfile.rmtree(str(staging / "tmp"))
+        write_digests(staging, counts)
+        manifest.write_manifest(staging, {"rows": counts})
+    print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
+    return {"rows": counts}
+
+
+def checked_files(cfg, split):
+    """The split's files, each existing with the right header; clear errors otherwise."""
+    files = data_files(cfg, split)
+    setting = f"{split}_data"
+    if not files:
+        patterns = ", ".join(getattr(cfg, setting))
+        raise DataError(f"{patterns}: no file matches setting '{setting}'")
+    for path in files:
+        if not os.path.isfile(path):
+            raise DataError(f"{path}: no such data file; check setting '{setting}'")
+        csvio.read_header(path, cfg.columns)
+    return files
+
+
+def beam_options(cfg):
+    """Pipeline options from the config; the default local runner never downloads."""
+    return PipelineOptions(list(cfg.beam_pipeline_args), save_main_session=False)
+
+
+def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging):
+    """Add the read, filter, analyze, transform and write steps to ``pipeline``."""
+    with tft_beam.Context(temp_dir=str(staging / "tmp")):
+        rows = {
+            split: pipeline
+            | f"List{split}" >> beam.Create(files[split])
+            | f"Read{split}" >> beam.FlatMap(read_clean_rows, cfg, row_filter, split)
+            for split in SPLITS
+        }
+        (train, transformed_metadata), transform_fn = (
+            rows["train"],
+            raw_metadata,
+        ) | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn)
+        evaluation, _ = (
+            (rows["eval"], raw_metadata),
+            transform_fn,
+        ) | "TransformEval" >> tft_beam.TransformDataset()
+        coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+        for split, data in (("train", train), ("eval", evaluation)):
+            _ = (
+                data
+                | f"Encode{split}" >> beam.Map(coder.encode)
+                | f"Write{split}" >> beam.io.WriteToTFRecord(
+                    str(staging / split), file_name_suffix=".tfrecord", num_shards=1
+                )
+            )
+        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(str(staging))
+        _ = raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
+            str(staging / tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
+        )
+
+
+def read_clean_rows(path, cfg, row_filter, split):
+    """Typed rows of one CSV that pass the filter; counts rows and the label."""
+    read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_read")
+    dropped = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_dropped")
+    label = beam.metrics.Metrics.distribution(METRICS_NAMESPACE, f"{split}_label_cents")
+    for _, row in csvio.read_rows(path, cfg.columns):
+        read.inc()
+        if row_filter(row):
+            # Distributions hold integers: cents keep the mean exact enough.
+            label.update(round(row[cfg.label] * 100))
+            yield row
+        else:
+            dropped.inc()
+
+
+def row_counts(result):
+    """Rows read, dropped and kept per split, and the training label's mean."""
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    values = {m.key.metric.name: m.committed for m in query["counters"]}
+    dists = {m.key.metric.name: m.committed for m in query["distributions"]}
+    counts = {}
+    for split in SPLITS:
+        read, dropped = values.get(f"{split}_read", 0), values.get(f"{split}_dropped", 0)
+        dist = dists.get(f"{split}_label_cents")
+        counts[split] = {
+            "read": read,
+            "dropped": dropped,
+            "kept": read - dropped,
+            "label_mean": dist.sum / dist.count / 100 if dist and dist.count else None,
+        }
+    return counts
+
+
+def check_counts(counts, files):
+    """An empty split is an error, never a silently degenerate transform_fn."""
+    for split in SPLITS:
+        if counts[split]["read"] == 0:
+            raise DataError(f"{', '.join(files[split])}: no data rows after the header")
+        if counts[split]["kept"] == 0:
+            raise DataError(
+                f"{', '.join(files[split])}: all {counts[split]['read']} rows were dropped "
+                "by the row filter; check the data or setting 'row_filter'"
+            )
+
+
+def write_digests(staging, counts):
+    """The digests consumers depend on: the data, and the transform graph."""
+    spec = tft.TFTransformOutput(str(staging)).transformed_feature_spec()
+    data = {
+        "feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())},
+        "label_mean": counts["train"]["label_mean"],
+    }
+    for split in SPLITS:
+        paths = sorted(str(p) for p in staging.glob(f"{split}-*.tfrecord"))
+        data[split] = manifest.records_digest(paths)
+    (staging / DATA_DIGEST).write_text(manifest.to_json(data), encoding="utf-8")
+    graph = {
+        part: manifest.tree_digest(staging / part)
+        for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
+    }
+    (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")

@@ -1,0 +1,55 @@
+"""The two view tasks: look at the data before and after the transform.
+
+Both read the raw TFRecords that ``preprocess_raw_data`` wrote. The transformed
+view applies the saved transform_fn to those same raw rows, so each raw row
+sits exactly beside its own transformed values.
+"""
+
+import numpy as np
+import tensorflow as tf
+import tensorflow_transform as tft
+from tabulate import tabulate
+
+SAMPLE_ROWS = 3
+
+
+def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
+    """Print sample raw rows, each feature with its dtype and shape."""
+    raw = sample_raw(cfg, rows)
+    table = [[name, tensor.dtype.name, list(tensor.shape)] + [show(v) for v in tensor.numpy()]
+             for name, tensor in raw.items()]
+    headers = ["raw feature", "dtype", "shape"] + [f"row {i + 1}" for i in range(rows)]
+    print(f"{rows} sample raw rows from {cfg.artifact('raw')}:")
+    print(tabulate(table, headers=headers))
+
+
+def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
+    """Print sample rows raw and transformed, side by side."""
+    raw = sample_raw(cfg, rows)
+    transformed = tft.TFTransformOutput(cfg.artifact("transformed")).transform_raw_features(dict(raw))
+    for i in range(len(next(iter(raw.values())))):
+        left = [[name, show(t.numpy()[i])] for name, t in raw.items()]
+        right = [[name, show(t.numpy()[i])] for name, t in sorted(transformed.items())]
+        left += [["", ""]] * (len(right) - len(left))
+        right += [["", ""]] * (len(left) - len(right))
+        table = [l + r for l, r in zip(left, right)]
+        print(f"\nrow {i + 1}:")
+        print(tabulate(table, headers=["raw feature", "value", "transformed feature", "value"]))
+
+
+def sample_raw(cfg, rows):
+    """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
+    tft_output = tft.TFTransformOutput(cfg.artifact("raw"))
+    files = sorted(tf.io.gfile.glob(cfg.artifact("raw", "train-*.tfrecord")))
+    batch = next(iter(tf.data.TFRecordDataset(files).batch(rows)))
+    parsed = tf.io.parse_example(batch, tft_output.raw_feature_spec())
+    return {c.name: parsed[c.name] for c in cfg.columns}
+
+
+def show(value):
+    """A cell: text for bytes, a few significant digits for floats."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, (float, np.floating)):
+        return f"{value:.6g}"
+    return value

@@ -1,0 +1,189 @@
+"""The pipeline as doit tasks: what each step reads, writes and cleans.
+
+Task names are the seed's (*tft_tasks*), so its instructions keep working;
+the per-model tasks are generated from the config's ``models`` table
+(``train_<name>_model``, ``train_and_predict_<name>_model``).
+
+Up-to-date rules: data files are md5-checked ``file_dep``; directories are
+never deps, their small digest or manifest files are; code is the module file
+of the function a step runs; settings a step reads are stored and compared
+(:class:`settings_unchanged`). Nothing here imports TensorFlow.
+"""
+
+import json
+import os
+from pathlib import Path
+
+from tft_build import dotted
+from tft_build.actions import clean_outputs, run_step
+from tft_build.config import data_files, load_config, settings_for
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+STATE_FILE = ".doit-state.sqlite3"
+
+# What each kind of step reads from the config; a change reruns exactly it.
+RAW_SETTINGS = ("columns", "label", "row_filter", "beam_pipeline_args")
+TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
+TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "learning_rate", "seed")
+PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor_file")
+
+
+class settings_unchanged:
+    """doit ``uptodate`` check: the settings a task read last time are the same.
+
+    Unlike ``doit.tools.config_changed`` it stores the values themselves, so a
+    later ``doit explain`` can say which setting changed, from what to what.
+    """
+
+    def __init__(self, settings):
+        self.settings = settings
+
+    def configure_task(self, task):
+        task.value_savers.append(lambda: {"_settings": self.settings})
+
+    def __call__(self, task, values):
+        return _canonical(values.get("_settings")) == _canonical(self.settings)
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def load_tasks(project_dir="."):
+    """``(DOIT_CONFIG, {"task_<name>": creator})`` for the project's config."""
+    cfg = load_config(project_dir)
+    cfg.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    doit_config = {
+        "default_tasks": [f"train_and_predict_{name}_model" for name, _ in cfg.models],
+        "backend": "sqlite3",
+        "dep_file": str(cfg.artifacts_dir / STATE_FILE),
+        "check_file_uptodate": "md5",
+        "verbosity": 2,
+    }
+    creators = {
+        "task_preprocess_raw_data": lambda: preprocess_task(cfg),
+        "task_transform_raw_data": lambda: transform_task(cfg),
+        "task_view_original_sample_data": lambda: view_original_task(cfg),
+        "task_view_transformed_sample_data": lambda: view_transformed_task(cfg),
+    }
+    for name, _ in cfg.models:
+        creators[f"task_train_{name}_model"] = lambda name=name: train_task(cfg, name)
+        creators[f"task_train_and_predict_{name}_model"] = lambda name=name: predict_task(cfg, name)
+    for creator_name, creator in creators.items():
+        creator.__name__ = creator_name
+    return doit_config, creators
+
+
+def engine_files(*modules):
+    """Source files of tft_build's own modules, as ``file_dep`` strings."""
+    return [str(PACKAGE_DIR / f"{module.replace('.', '/')}.py") for module in modules]
+
+
+def output_files(cfg, directory):
+    """The files a transform step leaves in ``directory`` that consumers read."""
+    return {
+        "manifest": cfg.artifact(directory, "MANIFEST.json"),
+        "data": cfg.artifact(directory, "data.digest.json"),
+        "graph": cfg.artifact(directory, "transform_fn.digest.json"),
+    }
+
+
+def csv_files(cfg, *splits):
+    """The data files of ``splits``, existing ones only (a missing one is the step's error)."""
+    return [path for split in splits for path in data_files(cfg, split) if os.path.isfile(path)]
+
+
+def transform_like_task(cfg, directory, step, settings, code, doc):
+    """A Beam step: CSVs -> ``artifacts/<directory>/``."""
+    outputs = output_files(cfg, directory)
+    return {
+        "doc": doc,
+        "actions": [(run_step, [f"tft_build.steps.transform:{step}", cfg])],
+        "file_dep": csv_files(cfg, "train", "eval") + code,
+        "targets": list(outputs.values()),
+        "uptodate": [settings_unchanged(settings_for(cfg, *settings))],
+        "clean": [(clean_outputs, [cfg, [cfg.artifact(directory)]])],
+    }
+
+
+def preprocess_task(cfg):
+    """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
+    code = engine_files("steps.transform", "csvio", "schema") + [
+        dotted.module_file(cfg.row_filter, cfg.project_dir)
+    ]
+    return transform_like_task(
+        cfg, "raw", "preprocess_raw_data", RAW_SETTINGS, code, preprocess_task.__doc__
+    )
+
+
+def transform_task(cfg):
+    """Beam + tf.Transform: analyze train, transform train and eval, save transform_fn."""
+    code = engine_files("steps.transform", "csvio", "schema") + sorted(
+        {dotted.module_file(path, cfg.project_dir) for path in (cfg.row_filter, cfg.preprocessing_fn)}
+    )
+    return transform_like_task(
+        cfg, "transformed", "transform_raw_data", TRANSFORM_SETTINGS, code, transform_task.__doc__
+    )
+
+
+def view_original_task(cfg):
+    """Print sample raw rows with their dtypes and shapes."""
+    return {
+        "doc": view_original_task.__doc__,
+        "actions": [(run_step, ["tft_build.steps.view:view_original_sample_data", cfg])],
+        "file_dep": [output_files(cfg, "raw")["manifest"]],
+        "uptodate": [False],
+    }
+
+
+def view_transformed_task(cfg):
+    """Print sample rows raw and transformed, side by side."""
+    return {
+        "doc": view_transformed_task.__doc__,
+        "actions": [(run_step, ["tft_build.steps.view:view_transformed_sample_data", cfg])],
+        "file_dep": [output_files(cfg, "raw")["manifest"], output_files(cfg, "transformed")["manifest"]],
+        "uptodate": [False],
+    }
+
+
+def model_code(cfg, name):
+    """The model builder's module file."""
+    return dotted.module_file(cfg.model_builder(name), cfg.project_dir)
+
+
+def train_task(cfg, name):
+    """Train one model on the transformed data; save it and its history."""
+    return {
+        "doc": f"Train the {name} model on the transformed data (Keras, early stopping).",
+        "actions": [(run_step, ["tft_build.steps.train:train_model", cfg, name])],
+        "file_dep": [output_files(cfg, "transformed")["data"], model_code(cfg, name)]
+        + engine_files("steps.train"),
+        "targets": [cfg.artifact("models", name, "MANIFEST.json")],
+        "uptodate": [
+            settings_unchanged({**settings_for(cfg, *TRAIN_SETTINGS), "builder": cfg.model_builder(name)})
+        ],
+        "clean": [(clean_outputs, [cfg, [cfg.artifact("models", name)]])],
+    }
+
+
+def predict_task(cfg, name):
+    """Export the model on raw features, predict the eval rows, write metrics."""
+    transformed = output_files(cfg, "transformed")
+    targets = [
+        cfg.artifact("serving", name, "MANIFEST.json"),
+        cfg.artifact("predictions", f"{name}.csv"),
+        cfg.artifact("metrics", f"{name}.json"),
+    ]
+    noise = [cfg.noise_floor_file] if cfg.noise_floor_file and os.path.isfile(cfg.noise_floor_file) else []
+    return {
+        "doc": f"Serve the {name} model on raw features: SavedModel, eval predictions, metrics.",
+        "actions": [(run_step, ["tft_build.steps.serve:train_and_predict", cfg, name])],
+        "file_dep": [cfg.artifact("models", name, "MANIFEST.json"), transformed["graph"], transformed["data"]]
+        + csv_files(cfg, "eval")
+        + noise
+        + [dotted.module_file(cfg.row_filter, cfg.project_dir)]
+        + engine_files("steps.serve", "csvio", "schema"),
+        "targets": targets,
+        "uptodate": [settings_unchanged(settings_for(cfg, *PREDICT_SETTINGS))],
+        "clean": [(clean_outputs, [cfg, [cfg.artifact("serving", name)] + targets[1:]])],
+    }
