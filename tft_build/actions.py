@@ -19,7 +19,6 @@ from doit.exceptions import TaskFailed
 from tft_build.errors import TftBuildError
 
 
-
 def run_step(step, cfg, *args):
     """Import and call ``step(cfg, *args)``; a user error fails the task in one line."""
     module_name, _, function = step.partition(":")

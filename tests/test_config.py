@@ -1,0 +1,89 @@
+"""The config: defaults, pyproject table, env override, clear errors."""
+
+import pytest
+
+from tft_build.config import ENV_VAR, data_files, load_config, settings_for
+from tft_build.errors import ConfigError
+
+
+def write(path, text):
+    path.write_text(text)
+    return path
+
+
+def test_defaults_are_the_taxi_example(tmp_path):
+    cfg = load_config(tmp_path, environ={})
+    assert cfg.label == "fare_amount"
+    assert [c.name for c in cfg.columns][:2] == ["key", "fare_amount"]
+    assert cfg.artifacts_dir == tmp_path / "artifacts"
+    assert cfg.train_data == (str(tmp_path / "data/train.csv"),)
+    assert dict(cfg.models)["embedding"] == "tft_build.models:build_embedding_model"
+
+
+def test_pyproject_table_then_env_override(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.tft_build]\nnbuckets = 7\nepochs = 3\n")
+    sub = tmp_path / "conf"
+    sub.mkdir()
+    write(sub / "over.toml", 'epochs = 5\ntrain_data = ["shards/*.csv"]\nartifacts_dir = "out"\n')
+    cfg = load_config(tmp_path, environ={ENV_VAR: str(sub / "over.toml")})
+    assert (cfg.nbuckets, cfg.epochs) == (7, 5)
+    # Relative paths are relative to the file that set them.
+    assert cfg.train_data == (str(sub / "shards/*.csv"),)
+    assert cfg.artifacts_dir == sub / "out"
+
+
+def test_override_may_use_the_tool_table(tmp_path):
+    write(tmp_path / "c.toml", "[tool.tft_build]\nbatch_size = 64\n")
+    assert load_config(tmp_path, environ={ENV_VAR: "c.toml"}).batch_size == 64
+
+
+def test_columns_and_models_tables(tmp_path):
+    write(tmp_path / "c.toml", 'label = "y"\nkey_column = ""\n'
+          '[columns]\ny = "float"\nx = "int"\n[models]\nmine = "pkg.mod:build"\n')
+    cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert [(c.name, c.type) for c in cfg.columns] == [("y", "float"), ("x", "int")]
+    assert cfg.models == (("mine", "pkg.mod:build"),)
+
+
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("nbucket = 3\n", "unknown setting 'nbucket'"),
+        ('epochs = "ten"\n', "setting 'epochs': expected int, got str"),
+        ("epochs = true\n", "setting 'epochs': expected int, got bool"),
+        ("batch_size = 0\n", "must be positive"),
+        ('label = "tip"\n', "label 'tip' is not a column"),
+        ('label = "key"\n', "label 'key' must be a float or int column"),
+        ('preprocessing_fn = "no_colon"\n', "expected \"package.module:function\""),
+        ('[columns]\nx = "double"\n', "use one of string, float, int"),
+        ("epochs = [\n", "not valid TOML"),
+    ],
+)
+def test_bad_config_is_a_one_line_error(tmp_path, text, message):
+    write(tmp_path / "c.toml", text)
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert message in str(err.value)
+    assert "c.toml" in str(err.value)
+    assert "\n" not in str(err.value)
+
+
+def test_missing_override_file(tmp_path):
+    with pytest.raises(ConfigError, match="no such config file"):
+        load_config(tmp_path, environ={ENV_VAR: "nope.toml"})
+
+
+def test_data_files_expands_globs_sorted(tmp_path):
+    for name in ("b.csv", "a.csv"):
+        write(tmp_path / name, "")
+    write(tmp_path / "c.toml", 'train_data = ["*.csv"]\n')
+    cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert data_files(cfg, "train") == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+
+
+def test_settings_for_is_json_friendly(tmp_path):
+    cfg = load_config(tmp_path, environ={})
+    settings = settings_for(cfg, "columns", "nbuckets", "beam_pipeline_args")
+    assert settings["nbuckets"] == 10
+    assert settings["columns"][0] == ["key", "string"]
+    assert isinstance(settings["beam_pipeline_args"], list)

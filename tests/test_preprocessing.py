@@ -1,0 +1,68 @@
+"""The preprocessing helpers against plain-Python oracles, and the whole fn in TFT."""
+
+import datetime
+import math
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tft_build import preprocessing as pp
+
+moments = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2099, 12, 31))
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.lists(moments, min_size=1, max_size=20))
+def test_parse_timestamp_matches_datetime(times):
+    text = tf.constant([t.strftime("%Y-%m-%d %H:%M:%S UTC") for t in times])
+    hour, weekday, days = (v.numpy().tolist() for v in pp.parse_timestamp(text))
+    assert hour == [t.hour for t in times]
+    assert weekday == [t.weekday() for t in times]
+    epoch = datetime.date(pp.EPOCH_YEAR, 1, 1)
+    assert days == [(t.date() - epoch).days for t in times]
+
+
+def test_days_from_civil_known_dates():
+    dates = [(1970, 1, 1), (2000, 2, 29), (2012, 9, 4), (2015, 6, 30)]
+    got = pp.days_from_civil(*(tf.constant([d[i] for d in dates], tf.int64) for i in range(3))).numpy()
+    expected = [(datetime.date(*d) - datetime.date(1970, 1, 1)).days for d in dates]
+    assert got.tolist() == expected
+
+
+def haversine_oracle(lon1, lat1, lon2, lat2):
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * pp.EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+@given(st.lists(st.tuples(*[st.floats(-74.3, -72.9), st.floats(40.5, 41.8)] * 2), min_size=1, max_size=10))
+@settings(deadline=None, max_examples=50)
+def test_haversine_matches_python(points):
+    cols = [tf.constant([p[i] for p in points], tf.float32) for i in range(4)]
+    got = pp.haversine_km(*cols).numpy()
+    expected = [haversine_oracle(*(np.float32(v) for v in p)) for p in points]
+    np.testing.assert_allclose(got, expected, atol=1e-3)
+
+
+def test_near_flags_airports_only():
+    lon = tf.constant([-73.7781, -73.98], tf.float32)
+    lat = tf.constant([40.6413, 40.75], tf.float32)
+    assert pp.near(lon, lat, *pp.AIRPORTS["jfk"]).numpy().tolist() == [1.0, 0.0]
+
+
+def test_cross_is_exact_when_small_and_hashed_in_range_when_large():
+    a, b = tf.constant([0, 1, 2, 2], tf.int64), tf.constant([0, 0, 1, 2], tf.int64)
+    assert pp.cross([(a, 3), (b, 3)]).numpy().tolist() == [0, 3, 7, 8]
+    big = pp.cross([(a, 1000), (b, 1000)], max_buckets=50).numpy()
+    assert ((0 <= big) & (big < 50)).all()
+    assert len(set(big.tolist())) > 1
+
+
+def test_seed_scalings():
+    assert pp.scale_longitude(-74.0) == pytest.approx(0.5)
+    assert pp.scale_latitude(41.0) == pytest.approx(0.5)
+    e = pp.euclidean(tf.constant(0.0), tf.constant(0.0), tf.constant(3.0), tf.constant(4.0))
+    assert float(e) == pytest.approx(5.0)

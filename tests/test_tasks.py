@@ -1,0 +1,107 @@
+"""The task graph, loaded without TensorFlow: names, docs, deps, targets."""
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tft_build import tasks
+from tft_build.config import load_config
+
+ROOT = Path(__file__).resolve().parent.parent
+SEED_TASKS = [
+    "preprocess_raw_data",
+    "transform_raw_data",
+    "view_original_sample_data",
+    "view_transformed_sample_data",
+    "train_non_embedding_model",
+    "train_embedding_model",
+    "train_and_predict_non_embedding_model",
+    "train_and_predict_embedding_model",
+]
+
+
+@pytest.fixture
+def project(tmp_path):
+    """The repository's config with artifacts in a temp dir."""
+    override = tmp_path / "override.toml"
+    override.write_text(f'artifacts_dir = "{tmp_path / "artifacts"}"\n')
+    return load_config(ROOT, {"TFT_BUILD_CONFIG": str(override)})
+
+
+def all_tasks(cfg, monkeypatch):
+    monkeypatch.setattr(tasks, "load_config", lambda project_dir: cfg)
+    doit_config, creators = tasks.load_tasks(ROOT)
+    return doit_config, {name[len("task_"):]: creator() for name, creator in creators.items()}
+
+
+def test_the_seed_tasks_with_docs(project, monkeypatch):
+    doit_config, defined = all_tasks(project, monkeypatch)
+    assert sorted(defined) == sorted(SEED_TASKS)
+    for name, task in defined.items():
+        assert task["doc"].strip() and "\n" not in task["doc"].strip(), name
+    assert doit_config["backend"] == "sqlite3"
+    assert sorted(doit_config["default_tasks"]) == [
+        "train_and_predict_embedding_model",
+        "train_and_predict_non_embedding_model",
+    ]
+
+
+def test_targets_live_under_artifacts_and_link_consumers(project, monkeypatch):
+    _, defined = all_tasks(project, monkeypatch)
+    produced = {}
+    for name, task in defined.items():
+        for target in task.get("targets", []):
+            assert Path(target).is_relative_to(project.artifacts_dir), target
+            produced[target] = name
+    assert defined["view_original_sample_data"]["uptodate"] == [False]
+    # Each consumer's file_dep strings equal its producers' targets exactly.
+    producers = {
+        name: {produced[dep] for dep in task["file_dep"] if dep in produced} for name, task in defined.items()
+    }
+    assert producers["transform_raw_data"] == set()
+    assert producers["train_embedding_model"] == {"transform_raw_data"}
+    assert producers["train_and_predict_embedding_model"] == {"transform_raw_data", "train_embedding_model"}
+    assert producers["view_transformed_sample_data"] == {"preprocess_raw_data", "transform_raw_data"}
+
+
+def test_data_and_code_are_file_deps(project, monkeypatch):
+    _, defined = all_tasks(project, monkeypatch)
+    transform = defined["transform_raw_data"]["file_dep"]
+    assert str(ROOT / "data" / "train.csv") in transform
+    assert str(ROOT / "tft_build" / "preprocessing.py") in transform
+    assert str(ROOT / "tft_build" / "preprocessing.py") not in defined["preprocess_raw_data"]["file_dep"]
+    assert str(ROOT / "tft_build" / "models.py") in defined["train_non_embedding_model"]["file_dep"]
+
+
+def test_settings_unchanged_compares_stored_values():
+    check = tasks.settings_unchanged({"nbuckets": 10, "columns": [["a", "float"]]})
+    assert check(None, {"_settings": {"columns": [["a", "float"]], "nbuckets": 10}})
+    assert not check(None, {"_settings": {"columns": [["a", "float"]], "nbuckets": 12}})
+    assert not check(None, {})
+
+
+def test_doit_list_imports_no_tensorflow(tmp_path):
+    """`doit list --all` shows the eight tasks without loading TF, TFT or Beam."""
+    code = (
+        "import sys\n"
+        "from doit.doit_cmd import DoitMain\n"
+        "from doit.cmd_base import ModuleTaskLoader\n"
+        "import dodo\n"
+        "status = DoitMain(ModuleTaskLoader(dodo)).run(['list', '--all'])\n"
+        "heavy = [m for m in ('tensorflow', 'tensorflow_transform', 'apache_beam') if m in sys.modules]\n"
+        "print('HEAVY', heavy)\n"
+        "sys.exit(status)\n"
+    )
+    override = tmp_path / "override.toml"
+    override.write_text(f'artifacts_dir = "{tmp_path / "artifacts"}"\n')
+    env = {**os.environ, "TFT_BUILD_CONFIG": str(override)}
+    out = subprocess.run(
+        [sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, check=True
+    ).stdout
+    assert "HEAVY []" in out
+    for name in SEED_TASKS:
+        line = next(line for line in out.splitlines() if line.split() and line.split()[0] == name)
+        assert len(line.split()) > 1, f"{name} has no doc"
