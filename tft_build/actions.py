@@ -8,6 +8,7 @@ doit failure instead of a traceback.
 
 import contextlib
 import importlib
+import logging
 import os
 import shutil
 import sys
@@ -40,7 +41,7 @@ def quiet_native_stderr():
     what was written is replayed if the import fails. Python's own logging is
     set to errors only and to the real stderr, which doit does not wrap.
     """
-    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # errors reach Python as exceptions
     sys.stderr.flush()
     saved = os.dup(2)
     with tempfile.TemporaryFile() as captured:
@@ -59,8 +60,10 @@ def quiet_native_stderr():
 
 
 def _quiet_python_logging():
+    """Errors only from absl; none from Beam, whose failures come back as exceptions."""
     import absl.logging  # installed with TensorFlow; imported only once it is
 
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
     absl.logging.set_verbosity(absl.logging.ERROR)
     absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 

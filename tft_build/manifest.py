@@ -30,19 +30,22 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def tree_files(root):
-    """Every file under ``root`` as ``{relative path: {sha256, size}}``."""
+def tree_files(root, ignore=()):
+    """Every file under ``root`` as ``{relative path: {sha256, size}}``.
+
+    The manifest itself and files named in ``ignore`` are left out.
+    """
     root = Path(root)
     return {
         str(p.relative_to(root)): {"sha256": file_sha256(p), "size": p.stat().st_size}
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST
+        if p.is_file() and p.name != MANIFEST and p.name not in ignore
     }
 
 
-def tree_digest(root):
-    """One hash of every file's path and content under ``root``."""
-    text = to_json(tree_files(root))
+def tree_digest(root, ignore=()):
+    """One hash of every file's path and content under ``root``, but ``ignore``d names."""
+    text = to_json(tree_files(root, ignore))
     return hashlib.sha256(text.encode()).hexdigest()
 
 

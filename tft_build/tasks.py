@@ -59,6 +59,7 @@ def load_tasks(project_dir="."):
         "dep_file": str(cfg.artifacts_dir / STATE_FILE),
         "check_file_uptodate": "md5",
         "verbosity": 2,
+        "cleanall": True,  # `doit clean` empties the artifacts, not only the defaults'
     }
     creators = {
         "task_preprocess_raw_data": lambda: preprocess_task(cfg),

@@ -101,11 +101,11 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
             (rows["eval"], raw_metadata),
             transform_fn,
         ) | "TransformEval" >> tft_beam.TransformDataset()
-        coder = tft.coders.ExampleProtoCoder(transformed_metadata.schema)
+        encode = example_encoder(transformed_metadata)
         for split, data in (("train", train), ("eval", evaluation)):
             _ = (
                 data
-                | f"Encode{split}" >> beam.Map(coder.encode)
+                | f"Encode{split}" >> beam.Map(encode)
                 | f"Write{split}" >> beam.io.WriteToTFRecord(
                     str(staging / split), file_name_suffix=".tfrecord", num_shards=1
                 )
@@ -114,6 +114,21 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
         _ = raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
             str(staging / tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
         )
+
+
+def example_encoder(metadata):
+    """A function: transformed instance -> ``tf.Example`` bytes, the same in every run.
+
+    TFT's coder serializes the feature map in hash order, which changes from
+    process to process; the same rows must give the same bytes, so the map is
+    serialized deterministically (sorted by feature name).
+    """
+    coder = tft.coders.ExampleProtoCoder(metadata.schema)
+
+    def encode(instance):
+        return tf.train.Example.FromString(coder.encode(instance)).SerializeToString(deterministic=True)
+
+    return encode
 
 
 def read_clean_rows(path, cfg, row_filter, split):
@@ -172,8 +187,9 @@ def write_digests(staging, counts):
         paths = sorted(str(p) for p in staging.glob(f"{split}-*.tfrecord"))
         data[split] = manifest.records_digest(paths)
     (staging / DATA_DIGEST).write_text(manifest.to_json(data), encoding="utf-8")
+    # fingerprint.pb holds a random id of each save; the graph itself is stable.
     graph = {
-        part: manifest.tree_digest(staging / part)
+        part: manifest.tree_digest(staging / part, ignore=("fingerprint.pb",))
         for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
     }
     (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")

@@ -1,0 +1,155 @@
+"""End to end: the real doit tasks on small generated data in a temp dir.
+
+The tests share one cold build (the ``built`` fixture); the ones that change
+the project (an edit, a clean) come last, in file order.
+"""
+
+import csv
+import hashlib
+import json
+import subprocess
+import sys
+
+import pytest
+
+from conftest import SMALL_CONFIG, ran, skipped
+from test_tasks import SEED_TASKS
+
+MODELS = ["non_embedding", "embedding"]
+
+
+def test_cold_build_runs_the_pipeline(built):
+    assert ran(built.cold.stdout) == {
+        "transform_raw_data",
+        "train_non_embedding_model",
+        "train_embedding_model",
+        "train_and_predict_non_embedding_model",
+        "train_and_predict_embedding_model",
+    }
+    for model in MODELS:
+        metrics = json.loads((built.artifacts / "metrics" / f"{model}.json").read_text())
+        assert {"rmse", "mae", "count", "baseline_rmse", "noise_floor_rmse"} <= set(metrics)
+        assert metrics["count"] > 100
+        assert metrics["noise_floor_rmse"] > 0
+        assert metrics["rmse"] < metrics["baseline_rmse"], model
+    assert (built.artifacts / "transformed" / "MANIFEST.json").is_file()
+    assert (built.artifacts / "transformed" / "transform_fn" / "saved_model.pb").is_file()
+    history = json.loads((built.artifacts / "models" / "embedding" / "history.json").read_text())
+    assert len(history["history"]["loss"]) == history["epochs_run"] >= 1
+    assert "non_embedding on the eval set" in built.cold.stdout
+
+
+def test_nothing_reruns_when_nothing_changed(built):
+    again = built.doit()
+    assert ran(again.stdout) == set()
+    assert "train_and_predict_embedding_model" in skipped(again.stdout)
+
+
+def test_list_shows_the_tasks(built):
+    out = built.doit("list", "--all").stdout
+    assert sorted(line.split()[0] for line in out.splitlines() if line.strip()) == sorted(SEED_TASKS)
+
+
+@pytest.mark.parametrize("task,expected", [
+    ("view_original_sample_data", ["pickup_datetime", "float32", "string"]),
+    ("view_transformed_sample_data", ["pickup_cell", "trip_km", "passenger_count"]),
+])
+def test_view_tasks_always_print_tables(built, task, expected):
+    for _ in range(2):
+        out = built.doit(task).stdout
+        assert task in ran(out)
+        for word in expected:
+            assert word in out
+
+
+SERVE_SCRIPT = """
+import csv, json, sys
+import tensorflow as tf
+
+serving_dir, eval_csv = sys.argv[1:]
+model = tf.saved_model.load(serving_dir)
+rows = list(csv.DictReader(open(eval_csv)))[:64]
+floats = ["pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude", "passenger_count"]
+strings = ["key", "pickup_datetime"]
+raw = {c: tf.constant([float(r[c]) for r in rows], tf.float32) for c in floats}
+raw.update({c: tf.constant([r[c] for r in rows]) for c in strings})
+by_raw = model.signatures["serving_raw"](**raw)["prediction"].numpy().tolist()
+examples = []
+for r in rows:
+    feature = {c: tf.train.Feature(float_list=tf.train.FloatList(value=[float(r[c])])) for c in floats}
+    feature.update({c: tf.train.Feature(bytes_list=tf.train.BytesList(value=[r[c].encode()])) for c in strings})
+    examples.append(tf.train.Example(features=tf.train.Features(feature=feature)).SerializeToString())
+by_example = model.signatures["serving_default"](examples=tf.constant(examples))["prediction"].numpy().tolist()
+assert "tft_build" not in sys.modules
+print(json.dumps({"keys": [r["key"] for r in rows], "raw": by_raw, "example": by_example}))
+"""
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_serving_model_loads_without_tft_build(built, model, tmp_path):
+    script = tmp_path / "serve.py"
+    script.write_text(SERVE_SCRIPT)
+    done = subprocess.run(
+        [sys.executable, str(script), str(built.artifacts / "serving" / model), str(built.root / "data" / "eval.csv")],
+        cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    served = json.loads(done.stdout.strip().splitlines()[-1])
+    with open(built.artifacts / "predictions" / f"{model}.csv") as f:
+        written = {row["key"]: float(row["prediction"]) for row in csv.DictReader(f)}
+    for key, by_raw, by_example in zip(served["keys"], served["raw"], served["example"]):
+        assert by_raw == pytest.approx(by_example, rel=1e-5, abs=1e-4)
+        assert by_raw == pytest.approx(written[key], rel=1e-4, abs=1e-3)
+
+
+def test_predictions_cover_every_eval_row(built):
+    with open(built.root / "data" / "eval.csv") as f:
+        keys = [row["key"] for row in csv.DictReader(f)]
+    with open(built.artifacts / "predictions" / "embedding.csv") as f:
+        rows = list(csv.DictReader(f))
+    assert [row["key"] for row in rows] == keys
+    assert list(rows[0]) == ["key", "fare_amount", "prediction", "clean"]
+
+
+def test_editing_preprocessing_fn_reruns_the_transform_and_after(built):
+    built.doit("preprocess_raw_data")
+    module = built.root / "my_preprocessing.py"
+    source = module.read_text()
+    edited = source.replace('"trip_km": km / 10.0', '"trip_km": km / 20.0')
+    assert edited != source
+    module.write_text(edited)
+    out = built.doit().stdout
+    assert ran(out) == {
+        "transform_raw_data",
+        "train_non_embedding_model",
+        "train_embedding_model",
+        "train_and_predict_non_embedding_model",
+        "train_and_predict_embedding_model",
+    }
+    assert skipped(built.doit("preprocess_raw_data").stdout) == {"preprocess_raw_data"}
+
+
+def test_changing_a_training_setting_reruns_training_only(built):
+    (built.root / "pyproject.toml").write_text(SMALL_CONFIG.replace("epochs = 4", "epochs = 3"))
+    out = built.doit("train_and_predict_non_embedding_model").stdout
+    assert ran(out) == {"train_non_embedding_model", "train_and_predict_non_embedding_model"}
+
+
+def digest_tree(root, skip):
+    return {
+        str(p.relative_to(root)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(root.rglob("*"))
+        if p.is_file() and skip not in p.parts
+    }
+
+
+def test_clean_keeps_data_and_code_and_a_rebuild_follows(built):
+    before = digest_tree(built.root, "artifacts")
+    built.doit("clean")
+    assert digest_tree(built.root, "artifacts") == before
+    leftovers = [p for p in built.artifacts.rglob("*") if p.is_file() and not p.name.startswith(".doit-state")]
+    assert leftovers == []
+    out = built.doit().stdout
+    assert "transform_raw_data" in ran(out)
+    assert "train_and_predict_embedding_model" in ran(out)
+    assert (built.artifacts / "metrics" / "embedding.json").is_file()
