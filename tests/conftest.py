@@ -2,8 +2,8 @@
 
 The end-to-end tests run the real doit tasks (Beam, tf.Transform, Keras) in a
 subprocess, on a few hundred generated rides in a temp dir, with the project's
-own ``dodo.py`` and a user copy of the taxi ``preprocessing_fn`` that tests
-may edit.
+own ``dodo.py`` and user copies of the taxi ``preprocessing_fn`` (calling a
+helper in another module) and model builders, which tests may edit.
 """
 
 import os
@@ -25,7 +25,38 @@ preprocessing_fn = "my_preprocessing:preprocessing_fn"
 epochs = 4
 patience = 2
 batch_size = 64
+
+[tool.tft_build.models]
+non_embedding = "my_models:build_non_embedding_model"
+embedding = "my_models:build_embedding_model"
 """
+
+HELPERS = '''"""Helpers of the test project's preprocessing_fn, in a module of their own."""
+
+import tensorflow as tf
+
+
+def rush_hour(hour):
+    """1.0 for pickups in the evening rush (16:00 to 19:59), else 0.0."""
+    return tf.cast((hour >= 16) & (hour < 20), tf.float32)
+'''
+
+UNUSED = '''
+
+def not_called(x):
+    """A helper that preprocessing_fn does not use."""
+    return x + 1
+'''
+
+
+def user_preprocessing():
+    """The taxi preprocessing_fn as a user's copy, with a helper from another module."""
+    source = (ROOT / "tft_build" / "preprocessing.py").read_text()
+    source = source.replace("import tensorflow as tf\n", "import tensorflow as tf\n\nimport my_helpers\n", 1)
+    source = source.replace(
+        "    return features\n", '    features["rush_hour"] = my_helpers.rush_hour(hour)\n    return features\n', 1
+    )
+    return source + UNUSED
 
 
 @dataclass
@@ -60,11 +91,13 @@ def skipped(output):
 
 
 def make_project(root, train_rows=600, eval_rows=150, seed=11):
-    """A project dir: generated data, dodo.py, config, a user preprocessing module."""
+    """A project dir: generated data, dodo.py, config, the user's preprocessing and models."""
     root.mkdir(parents=True, exist_ok=True)
     datagen.write_dataset(root / "data", train_rows, eval_rows, seed, resamples=20)
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
-    shutil.copy(ROOT / "tft_build" / "preprocessing.py", root / "my_preprocessing.py")
+    (root / "my_preprocessing.py").write_text(user_preprocessing())
+    (root / "my_helpers.py").write_text(HELPERS)
+    shutil.copy(ROOT / "tft_build" / "models.py", root / "my_models.py")
     (root / "pyproject.toml").write_text(SMALL_CONFIG)
     return Project(root)
 

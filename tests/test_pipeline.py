@@ -7,6 +7,8 @@ the project (an edit, a clean) come last, in file order.
 import csv
 import hashlib
 import json
+import os
+import re
 import subprocess
 import sys
 
@@ -14,6 +16,9 @@ import pytest
 
 from conftest import SMALL_CONFIG, ran, skipped
 from test_tasks import SEED_TASKS
+from tft_build.config import Config
+from tft_build.csvio import read_rows
+from tft_build.rowfilter import is_clean_ride
 
 MODELS = ["non_embedding", "embedding"]
 
@@ -133,6 +138,107 @@ def test_changing_a_training_setting_reruns_training_only(built):
     (built.root / "pyproject.toml").write_text(SMALL_CONFIG.replace("epochs = 4", "epochs = 3"))
     out = built.doit("train_and_predict_non_embedding_model").stdout
     assert ran(out) == {"train_non_embedding_model", "train_and_predict_non_embedding_model"}
+
+
+# The rerun table of issue 3: each edit, then `doit explain` and `doit`.
+BUILD = ["preprocess_raw_data", "train_and_predict_non_embedding_model", "train_and_predict_embedding_model"]
+AFTER_TRANSFORM = {
+    "transform_raw_data",
+    "train_non_embedding_model",
+    "train_embedding_model",
+    "train_and_predict_non_embedding_model",
+    "train_and_predict_embedding_model",
+}
+
+
+def explained(built):
+    """``({"will run": names, "may run": names, "up to date": names}, text)`` of ``doit explain``."""
+    text = built.doit("explain", *BUILD).stdout
+    kinds = {"will run": set(), "may run": set(), "up to date": set()}
+    for line in text.splitlines():
+        kind, sep, name = line.partition(": ")
+        if sep and kind in kinds:
+            kinds[kind].add(name)
+    return kinds, text
+
+
+def edit_file(path, old, new, count=1):
+    source = path.read_text()
+    assert old in source, old
+    path.write_text(source.replace(old, new, count))
+
+
+def check_rerun(built, must_run, *reasons):
+    """`doit explain` announces, then `doit` runs, exactly ``must_run``."""
+    kinds, text = explained(built)
+    done = ran(built.doit(*BUILD).stdout)
+    assert done == must_run
+    assert kinds["will run"] <= done <= kinds["will run"] | kinds["may run"], text
+    for reason in reasons:
+        assert reason in text, text
+    if not must_run:
+        assert kinds["up to date"] == set(BUILD) | AFTER_TRANSFORM
+
+
+def test_rerun_table_comment_docstring_and_blank_lines(built):
+    built.doit(*BUILD)
+    module = built.root / "my_preprocessing.py"
+    edit_file(module, "def scale_longitude(lon):", "# Longitudes, scaled.\n\n\ndef scale_longitude(lon):  # seed")
+    edit_file(module, "features of a taxi ride.", "features of a NYC taxi ride, documented better.")
+    check_rerun(built, set())
+
+
+def test_rerun_table_function_not_called(built):
+    edit_file(built.root / "my_preprocessing.py", "return x + 1", "return x + 2")
+    check_rerun(built, set())
+
+
+def test_rerun_table_helper_in_another_module(built):
+    edit_file(built.root / "my_helpers.py", "hour >= 16", "hour >= 15")
+    check_rerun(
+        built, AFTER_TRANSFORM, "code changed: my_helpers:rush_hour", "+    return tf.cast((hour >= 15)"
+    )
+
+
+def test_rerun_table_nbuckets(built):
+    edit_file(built.root / "pyproject.toml", "batch_size = 64\n", "batch_size = 64\nnbuckets = 8\n")
+    check_rerun(built, AFTER_TRANSFORM, "setting nbuckets: 10 -> 8")
+
+
+def test_rerun_table_non_embedding_builder(built):
+    edit_file(
+        built.root / "my_models.py",
+        "parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)",
+        "parts = one_hot_parts(features, inputs) + dense_parts(features, inputs)",
+    )
+    check_rerun(
+        built,
+        {"train_non_embedding_model", "train_and_predict_non_embedding_model"},
+        "code changed: my_models:build_non_embedding_model",
+    )
+
+
+def test_rerun_table_local_variable_rename_is_cut_off(built):
+    module = built.root / "my_preprocessing.py"
+    module.write_text(re.sub(r"\bnb\b", "n_buckets", module.read_text()))
+    check_rerun(built, {"transform_raw_data"}, "code changed: my_preprocessing:preprocessing_fn", "+    n_buckets")
+
+
+def test_rerun_table_touch_data(built):
+    path = built.root / "data" / "train.csv"
+    later = path.stat().st_mtime + 60
+    os.utime(path, (later, later))
+    check_rerun(built, set())
+
+
+def test_rerun_table_one_value_of_the_data(built):
+    path = built.root / "data" / "train.csv"
+    line, row = next((n, row) for n, row in read_rows(path, Config(built.root).columns) if is_clean_ride(row))
+    lines = path.read_text().splitlines(keepends=True)
+    old_fare = lines[line - 1].split(",")[1]
+    lines[line - 1] = lines[line - 1].replace(f",{old_fare},", f",{float(old_fare) + 1:.2f},", 1)
+    path.write_text("".join(lines))
+    check_rerun(built, {"preprocess_raw_data"} | AFTER_TRANSFORM, "file changed: data/train.csv")
 
 
 def digest_tree(root, skip):

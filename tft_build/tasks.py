@@ -5,20 +5,18 @@ the per-model tasks are generated from the config's ``models`` table
 (``train_<name>_model``, ``train_and_predict_<name>_model``).
 
 Up-to-date rules: data files are md5-checked ``file_dep``; directories are
-never deps, their small digest or manifest files are; code is the module file
-of the function a step runs; settings a step reads are stored and compared
+never deps, their small digest or manifest files are; code is the fingerprint
+of the functions a step runs (the step itself and the configured plug-ins,
+:class:`code_unchanged`); the settings a step reads are stored and compared
 (:class:`settings_unchanged`). Nothing here imports TensorFlow.
 """
 
-import json
 import os
-from pathlib import Path
 
-from tft_build import dotted
 from tft_build.actions import clean_outputs, run_step
 from tft_build.config import data_files, load_config, settings_for
+from tft_build.uptodate import code_unchanged, settings_unchanged
 
-PACKAGE_DIR = Path(__file__).resolve().parent
 STATE_FILE = ".doit-state.sqlite3"
 
 # What each kind of step reads from the config; a change reruns exactly it.
@@ -26,27 +24,6 @@ RAW_SETTINGS = ("columns", "label", "row_filter", "beam_pipeline_args")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
 TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "learning_rate", "seed")
 PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor_file")
-
-
-class settings_unchanged:
-    """doit ``uptodate`` check: the settings a task read last time are the same.
-
-    Unlike ``doit.tools.config_changed`` it stores the values themselves, so a
-    later ``doit explain`` can say which setting changed, from what to what.
-    """
-
-    def __init__(self, settings):
-        self.settings = settings
-
-    def configure_task(self, task):
-        task.value_savers.append(lambda: {"_settings": self.settings})
-
-    def __call__(self, task, values):
-        return _canonical(values.get("_settings")) == _canonical(self.settings)
-
-
-def _canonical(value):
-    return json.dumps(value, sort_keys=True)
 
 
 def load_tasks(project_dir="."):
@@ -75,11 +52,6 @@ def load_tasks(project_dir="."):
     return doit_config, creators
 
 
-def engine_files(*modules):
-    """Source files of tft_build's own modules, as ``file_dep`` strings."""
-    return [str(PACKAGE_DIR / f"{module.replace('.', '/')}.py") for module in modules]
-
-
 def output_files(cfg, directory):
     """The files a transform step leaves in ``directory`` that consumers read."""
     return {
@@ -94,36 +66,40 @@ def csv_files(cfg, *splits):
     return [path for split in splits for path in data_files(cfg, split) if os.path.isfile(path)]
 
 
-def transform_like_task(cfg, directory, step, settings, code, doc):
+def step_checks(cfg, step, plugins, settings):
+    """The uptodate checks of a step: its code with the plug-ins it calls, its settings."""
+    return [
+        code_unchanged([step, *plugins], [cfg.project_dir]),
+        settings_unchanged(settings),
+    ]
+
+
+def transform_like_task(cfg, directory, step, plugins, settings, doc):
     """A Beam step: CSVs -> ``artifacts/<directory>/``."""
     outputs = output_files(cfg, directory)
+    step = f"tft_build.steps.transform:{step}"
     return {
         "doc": doc,
-        "actions": [(run_step, [f"tft_build.steps.transform:{step}", cfg])],
-        "file_dep": csv_files(cfg, "train", "eval") + code,
+        "actions": [(run_step, [step, cfg])],
+        "file_dep": csv_files(cfg, "train", "eval"),
         "targets": list(outputs.values()),
-        "uptodate": [settings_unchanged(settings_for(cfg, *settings))],
+        "uptodate": step_checks(cfg, step, plugins, settings_for(cfg, *settings)),
         "clean": [(clean_outputs, [cfg, [cfg.artifact(directory)]])],
     }
 
 
 def preprocess_task(cfg):
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
-    code = engine_files("steps.transform", "csvio", "schema") + [
-        dotted.module_file(cfg.row_filter, cfg.project_dir)
-    ]
     return transform_like_task(
-        cfg, "raw", "preprocess_raw_data", RAW_SETTINGS, code, preprocess_task.__doc__
+        cfg, "raw", "preprocess_raw_data", [cfg.row_filter], RAW_SETTINGS, preprocess_task.__doc__
     )
 
 
 def transform_task(cfg):
     """Beam + tf.Transform: analyze train, transform train and eval, save transform_fn."""
-    code = engine_files("steps.transform", "csvio", "schema") + sorted(
-        {dotted.module_file(path, cfg.project_dir) for path in (cfg.row_filter, cfg.preprocessing_fn)}
-    )
+    plugins = [cfg.preprocessing_fn, cfg.row_filter]
     return transform_like_task(
-        cfg, "transformed", "transform_raw_data", TRANSFORM_SETTINGS, code, transform_task.__doc__
+        cfg, "transformed", "transform_raw_data", plugins, TRANSFORM_SETTINGS, transform_task.__doc__
     )
 
 
@@ -147,22 +123,17 @@ def view_transformed_task(cfg):
     }
 
 
-def model_code(cfg, name):
-    """The model builder's module file."""
-    return dotted.module_file(cfg.model_builder(name), cfg.project_dir)
-
-
 def train_task(cfg, name):
     """Train one model on the transformed data; save it and its history."""
+    step = "tft_build.steps.train:train_model"
+    builder = cfg.model_builder(name)
+    settings = {**settings_for(cfg, *TRAIN_SETTINGS), "builder": builder}
     return {
         "doc": f"Train the {name} model on the transformed data (Keras, early stopping).",
-        "actions": [(run_step, ["tft_build.steps.train:train_model", cfg, name])],
-        "file_dep": [output_files(cfg, "transformed")["data"], model_code(cfg, name)]
-        + engine_files("steps.train"),
+        "actions": [(run_step, [step, cfg, name])],
+        "file_dep": [output_files(cfg, "transformed")["data"]],
         "targets": [cfg.artifact("models", name, "MANIFEST.json")],
-        "uptodate": [
-            settings_unchanged({**settings_for(cfg, *TRAIN_SETTINGS), "builder": cfg.model_builder(name)})
-        ],
+        "uptodate": step_checks(cfg, step, [builder], settings),
         "clean": [(clean_outputs, [cfg, [cfg.artifact("models", name)]])],
     }
 
@@ -176,15 +147,14 @@ def predict_task(cfg, name):
         cfg.artifact("metrics", f"{name}.json"),
     ]
     noise = [cfg.noise_floor_file] if cfg.noise_floor_file and os.path.isfile(cfg.noise_floor_file) else []
+    step = "tft_build.steps.serve:train_and_predict"
     return {
         "doc": f"Serve the {name} model on raw features: SavedModel, eval predictions, metrics.",
-        "actions": [(run_step, ["tft_build.steps.serve:train_and_predict", cfg, name])],
+        "actions": [(run_step, [step, cfg, name])],
         "file_dep": [cfg.artifact("models", name, "MANIFEST.json"), transformed["graph"], transformed["data"]]
         + csv_files(cfg, "eval")
-        + noise
-        + [dotted.module_file(cfg.row_filter, cfg.project_dir)]
-        + engine_files("steps.serve", "csvio", "schema"),
+        + noise,
         "targets": targets,
-        "uptodate": [settings_unchanged(settings_for(cfg, *PREDICT_SETTINGS))],
+        "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS)),
         "clean": [(clean_outputs, [cfg, [cfg.artifact("serving", name)] + targets[1:]])],
     }

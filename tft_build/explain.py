@@ -1,0 +1,127 @@
+"""``doit explain [TASK ...]``: which tasks ``doit`` would run, and why, running nothing.
+
+A doit command plugin (entry point ``doit.COMMAND``). For the given tasks (by
+default the default tasks) and, transitively, everything they need, it prints
+one line a task:
+
+- ``will run: NAME`` with each reason below it: a file that changed, a target
+  that is missing, a setting that changed (old -> new), a function that
+  changed (with the diff of its source against the version last built);
+- ``may run: NAME``, when only an input made by a task that runs first could
+  change it: whether it runs depends on whether that output really changes
+  (early cutoff), which only running the producer can tell;
+- ``up to date: NAME``.
+
+It reads doit's database and the source files; it imports no TensorFlow.
+"""
+
+import os
+
+from doit.cmd_base import DoitCmdBase
+from doit.control import TaskControl
+from doit.exceptions import InvalidCommand
+
+
+class Explain(DoitCmdBase):
+    """The doit command ``explain``."""
+
+    name = "explain"
+    doc_purpose = "list the tasks `doit` would run and why, without running anything"
+    doc_usage = "[TASK ...]"
+    doc_description = (
+        "For TASKs (default: the default tasks) and what they depend on, says for each task "
+        "'will run' with its reasons (changed files, settings and code, with a diff of changed "
+        "functions; missing targets), 'may run' (only if a task that runs first changes its "
+        "output), or 'up to date'."
+    )
+    cmd_options = ()
+
+    def _execute(self, pos_args=None):
+        tasks = TaskControl(self.task_list).tasks
+        selected = list(self.sel_tasks or tasks)
+        unknown = [name for name in selected if name not in tasks]
+        if unknown:
+            raise InvalidCommand(f"explain: no task named {', '.join(unknown)}; `doit list` shows the tasks")
+        producers = target_producers(tasks)
+        verdicts = {}
+        for name in dependency_order(tasks, selected):
+            verdicts[name] = self.verdict(tasks, producers, name, verdicts)
+            kind, reasons = verdicts[name]
+            self.outstream.write(f"{kind}: {name}\n")
+            for reason in reasons:
+                self.outstream.write("  - " + reason.replace("\n", "\n    ") + "\n")
+        return 0
+
+    def verdict(self, tasks, producers, name, verdicts):
+        """``(kind, reasons)`` for one task, given the verdicts of its dependencies."""
+        task = tasks[name]
+        status = self.dep_manager.get_status(task, tasks, get_log=True)
+        if status.status != "up-to-date":
+            values = self.dep_manager.get_values(name)
+            if not values and any(hasattr(check, "changes") for check, _, _ in task.uptodate):
+                return "will run", ["never built (no record in doit's database)"]
+            return "will run", list(status_reasons(status.reasons, values, producers))
+        changing = [
+            f"if {producers[dep]} changes {shown(dep)}"
+            for dep in sorted(task.file_dep)
+            if dep in producers and verdicts.get(producers[dep], ("up to date",))[0] != "up to date"
+        ]
+        return ("may run", changing) if changing else ("up to date", [])
+
+
+def dependency_order(tasks, selected):
+    """The selected tasks and their dependencies, each after what it depends on."""
+    order, seen = [], set()
+
+    def visit(name):
+        if name in seen:
+            return
+        seen.add(name)
+        task = tasks[name]
+        for dep in list(task.task_dep) + list(task.setup_tasks):
+            visit(dep)
+        order.append(name)
+
+    for name in selected:
+        visit(name)
+    return order
+
+
+def target_producers(tasks):
+    """Target path -> the task that makes it."""
+    return {target: task.name for task in tasks.values() for target in task.targets}
+
+
+def status_reasons(reasons, values, producers):
+    """Readable lines for the reasons of a doit status that is not up to date."""
+    for check, _, _ in reasons.get("uptodate_false", []):
+        if check is False:
+            yield "runs every time (it only prints)"
+        elif hasattr(check, "changes"):
+            yield from check.changes(values)
+        else:
+            yield f"uptodate check {check!r} is false"
+    for path in map(shown, reasons.get("missing_target", [])):
+        yield f"target missing: {path}"
+    for path in map(shown, reasons.get("changed_file_dep", [])):
+        yield f"file changed: {path}"
+    for path in reasons.get("missing_file_dep", []):
+        if path in producers:
+            yield f"input {shown(path)} is not built yet ({producers[path]} makes it)"
+        else:
+            yield f"input file missing: {shown(path)} (the run will fail)"
+    for path in map(shown, reasons.get("added_file_dep", [])):
+        yield f"new input file: {path}"
+    for path in map(shown, reasons.get("removed_file_dep", [])):
+        yield f"input file no longer used: {path}"
+    if reasons.get("checker_changed"):
+        old, new = reasons["checker_changed"]
+        yield f"file checker changed: {old} -> {new}"
+    if reasons.get("has_no_dependencies"):
+        yield "has no dependencies, so it always runs"
+
+
+def shown(path):
+    """A path as the user would type it: relative when under the current dir."""
+    relative = os.path.relpath(path)
+    return path if relative.startswith("..") else relative

@@ -1,0 +1,343 @@
+"""Code fingerprints: what a code edit really changes, without importing the code.
+
+The fingerprint of a function is a hash of its normalized syntax tree
+(comments, docstrings, blank lines and formatting do not count) together with
+the normalized trees of every project function, class and module-level
+constant it refers to, transitively, in any module of the project (the
+directory of the config, and tft_build itself). Code of installed third-party
+packages counts by their installed version.
+
+Everything is read with :mod:`ast` from the source files, so fingerprinting
+``preprocessing_fn`` imports no TensorFlow. A reference that cannot be
+resolved statically (``from m import *``, ``globals()``, ``getattr`` with a
+computed name) falls back to the whole module's normalized source, so an edit
+is never missed; cycles are visited once.
+"""
+
+import ast
+import builtins
+import hashlib
+import importlib.metadata
+import json
+import platform
+import sys
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+PACKAGE_DIR = Path(__file__).resolve().parent
+WHOLE_MODULE = "*"
+MODULE_NAMES = {"__file__", "__name__", "__doc__", "__spec__", "__package__", "__builtins__", "__path__"}
+BUILTIN_NAMES = set(dir(builtins)) | MODULE_NAMES
+DYNAMIC_CALLS = {"globals", "vars", "eval", "exec", "locals", "__import__"}
+
+
+@dataclass
+class Fingerprint:
+    """A digest plus what it was made of: each definition's hash and source."""
+
+    digest: str
+    definitions: dict = field(default_factory=dict)  # "module:name" -> {"hash", "source"}
+    externals: dict = field(default_factory=dict)  # distribution -> version
+
+    def as_value(self):
+        """The JSON-able form stored in doit's database (for ``doit explain``)."""
+        return {"digest": self.digest, "definitions": self.definitions, "externals": self.externals}
+
+
+def fingerprint(targets, project_dirs=()):
+    """The fingerprint of the functions named ``"module:name"`` in ``targets``."""
+    roots = tuple(Path(d).resolve() for d in project_dirs)
+    walk = _Walk(roots)
+    for target in targets:
+        module, _, name = target.partition(":")
+        walk.visit(module, name or WHOLE_MODULE)
+    definitions = dict(sorted(walk.definitions.items()))
+    externals = dict(sorted(walk.externals.items()))
+    summary = {"definitions": {k: v["hash"] for k, v in definitions.items()}, "externals": externals}
+    digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
+    return Fingerprint(digest, definitions, externals)
+
+
+class _Walk:
+    """One transitive walk over definitions, from a set of starting names."""
+
+    def __init__(self, roots):
+        self.roots = roots
+        self.definitions = {}
+        self.externals = {}
+
+    def visit(self, module_name, name):
+        """Add ``module_name:name`` and everything it refers to."""
+        pending = [(module_name, name)]
+        while pending:
+            module_name, name = pending.pop()
+            key = f"{module_name}:{name}"
+            if key in self.definitions:
+                continue
+            if not self._in_project(module_name):
+                self._external(module_name)
+                continue
+            module = parsed_module(module_name, self.roots)
+            if module is None:
+                self._external(module_name)
+                continue
+            nodes = [module.tree] if name == WHOLE_MODULE else module.definitions.get(name)
+            if nodes is None:
+                if module_path(f"{module_name}.{name}", self.roots):
+                    pending.append((f"{module_name}.{name}", WHOLE_MODULE))
+                else:  # bound in a way we cannot see: the whole module counts
+                    pending.append((module_name, WHOLE_MODULE))
+                continue
+            self.definitions[key] = {
+                "hash": hashlib.sha256("\n".join(normalized(n) for n in nodes).encode()).hexdigest(),
+                "source": "\n".join(module.segment(n) for n in nodes),
+            }
+            for node in nodes:
+                pending.extend(self._references(module, node))
+
+    def _in_project(self, module_name):
+        """Whether the module's top-level package is tft_build or lives in a project dir.
+
+        Decided from the file system alone: even ``find_spec`` runs code for
+        some third-party packages (``tf_keras`` imports TensorFlow), and
+        nothing under a third-party package is followed.
+        """
+        top = module_name.split(".")[0]
+        if top == PACKAGE_DIR.name:
+            return True
+        return any((root / top).is_dir() or (root / f"{top}.py").is_file() for root in self.roots)
+
+    def _external(self, module_name):
+        top = module_name.split(".")[0]
+        if top in sys.stdlib_module_names:
+            self.externals["python"] = platform.python_version()
+            return
+        for dist in distributions(top):
+            try:
+                self.externals[dist] = importlib.metadata.version(dist)
+            except importlib.metadata.PackageNotFoundError:
+                self.externals[dist] = "unknown"
+
+    def _references(self, module, node):
+        """``(module, name)`` pairs that ``node`` refers to, resolved statically."""
+        local = bound_names(node) if node is not module.tree else set()
+        local_imports, local_stars = {}, []
+        for sub in ast.walk(node):
+            if isinstance(sub, (ast.Import, ast.ImportFrom)) and node is not module.tree:
+                collect_import(sub, module.package, local_imports, local_stars)
+        for base, attrs in referenced_chains(node):
+            if base in DYNAMIC_CALLS and base not in module.definitions:
+                yield module.name, WHOLE_MODULE
+            elif base in local_imports:
+                yield from self._imported(local_imports[base], attrs)
+            elif base in module.definitions:
+                yield module.name, base
+            elif base in module.imports:
+                yield from self._imported(module.imports[base], attrs)
+            elif base in local or base in BUILTIN_NAMES:
+                continue
+            else:
+                for star in module.star_imports:
+                    yield star, WHOLE_MODULE
+                yield module.name, WHOLE_MODULE
+
+    def _imported(self, imported, attrs):
+        """Follow ``alias.attr.attr`` through modules to a definition."""
+        module_name, name = imported
+        parts = ([name] if name else []) + list(attrs)
+        if not self._in_project(module_name):
+            yield module_name, WHOLE_MODULE
+            return
+        while parts and module_path(f"{module_name}.{parts[0]}", self.roots):
+            module_name = f"{module_name}.{parts.pop(0)}"
+        yield module_name, parts[0] if parts else WHOLE_MODULE
+
+
+@dataclass
+class ParsedModule:
+    """A module's syntax tree and what its top level binds."""
+
+    name: str
+    package: str  # what relative imports are relative to
+    path: Path
+    source: str
+    tree: ast.Module
+    definitions: dict  # name -> [statement nodes that bind it]
+    imports: dict  # alias -> (module, name or None)
+    star_imports: list
+
+    def segment(self, node):
+        """The source text of ``node`` as written (the whole file for the module)."""
+        if node is self.tree:
+            return self.source
+        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+
+
+@cache
+def module_path(module_name, roots):
+    """The source file of a project module, found on disk (importing nothing)."""
+    for root in roots + (PACKAGE_DIR.parent,):
+        base = root.joinpath(*module_name.split("."))
+        for path in (base / "__init__.py", base.with_name(base.name + ".py")):
+            if path.is_file():
+                return path.resolve()
+    return None
+
+
+@cache
+def parsed_module(module_name, roots):
+    """The parsed source of a project module, or None when it has no source file."""
+    path = module_path(module_name, roots)
+    if path is None:
+        return None
+    source = path.read_text(encoding="utf-8")
+    tree = strip_docstrings(ast.parse(source, filename=str(path)))
+    package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
+    definitions, imports, stars = {}, {}, []
+    for stmt in top_level_statements(tree.body):
+        if isinstance(stmt, (ast.Import, ast.ImportFrom)):
+            collect_import(stmt, package, imports, stars)
+        else:
+            for name in statement_binds(stmt):
+                definitions.setdefault(name, []).append(stmt)
+    return ParsedModule(module_name, package, path, source, tree, definitions, imports, stars)
+
+
+@cache
+def distributions(top):
+    """The distributions that provide the top-level module ``top``.
+
+    Most are named as their module (``numpy``; ``tensorflow_transform`` for
+    ``tensorflow-transform``); the full map of installed packages, slower to
+    build, is read only for the others.
+    """
+    try:
+        importlib.metadata.distribution(top)
+        return [top]
+    except importlib.metadata.PackageNotFoundError:
+        return _all_distributions().get(top, [top])
+
+
+@cache
+def _all_distributions():
+    return importlib.metadata.packages_distributions()
+
+
+def top_level_statements(body):
+    """Statements run at import time, looking into ``if``/``try``/``with`` blocks."""
+    for stmt in body:
+        if isinstance(stmt, (ast.If, ast.Try, ast.With)):
+            nested = [stmt.body, getattr(stmt, "orelse", []), getattr(stmt, "finalbody", [])]
+            nested += [handler.body for handler in getattr(stmt, "handlers", [])]
+            for block in nested:
+                yield from top_level_statements(block)
+        else:
+            yield stmt
+
+
+def statement_binds(stmt):
+    """Names a top-level statement binds (defs, classes, assignments)."""
+    if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+        return [stmt.name]
+    targets = []
+    if isinstance(stmt, ast.Assign):
+        targets = stmt.targets
+    elif isinstance(stmt, (ast.AnnAssign, ast.AugAssign)):
+        targets = [stmt.target]
+    elif isinstance(stmt, (ast.For, ast.AsyncFor)):
+        targets = [stmt.target]
+    return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
+
+
+def collect_import(stmt, package, imports, stars):
+    """Record what an import statement binds, relative imports resolved."""
+    if isinstance(stmt, ast.Import):
+        for alias in stmt.names:
+            if alias.asname:
+                imports[alias.asname] = (alias.name, None)
+            else:
+                top = alias.name.split(".")[0]
+                imports[top] = (top, None)
+        return
+    base = stmt.module or ""
+    if stmt.level:
+        parent = package.split(".")[: len(package.split(".")) - stmt.level + 1] if package else []
+        base = ".".join(parent + ([stmt.module] if stmt.module else []))
+    for alias in stmt.names:
+        if alias.name == "*":
+            stars.append(base)
+        else:
+            imports[alias.asname or alias.name] = (base, alias.name)
+
+
+def strip_docstrings(tree):
+    """Remove docstrings from the module, classes and functions, in place."""
+    for node in ast.walk(tree):
+        if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
+            body = node.body
+            if body and isinstance(body[0], ast.Expr) and isinstance(body[0].value, ast.Constant):
+                if isinstance(body[0].value.value, str):
+                    node.body = body[1:] or [ast.Pass()]
+    return tree
+
+
+def normalized(node):
+    """The syntax tree as text, without positions: formatting and comments are gone."""
+    return ast.dump(node, annotate_fields=False, include_attributes=False)
+
+
+def referenced_chains(node):
+    """``(name, [attr, ...])`` for each name used in ``node``: ``a.b.c`` -> ``("a", ["b", "c"])``.
+
+    Only whole chains count (``a.b.c``, not also ``a.b`` and ``a``).
+    ``getattr(x, "lit")`` counts as ``x.lit``; with a computed name, as ``x``
+    alone, which stands for the whole of ``x`` when it is a project module.
+    """
+    finder = _ChainFinder()
+    finder.visit(node)
+    return finder.chains
+
+
+class _ChainFinder(ast.NodeVisitor):
+    def __init__(self):
+        self.chains = []
+
+    def visit_Attribute(self, node):
+        attrs, base = [], node
+        while isinstance(base, ast.Attribute):
+            attrs.append(base.attr)
+            base = base.value
+        if isinstance(base, ast.Name):
+            self.chains.append((base.id, attrs[::-1]))
+        else:
+            self.visit(base)
+
+    def visit_Name(self, node):
+        if isinstance(node.ctx, ast.Load):
+            self.chains.append((node.id, []))
+
+    def visit_Call(self, node):
+        if isinstance(node.func, ast.Name) and node.func.id == "getattr" and len(node.args) >= 2:
+            target, attr = node.args[0], node.args[1]
+            if isinstance(target, ast.Name):
+                literal = isinstance(attr, ast.Constant) and isinstance(attr.value, str)
+                self.chains.append((target.id, [attr.value] if literal else []))
+        self.generic_visit(node)
+
+
+def bound_names(node):
+    """Names bound inside a definition: parameters, assignments, loops, nested defs."""
+    names = set()
+    for sub in ast.walk(node):
+        if isinstance(sub, ast.Name) and isinstance(sub.ctx, (ast.Store, ast.Del)):
+            names.add(sub.id)
+        elif isinstance(sub, ast.arg):
+            names.add(sub.arg)
+        elif isinstance(sub, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)) and sub is not node:
+            names.add(sub.name)
+        elif isinstance(sub, (ast.Import, ast.ImportFrom)):
+            names.update((a.asname or a.name).split(".")[0] for a in sub.names)
+        elif isinstance(sub, ast.ExceptHandler) and sub.name:
+            names.add(sub.name)
+    return names

@@ -1,0 +1,138 @@
+"""What a task read besides files, stored in doit's database: settings and code.
+
+Each check is a doit ``uptodate`` object. It saves what the task read when the
+task succeeds and, next time, compares it with what the task would read now;
+because the values themselves are stored (not only a hash), ``doit explain``
+can say what changed: a setting from old to new value, a function with the
+diff of its source against the version last built.
+"""
+
+import difflib
+import json
+from importlib import metadata
+
+from tft_build.fingerprint import fingerprint
+
+VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
+
+
+class _Stored:
+    """An uptodate check that saves a value under ``key`` and compares it later."""
+
+    key = None
+
+    def current(self):
+        """The value the task would read now."""
+        raise NotImplementedError
+
+    def same(self, saved, current):
+        return _canonical(saved) == _canonical(current)
+
+    def configure_task(self, task):
+        task.value_savers.append(lambda: {self.key: self.current()})
+
+    def __call__(self, task, values):
+        saved = values.get(self.key)
+        return saved is not None and self.same(saved, self.current())
+
+    def changes(self, values):
+        """Lines saying what changed since the last successful run (none if nothing)."""
+        saved = values.get(self.key)
+        if saved is None:
+            return [f"no record of its {self.what} (never built)"]
+        if self.same(saved, self.current()):
+            return []
+        return self.describe(saved, self.current())
+
+
+class settings_unchanged(_Stored):
+    """The settings a task read (and the versions of TF, TFT and Beam) are the same."""
+
+    key = "_settings"
+    what = "settings"
+
+    def __init__(self, settings):
+        self.settings = {**settings, "versions": package_versions()}
+
+    def current(self):
+        return self.settings
+
+    def describe(self, saved, current):
+        lines = []
+        for name in sorted(set(saved) | set(current)):
+            old, new = saved.get(name, "(unset)"), current.get(name, "(unset)")
+            if _canonical(old) != _canonical(new):
+                lines.append(f"setting {name}: {_short(old)} -> {_short(new)}")
+        return lines
+
+
+class code_unchanged(_Stored):
+    """The code a task runs has the same fingerprint (see :mod:`tft_build.fingerprint`).
+
+    The fingerprint is computed once, when first needed: checking before the
+    run and saving after it see the same code even if a file is edited
+    meanwhile.
+    """
+
+    key = "_code"
+    what = "code"
+
+    def __init__(self, targets, project_dirs):
+        self.targets = tuple(targets)
+        self.project_dirs = tuple(project_dirs)
+        self._current = None
+
+    def current(self):
+        if self._current is None:
+            self._current = fingerprint(self.targets, self.project_dirs).as_value()
+        return self._current
+
+    def same(self, saved, current):
+        return saved.get("digest") == current["digest"]
+
+    def describe(self, saved, current):
+        lines = []
+        old_defs, new_defs = saved.get("definitions", {}), current["definitions"]
+        for name in sorted(set(old_defs) | set(new_defs)):
+            old, new = old_defs.get(name), new_defs.get(name)
+            if old is None:
+                lines.append(f"code: now also uses {name}")
+            elif new is None:
+                lines.append(f"code: no longer uses {name}")
+            elif old["hash"] != new["hash"]:
+                diff = source_diff(name, old["source"], new["source"])
+                lines.append("\n".join([f"code changed: {name}", *diff]))
+        old_ext, new_ext = saved.get("externals", {}), current["externals"]
+        for dist in sorted(set(old_ext) | set(new_ext)):
+            if old_ext.get(dist) != new_ext.get(dist):
+                lines.append(f"package {dist}: {old_ext.get(dist, '(unused)')} -> {new_ext.get(dist, '(unused)')}")
+        return lines
+
+
+def source_diff(name, old, new):
+    """The unified diff of a definition's source, last built against now."""
+    return list(
+        difflib.unified_diff(
+            old.splitlines(), new.splitlines(), f"{name} (last built)", f"{name} (now)", lineterm=""
+        )
+    )
+
+
+def package_versions():
+    """Installed versions of the packages every step's result depends on."""
+    versions = {}
+    for dist in VERSIONED:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(value, limit=120):
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
