@@ -253,8 +253,14 @@ def test_clean_keeps_data_and_code_and_a_rebuild_follows(built):
     before = digest_tree(built.root, "artifacts")
     built.doit("clean")
     assert digest_tree(built.root, "artifacts") == before
-    leftovers = [p for p in built.artifacts.rglob("*") if p.is_file() and not p.name.startswith(".doit-state")]
+    # What stays: doit's state, and the run history and report (kept across cleans).
+    leftovers = [
+        p for p in built.artifacts.rglob("*")
+        if p.is_file() and not p.name.startswith(".doit-state") and p.parent.name != "reports"
+    ]
     assert leftovers == []
+    status = json.loads((built.artifacts / "reports" / "status.json").read_text())
+    assert status == {}, "after a clean every task is 'never run'"
     out = built.doit().stdout
     assert "transform_raw_data" in ran(out)
     assert "train_and_predict_embedding_model" in ran(out)

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from tft_build import tasks
+from tft_build import runs, tasks
 from tft_build.config import load_config
+from tft_build.uptodate import code_unchanged
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_TASKS = [
@@ -67,20 +68,29 @@ def test_targets_live_under_artifacts_and_link_consumers(project, monkeypatch):
     assert producers["view_transformed_sample_data"] == {"preprocess_raw_data", "transform_raw_data"}
 
 
-def test_data_and_code_are_file_deps(project, monkeypatch):
+def code_targets(task):
+    return next(check.targets for check in task["uptodate"] if isinstance(check, code_unchanged))
+
+
+def test_data_is_file_dep_and_code_is_fingerprinted(project, monkeypatch):
     _, defined = all_tasks(project, monkeypatch)
-    transform = defined["transform_raw_data"]["file_dep"]
-    assert str(ROOT / "data" / "train.csv") in transform
-    assert str(ROOT / "tft_build" / "preprocessing.py") in transform
-    assert str(ROOT / "tft_build" / "preprocessing.py") not in defined["preprocess_raw_data"]["file_dep"]
-    assert str(ROOT / "tft_build" / "models.py") in defined["train_non_embedding_model"]["file_dep"]
+    assert str(ROOT / "data" / "train.csv") in defined["transform_raw_data"]["file_dep"]
+    assert project.preprocessing_fn in code_targets(defined["transform_raw_data"])
+    assert project.row_filter in code_targets(defined["transform_raw_data"])
+    assert project.preprocessing_fn not in code_targets(defined["preprocess_raw_data"])
+    assert code_targets(defined["train_non_embedding_model"]) == (
+        "tft_build.steps.train:train_model",
+        "tft_build.models:build_non_embedding_model",
+    )
+    for task in defined.values():
+        assert not [dep for dep in task.get("file_dep", []) if dep.endswith(".py")]
 
 
-def test_settings_unchanged_compares_stored_values():
-    check = tasks.settings_unchanged({"nbuckets": 10, "columns": [["a", "float"]]})
-    assert check(None, {"_settings": {"columns": [["a", "float"]], "nbuckets": 10}})
-    assert not check(None, {"_settings": {"columns": [["a", "float"]], "nbuckets": 12}})
-    assert not check(None, {})
+def test_every_task_forgets_its_last_run_on_clean(project, monkeypatch):
+    _, defined = all_tasks(project, monkeypatch)
+    for name, task in defined.items():
+        forget = [args for action, args in task["clean"] if action is runs.forget_status]
+        assert forget == [[project.artifacts_dir, name]]
 
 
 def test_doit_list_imports_no_tensorflow(tmp_path):

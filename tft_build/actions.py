@@ -17,16 +17,23 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
+from tft_build import runs, trace
 from tft_build.errors import TftBuildError
 
 
-def run_step(step, cfg, *args):
-    """Import and call ``step(cfg, *args)``; a user error fails the task in one line."""
+def run_step(step, cfg, *args, task):
+    """Import and call ``step(cfg, *args)``, traced; a user error fails the task in one line.
+
+    doit passes ``task`` (the running doit task); the call trace goes to
+    ``<artifacts>/traces/<task>.json``.
+    """
     module_name, _, function = step.partition(":")
+    trace_file = cfg.artifact("traces", f"{task.name}.json")
     try:
         with quiet_native_stderr():
             module = importlib.import_module(module_name)
-        getattr(module, function)(cfg, *args)
+        with trace.recording(task.name, trace_file, runs.current_run()):
+            getattr(module, function)(cfg, *args)
     except TftBuildError as err:
         return TaskFailed(str(err))
     return None

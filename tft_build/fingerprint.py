@@ -30,6 +30,9 @@ WHOLE_MODULE = "*"
 MODULE_NAMES = {"__file__", "__name__", "__doc__", "__spec__", "__package__", "__builtins__", "__path__"}
 BUILTIN_NAMES = set(dir(builtins)) | MODULE_NAMES
 DYNAMIC_CALLS = {"globals", "vars", "eval", "exec", "locals", "__import__"}
+# Modules that cannot change what a step produces: recording a call trace
+# must not make every task rerun.
+NEUTRAL_MODULES = {"tft_build.trace"}
 
 
 @dataclass
@@ -73,7 +76,7 @@ class _Walk:
         while pending:
             module_name, name = pending.pop()
             key = f"{module_name}:{name}"
-            if key in self.definitions:
+            if key in self.definitions or module_name in NEUTRAL_MODULES:
                 continue
             if not self._in_project(module_name):
                 self._external(module_name)
@@ -185,12 +188,18 @@ def module_path(module_name, roots):
     return None
 
 
-@cache
 def parsed_module(module_name, roots):
     """The parsed source of a project module, or None when it has no source file."""
     path = module_path(module_name, roots)
     if path is None:
         return None
+    stat = path.stat()
+    return _parse(module_name, path, stat.st_mtime_ns, stat.st_size)
+
+
+@cache
+def _parse(module_name, path, mtime_ns, size):
+    """Parse once per version of the file (its mtime and size are part of the key)."""
     source = path.read_text(encoding="utf-8")
     tree = strip_docstrings(ast.parse(source, filename=str(path)))
     package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]

@@ -13,6 +13,7 @@ of the functions a step runs (the step itself and the configured plug-ins,
 
 import os
 
+from tft_build import runs
 from tft_build.actions import clean_outputs, run_step
 from tft_build.config import data_files, load_config, settings_for
 from tft_build.uptodate import code_unchanged, settings_unchanged
@@ -37,6 +38,7 @@ def load_tasks(project_dir="."):
         "check_file_uptodate": "md5",
         "verbosity": 2,
         "cleanall": True,  # `doit clean` empties the artifacts, not only the defaults'
+        "reporter": runs.reporter_for(cfg),
     }
     creators = {
         "task_preprocess_raw_data": lambda: preprocess_task(cfg),
@@ -47,9 +49,21 @@ def load_tasks(project_dir="."):
     for name, _ in cfg.models:
         creators[f"task_train_{name}_model"] = lambda name=name: train_task(cfg, name)
         creators[f"task_train_and_predict_{name}_model"] = lambda name=name: predict_task(cfg, name)
-    for creator_name, creator in creators.items():
-        creator.__name__ = creator_name
-    return doit_config, creators
+    return doit_config, {name: recorded(cfg, name, creator) for name, creator in creators.items()}
+
+
+def recorded(cfg, creator_name, creator):
+    """The creator, with the task's run records: where they live, and forgotten on clean."""
+
+    def create():
+        task = creator()
+        task["meta"] = {"artifacts_dir": str(cfg.artifacts_dir), "project_dir": str(cfg.project_dir)}
+        name = creator_name[len("task_"):]
+        task["clean"] = task.get("clean", []) + [(runs.forget_status, [cfg.artifacts_dir, name])]
+        return task
+
+    create.__name__ = creator_name
+    return create
 
 
 def output_files(cfg, directory):

@@ -23,6 +23,7 @@ from tft_build.config import data_files
 from tft_build.schema import feature_spec
 from tft_build.steps import train
 from tft_build.steps.transform import DATA_DIGEST
+from tft_build.trace import traced
 
 PREDICT_BATCH = 4096
 
@@ -50,6 +51,7 @@ class ServingModule(tf.Module):
         return {"prediction": tf.reshape(self.model(inputs), [-1])}
 
 
+@traced
 def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
     tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
@@ -73,6 +75,7 @@ def train_and_predict(cfg, model_name):
     return metrics
 
 
+@traced
 def serving_spec(cfg):
     """The raw feature spec the served model takes: every column but the label."""
     spec = feature_spec(cfg.columns)
@@ -80,6 +83,7 @@ def serving_spec(cfg):
     return spec
 
 
+@traced
 def eval_rows(cfg):
     """Every eval row as ``(typed row, passes the row filter)``."""
     keep = dotted.resolve(cfg.row_filter, "row_filter", cfg.project_dir)
@@ -90,6 +94,7 @@ def eval_rows(cfg):
     ]
 
 
+@traced
 def predict_raw(signature, rows, raw_spec):
     """Predictions of the ``serving_raw`` signature for the rows, in batches."""
     out = []
@@ -102,6 +107,7 @@ def predict_raw(signature, rows, raw_spec):
     return np.concatenate(out).astype(np.float64)
 
 
+@traced
 def predictions_csv(cfg, rows, predictions):
     """CSV text: key, label, prediction, and whether the row counts in the metrics."""
     text = io.StringIO()
@@ -113,6 +119,7 @@ def predictions_csv(cfg, rows, predictions):
     return text.getvalue()
 
 
+@traced
 def evaluate(cfg, rows, predictions):
     """RMSE and MAE on the clean eval rows, against the baseline and noise floor."""
     clean = np.array([keep for _, keep in rows])
@@ -130,6 +137,7 @@ def evaluate(cfg, rows, predictions):
     }
 
 
+@traced
 def noise_floor(cfg):
     """The generator's noise floor for this eval data, or None when unknown.
 
@@ -147,6 +155,7 @@ def noise_floor(cfg):
     return next((f["noise_floor_rmse"] for f in floors.values() if f.get("sha256") == sha), None)
 
 
+@traced
 def summary_table(model_name, metrics):
     """A short table of the model's quality against its references."""
     rows = [[name, metrics[name]] for name in ("rmse", "mae", "baseline_rmse", "noise_floor_rmse", "count")]

@@ -19,11 +19,13 @@ from tft_build import dotted, manifest
 from tft_build.atomic import atomic_dir
 from tft_build.errors import ConfigError
 from tft_build.models import Feature
+from tft_build.trace import traced
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
 
 
+@traced
 def train_model(cfg, model_name):
     """Train the model called ``model_name`` and save it under ``artifacts/models``."""
     tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
@@ -51,6 +53,7 @@ def train_model(cfg, model_name):
     return summary
 
 
+@traced
 def model_features(tft_output, label):
     """``{name: Feature}`` for every transformed feature but the label.
 
@@ -80,6 +83,7 @@ def model_features(tft_output, label):
     return features
 
 
+@traced
 def dataset(cfg, split, spec, shuffle):
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
     files = sorted(tf.io.gfile.glob(cfg.artifact("transformed", f"{split}-*.tfrecord")))
@@ -104,17 +108,20 @@ def as_model_inputs(features):
     return {name: tf.expand_dims(value, -1) for name, value in features.items()}
 
 
+@traced
 def label_stats(train):
     """Mean and standard deviation of the training label (one pass)."""
     labels = np.concatenate([y.numpy() for _, y in train])
     return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
 
 
+@traced
 def load_model(cfg, model_name):
     """The trained ``tf_keras`` model called ``model_name``."""
     return keras.models.load_model(cfg.artifact("models", model_name, MODEL_FILE))
 
 
+@traced
 def read_history(cfg, model_name):
     """The per-epoch training history saved with the model."""
     return json.loads(open(cfg.artifact("models", model_name, HISTORY_FILE)).read())

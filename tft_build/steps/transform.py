@@ -23,6 +23,7 @@ from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
 from tft_build.errors import DataError
 from tft_build.schema import feature_spec
+from tft_build.trace import traced
 
 SPLITS = ("train", "eval")
 DATA_DIGEST = "data.digest.json"
@@ -30,11 +31,13 @@ TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
 
 
+@traced
 def preprocess_raw_data(cfg):
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
     return run_transform(cfg, cfg.artifact("raw"), identity_fn)
 
 
+@traced
 def transform_raw_data(cfg):
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
     user_fn = dotted.resolve(cfg.preprocessing_fn, "preprocessing_fn", cfg.project_dir)
@@ -46,6 +49,7 @@ def identity_fn(inputs):
     return {name: tf.identity(value) for name, value in inputs.items()}
 
 
+@traced
 def run_transform(cfg, out_dir, preprocessing_fn):
     """Run the Beam pipeline into ``out_dir`` atomically; return the row counts."""
     files = {split: checked_files(cfg, split) for split in SPLITS}
@@ -65,6 +69,7 @@ def run_transform(cfg, out_dir, preprocessing_fn):
     return {"rows": counts}
 
 
+@traced
 def checked_files(cfg, split):
     """The split's files, each existing with the right header; clear errors otherwise."""
     files = data_files(cfg, split)
@@ -79,11 +84,13 @@ def checked_files(cfg, split):
     return files
 
 
+@traced
 def beam_options(cfg):
     """Pipeline options from the config; the default local runner never downloads."""
     return PipelineOptions(list(cfg.beam_pipeline_args), save_main_session=False)
 
 
+@traced
 def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging):
     """Add the read, filter, analyze, transform and write steps to ``pipeline``."""
     with tft_beam.Context(temp_dir=str(staging / "tmp")):
@@ -146,6 +153,7 @@ def read_clean_rows(path, cfg, row_filter, split):
             dropped.inc()
 
 
+@traced
 def row_counts(result):
     """Rows read, dropped and kept per split, and the training label's mean."""
     query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
@@ -164,6 +172,7 @@ def row_counts(result):
     return counts
 
 
+@traced
 def check_counts(counts, files):
     """An empty split is an error, never a silently degenerate transform_fn."""
     for split in SPLITS:
@@ -176,6 +185,7 @@ def check_counts(counts, files):
             )
 
 
+@traced
 def write_digests(staging, counts):
     """The digests consumers depend on: the data, and the transform graph."""
     spec = tft.TFTransformOutput(str(staging)).transformed_feature_spec()

@@ -10,9 +10,12 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tabulate import tabulate
 
+from tft_build.trace import traced
+
 SAMPLE_ROWS = 3
 
 
+@traced
 def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
     """Print sample raw rows, each feature with its dtype and shape."""
     raw = sample_raw(cfg, rows)
@@ -23,6 +26,7 @@ def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
     print(tabulate(table, headers=headers))
 
 
+@traced
 def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
     """Print sample rows raw and transformed, side by side."""
     raw = sample_raw(cfg, rows)
@@ -37,6 +41,7 @@ def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
         print(tabulate(table, headers=["raw feature", "value", "transformed feature", "value"]))
 
 
+@traced
 def sample_raw(cfg, rows):
     """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
     tft_output = tft.TFTransformOutput(cfg.artifact("raw"))
