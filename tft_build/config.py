@@ -49,6 +49,7 @@ class Config:
     batch_size: int = 256
     epochs: int = 60
     patience: int = 6
+    lr_patience: int = 1
     learning_rate: float = 0.003
     seed: int = 2026
     preprocessing_fn: str = "tft_build.preprocessing:preprocessing_fn"
@@ -78,7 +79,7 @@ PATH_LIST_KEYS = ("train_data", "eval_data")
 PATH_KEYS = ("artifacts_dir", "noise_floor_file")
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
-    "epochs": int, "patience": int, "learning_rate": float, "seed": int,
+    "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
     "preprocessing_fn": str, "row_filter": str,
 }
 

@@ -21,6 +21,8 @@ import tf_keras as keras
 # Ids with at most this many values are one-hot encoded; more get embeddings.
 ONE_HOT_MAX_BUCKETS = 32
 HIDDEN_UNITS = (128, 64, 32)
+# The chance that a ride's embedding of one id is zeroed while training.
+EMBEDDING_DROPOUT = 0.5
 
 
 class Feature(NamedTuple):
@@ -49,8 +51,21 @@ def build_embedding_model(features, label_stats, cfg):
                 embeddings_regularizer=keras.regularizers.l2(1e-5),
                 name=f"{name}_embedding",
             )(inputs[name])
-            parts.append(keras.layers.Flatten(name=f"{name}_flat")(embedded))
+            flat = keras.layers.Flatten(name=f"{name}_flat")(embedded)
+            parts.append(feature_dropout(flat, f"{name}_dropout"))
     return compiled(inputs, parts, label_stats, cfg)
+
+
+def feature_dropout(embedded, name):
+    """The ``[batch, dim]`` embeddings, each ride's whole vector dropped at random.
+
+    Most ids of a large cross are rare, and Adam moves a rare id's vector as
+    far per visit as a common one's, so the network soon memorizes the
+    training fares through them. Dropping the whole vector (not single
+    coordinates) makes it predict from the other features as well, and use
+    an id only where the id helps across rides.
+    """
+    return keras.layers.Dropout(EMBEDDING_DROPOUT, noise_shape=(None, 1), name=name)(embedded)
 
 
 def embedding_dim(buckets):

@@ -23,7 +23,7 @@ STATE_FILE = ".doit-state.sqlite3"
 # What each kind of step reads from the config; a change reruns exactly it.
 RAW_SETTINGS = ("columns", "label", "row_filter", "beam_pipeline_args")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
-TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "learning_rate", "seed")
+TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
 PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor_file")
 
 

@@ -23,6 +23,7 @@ from tft_build.trace import traced
 
 MODEL_FILE = "model.keras"
 HISTORY_FILE = "history.json"
+LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 
 
 @traced
@@ -38,8 +39,7 @@ def train_model(cfg, model_name):
     train = dataset(cfg, "train", spec, shuffle=True)
     evaluation = dataset(cfg, "eval", spec, shuffle=False)
     model = builder(features, label_stats(train), cfg)
-    stop = keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True)
-    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=[stop], verbose=2)
+    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=callbacks(cfg), verbose=2)
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     best = int(np.argmin(history["val_loss"]))
@@ -51,6 +51,21 @@ def train_model(cfg, model_name):
         manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, eval rmse {summary['val_rmse']:.3f}")
     return summary
+
+
+@traced
+def callbacks(cfg):
+    """Halve the learning rate when the eval loss stalls; stop when it stays up.
+
+    At the full rate Adam's steps jump around the minimum; the learning rate
+    is halved after ``lr_patience`` epochs without a better eval loss so the
+    model settles in it, and training stops after ``patience`` such epochs,
+    keeping the best weights.
+    """
+    return [
+        keras.callbacks.ReduceLROnPlateau(factor=LR_FACTOR, patience=cfg.lr_patience),
+        keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+    ]
 
 
 @traced

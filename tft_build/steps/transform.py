@@ -9,6 +9,7 @@ rows really went through, write the digests and the manifest, rename.
 ``preprocess_raw_data`` runs the same flow with the identity transform.
 """
 
+import itertools
 import os
 
 import apache_beam as beam
@@ -26,6 +27,9 @@ from tft_build.schema import feature_spec
 from tft_build.trace import traced
 
 SPLITS = ("train", "eval")
+SAMPLE = "sample.json"
+SAMPLE_ROWS = 5
+BATCH_SIZE = 1000  # rows per TF call in analysis and transform
 DATA_DIGEST = "data.digest.json"
 TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
@@ -64,6 +68,7 @@ def run_transform(cfg, out_dir, preprocessing_fn):
         check_counts(counts, files)
         tf.io.gfile.rmtree(str(staging / "tmp"))
         write_digests(staging, counts)
+        write_sample(staging, cfg, row_filter)
         manifest.write_manifest(staging, {"rows": counts})
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
     return {"rows": counts}
@@ -93,7 +98,9 @@ def beam_options(cfg):
 @traced
 def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging):
     """Add the read, filter, analyze, transform and write steps to ``pipeline``."""
-    with tft_beam.Context(temp_dir=str(staging / "tmp")):
+    # A fixed batch size: TF kernels may round the last bit differently for
+    # different batch shapes, and Beam would otherwise pick sizes by timing.
+    with tft_beam.Context(temp_dir=str(staging / "tmp"), desired_batch_size=BATCH_SIZE):
         rows = {
             split: pipeline
             | f"List{split}" >> beam.Create(files[split])
@@ -203,3 +210,33 @@ def write_digests(staging, counts):
         for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
     }
     (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
+
+
+@traced
+def write_sample(staging, cfg, row_filter, rows=SAMPLE_ROWS):
+    """``sample.json``: the first clean eval rows, raw and through the saved transform_fn.
+
+    The report shows it; the transform is applied exactly as serving does.
+    """
+    raw = list(itertools.islice(
+        (row for path in data_files(cfg, "eval") for _, row in csvio.read_rows(path, cfg.columns) if row_filter(row)),
+        rows,
+    ))
+    spec = feature_spec(cfg.columns)
+    tensors = {name: tf.constant([row[name] for row in raw], dtype=f.dtype) for name, f in spec.items()}
+    transformed = tft.TFTransformOutput(str(staging)).transform_raw_features(tensors)
+    values = {name: tensor.numpy().tolist() for name, tensor in sorted(transformed.items())}
+    sample = [
+        {"raw": row, "transformed": {name: plain(column[i]) for name, column in values.items()}}
+        for i, row in enumerate(raw)
+    ]
+    (staging / SAMPLE).write_text(manifest.to_json({"rows": sample}), encoding="utf-8")
+
+
+def plain(value):
+    """A tensor element as JSON: text for bytes, numbers rounded for reading."""
+    if isinstance(value, bytes):
+        return value.decode("utf-8", "replace")
+    if isinstance(value, float):
+        return float(f"{value:.6g}")
+    return value
