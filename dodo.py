@@ -1,10 +1,9 @@
 """doit file of tft_build: the tasks come from the config (see tft_build/tasks.py).
 
 `doit list --all` lists them; `doit` builds the default tasks; `doit clean`
-removes the artifacts.
+removes the artifacts; `doit explain` says what would run and why.
 """
 
-from tft_build.tasks import load_tasks
+from tft_build.tasks import dodo_globals
 
-DOIT_CONFIG, _creators = load_tasks()
-globals().update(_creators)
+globals().update(dodo_globals())

@@ -69,15 +69,26 @@ class Project:
     def artifacts(self):
         return self.root / "artifacts"
 
-    def doit(self, *args, check=True):
+    def environment(self, env=None):
+        base = {k: v for k, v in os.environ.items() if k != "TFT_BUILD_CONFIG"}
+        return {**base, **(env or {})}
+
+    def doit(self, *args, check=True, env=None):
         """Run ``doit ARGS`` here; returns the finished process (output as text)."""
-        env = {k: v for k, v in os.environ.items() if k != "TFT_BUILD_CONFIG"}
         done = subprocess.run(
-            [sys.executable, "-m", "doit", *args], cwd=self.root, env=env, capture_output=True, text=True
+            [sys.executable, "-m", "doit", *args], cwd=self.root, env=self.environment(env),
+            capture_output=True, text=True,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"doit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
         return done
+
+    def start(self, *args, env=None):
+        """Start ``doit ARGS`` here in the background; the running process."""
+        return subprocess.Popen(
+            [sys.executable, "-m", "doit", *args], cwd=self.root, env=self.environment(env),
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        )
 
 
 def ran(output):

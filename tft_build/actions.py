@@ -20,6 +20,8 @@ from doit.exceptions import TaskFailed
 from tft_build import runs, trace
 from tft_build.errors import TftBuildError
 
+VERBOSE = "TFT_BUILD_VERBOSE"
+
 
 def run_step(step, cfg, *args, task):
     """Import and call ``step(cfg, *args)``, traced; a user error fails the task in one line.
@@ -36,7 +38,17 @@ def run_step(step, cfg, *args, task):
             getattr(module, function)(cfg, *args)
     except TftBuildError as err:
         return TaskFailed(str(err))
+    except Exception as err:  # noqa: BLE001 -- one line unless the user asks for the traceback
+        if os.environ.get(VERBOSE):
+            raise
+        return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
     return None
+
+
+def first_line(err):
+    """The first line of an exception's message (TF and Beam add pages of context)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else repr(err)
 
 
 @contextlib.contextmanager

@@ -35,11 +35,12 @@ def main(argv=None):
         return 2
     namespace = {"DOIT_CONFIG": doit_config, **creators}
     status = 0
+    no_wait = ["--no-wait"] if args.no_wait else []
     if CLEAN in args.task:
-        status = doit(namespace, ["clean"])
+        status = doit(namespace, ["clean", *no_wait])
     selected = [task for task in args.task if task != CLEAN]
     if selected and status == 0:
-        status = doit(namespace, ["run", *selected])
+        status = doit(namespace, ["run", *no_wait, *selected])
     artifacts_dir = doit_config["reporter"].cfg.artifacts_dir
     if args.visualize_tasks:
         doit(namespace, ["graph", "--calls", "-o", args.visualize_tasks])
@@ -60,6 +61,8 @@ def parser(valid):
                         help="a task to run (repeatable); clean_directory removes the artifacts")
     result.add_argument("--visualize_tasks", metavar="FILE",
                         help="draw the task graph with each task's call trace into FILE (.svg, .png or .dot)")
+    result.add_argument("--no-wait", action="store_true",
+                        help="fail at once if another run holds the project's lock, instead of waiting")
     result.add_argument("--print_performance_metrics", action="store_true",
                         help="print each task's last call trace: caller, called, elapsed time")
     return result

@@ -56,6 +56,8 @@ class Config:
     row_filter: str = "tft_build.rowfilter:is_clean_ride"
     models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
+    config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
 
     def column(self, name):
         """The column called ``name``."""
@@ -74,13 +76,14 @@ class Config:
         return str(self.artifacts_dir.joinpath(*parts))
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name != "project_dir"}
+FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("project_dir", "config_files")}
+BAD_ROW_POLICIES = ("fail", "skip")
 PATH_LIST_KEYS = ("train_data", "eval_data")
 PATH_KEYS = ("artifacts_dir", "noise_floor_file")
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
-    "preprocessing_fn": str, "row_filter": str,
+    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str,
 }
 
 
@@ -88,11 +91,12 @@ def load_config(project_dir=".", environ=None):
     """The config of the project in ``project_dir``, with the env override."""
     environ = os.environ if environ is None else environ
     project_dir = Path(project_dir).resolve()
-    values = {}
+    values, sources = {}, []
     pyproject = project_dir / "pyproject.toml"
     if pyproject.exists():
         table = _read_toml(pyproject).get("tool", {}).get("tft_build", {})
         values.update(_parse_table(table, pyproject))
+        sources.append(str(pyproject))
     override = environ.get(ENV_VAR)
     if override:
         path = Path(override)
@@ -102,7 +106,8 @@ def load_config(project_dir=".", environ=None):
         table = _read_toml(path)
         table = table.get("tool", {}).get("tft_build", table)
         values.update(_parse_table(table, path))
-    cfg = _absolute_paths(Config(project_dir=project_dir, **values))
+        sources.append(str(path))
+    cfg = _absolute_paths(Config(project_dir=project_dir, config_files=tuple(sources), **values))
     _check_consistency(cfg, pyproject if not override else Path(override))
     return cfg
 
@@ -222,6 +227,8 @@ def _check_consistency(cfg, path):
         raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column")
     _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
     _dotted(cfg.row_filter, f"{where}: setting 'row_filter'")
+    if cfg.on_bad_rows not in BAD_ROW_POLICIES:
+        raise ConfigError(f"{where}: setting 'on_bad_rows' is {cfg.on_bad_rows!r}; use \"fail\" or \"skip\"")
 
 
 def data_files(cfg, split):

@@ -7,35 +7,73 @@ a UTF-8 byte-order mark are valid CSV and are read as such.
 """
 
 import csv
+import datetime
 import math
 
 from tft_build.errors import DataError
 
 PARSERS = {"string": str, "float": float, "int": int}
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # then nothing or " UTC", as in the taxi data
 
 
 def read_header(path, columns):
     """Check that ``path`` starts with the configured header; return nothing."""
     with _open(path) as f:
-        header = next(csv.reader(f), None)
+        try:
+            header = next(csv.reader(f), None)
+        except UnicodeDecodeError as err:
+            raise not_utf8(path, err) from None
     _check_header(path, header, columns)
 
 
-def read_rows(path, columns):
-    """Yield ``(line_number, row_dict)`` for each data row of ``path``."""
+def read_rows(path, columns, on_bad=None):
+    """Yield ``(line_number, row_dict)`` for each data row of ``path``.
+
+    A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
+    then ``on_bad(line_number, fields, message)`` is called and the row is
+    skipped (the ``on_bad_rows = "skip"`` policy).
+    """
     names = [c.name for c in columns]
     with _open(path) as f:
         reader = csv.reader(f)
         try:
             _check_header(path, next(reader, None), columns)
             for fields in reader:
-                if fields:
-                    yield reader.line_num, _typed_row(path, reader.line_num, fields, columns, names)
+                if not fields:
+                    continue
+                try:
+                    row = _typed_row(path, reader.line_num, fields, columns, names)
+                except DataError as err:
+                    if on_bad is None:
+                        raise
+                    on_bad(reader.line_num, fields, str(err))
+                    continue
+                yield reader.line_num, row
         except UnicodeDecodeError as err:
-            raise DataError(
-                f"{path}:{reader.line_num + 1}: not UTF-8 text ({err.reason}); "
-                "save the file as UTF-8"
-            ) from None
+            raise not_utf8(path, err) from None
+
+
+def not_utf8(path, err):
+    """The error for a file that is not UTF-8, naming the first line that is not.
+
+    The decoder reads ahead in blocks, so the line is found again in the bytes.
+    """
+    with open(path, "rb") as f:
+        line = next((n for n, raw in enumerate(f, 1) if not _decodes(raw)), 1)
+    return DataError(f"{path}:{line}: not UTF-8 text ({err.reason}); save the file as UTF-8")
+
+
+def _decodes(raw):
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def ignore_bad_rows(policy):
+    """The ``on_bad`` argument for readers that only skip what the transform quarantined."""
+    return (lambda *_: None) if policy == "skip" else None
 
 
 def _open(path):
@@ -74,6 +112,8 @@ def _typed_value(path, line, column, text):
     text = text.strip()
     if not text:
         raise DataError(f"{where}: empty value; every {column.type} column needs a value")
+    if column.type == "timestamp":
+        return _timestamp(where, text)
     try:
         value = PARSERS[column.type](text)
     except ValueError:
@@ -81,3 +121,14 @@ def _typed_value(path, line, column, text):
     if column.type == "float" and not math.isfinite(value):
         raise DataError(f"{where}: {text!r} is not a finite number")
     return value
+
+
+def _timestamp(where, text):
+    """The timestamp text as it is, once it is known to parse."""
+    try:
+        if text[19:] not in ("", " UTC"):
+            raise ValueError(text)
+        datetime.datetime.strptime(text[:19], TIMESTAMP_FORMAT)
+    except ValueError:
+        raise DataError(f"{where}: {text!r} is not a timestamp like '2014-05-01 08:15:00 UTC'") from None
+    return text

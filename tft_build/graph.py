@@ -18,6 +18,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 
 from tft_build import runs
+from tft_build.commands import project_config
 
 COLOURS = {"ran": "#b7e4c7", "up to date": "#dbe9f6", "failed": "#f4a6a6", runs.NEVER_RUN: "#ffffff"}
 FORMATS = ("svg", "png", "dot")
@@ -143,15 +144,9 @@ class Graph(DoitCmdBase):
 
     def _execute(self, output, fmt="", calls=False):
         tasks = TaskControl(self.task_list).tasks
-        project_dir, artifacts_dir = project_dirs(tasks.values())
-        traces = runs.read_traces(artifacts_dir, tasks) if calls else None
-        picture = task_graph(task_infos(tasks.values()), runs.read_status(artifacts_dir), project_dir, traces)
+        cfg = project_config(tasks.values())
+        traces = runs.read_traces(cfg.artifacts_dir, tasks) if calls else None
+        picture = task_graph(task_infos(tasks.values()), runs.read_status(cfg.artifacts_dir), cfg.project_dir, traces)
         written = write_picture(picture, output, fmt or None)
         self.outstream.write(f"wrote {written}\n")
         return 0
-
-
-def project_dirs(tasks):
-    """``(project dir, artifacts dir)`` as the tasks' ``meta`` records them."""
-    meta = next((t.meta for t in tasks if t.meta and "artifacts_dir" in t.meta), {})
-    return Path(meta.get("project_dir", ".")), Path(meta.get("artifacts_dir", "artifacts"))

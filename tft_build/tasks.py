@@ -13,15 +13,19 @@ of the functions a step runs (the step itself and the configured plug-ins,
 
 import os
 
+from doit.exceptions import InvalidDodoFile
+
 from tft_build import runs
 from tft_build.actions import clean_outputs, run_step
 from tft_build.config import data_files, load_config, settings_for
+from tft_build.errors import TftBuildError
+from tft_build.safety import check_artifacts_dir, recover_state_db
 from tft_build.uptodate import code_unchanged, settings_unchanged
 
 STATE_FILE = ".doit-state.sqlite3"
 
 # What each kind of step reads from the config; a change reruns exactly it.
-RAW_SETTINGS = ("columns", "label", "row_filter", "beam_pipeline_args")
+RAW_SETTINGS = ("columns", "label", "row_filter", "on_bad_rows", "beam_pipeline_args")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
 TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
 PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor_file")
@@ -30,7 +34,9 @@ PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor
 def load_tasks(project_dir="."):
     """``(DOIT_CONFIG, {"task_<name>": creator})`` for the project's config."""
     cfg = load_config(project_dir)
+    check_artifacts_dir(cfg)
     cfg.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    recover_state_db(cfg.artifacts_dir / STATE_FILE)
     doit_config = {
         "default_tasks": [f"train_and_predict_{name}_model" for name, _ in cfg.models],
         "backend": "sqlite3",
@@ -57,7 +63,7 @@ def recorded(cfg, creator_name, creator):
 
     def create():
         task = creator()
-        task["meta"] = {"artifacts_dir": str(cfg.artifacts_dir), "project_dir": str(cfg.project_dir)}
+        task["meta"] = {"tft_build": cfg}  # for the doit commands of tft_build (graph, run, clean)
         name = creator_name[len("task_"):]
         task["clean"] = task.get("clean", []) + [(runs.forget_status, [cfg.artifacts_dir, name])]
         return task
@@ -172,3 +178,12 @@ def predict_task(cfg, name):
         "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS)),
         "clean": [(clean_outputs, [cfg, [cfg.artifact("serving", name)] + targets[1:]])],
     }
+
+
+def dodo_globals(project_dir="."):
+    """What ``dodo.py`` defines; a bad config is doit's one-line error, not a traceback."""
+    try:
+        doit_config, creators = load_tasks(project_dir)
+    except TftBuildError as err:
+        raise InvalidDodoFile(f"tft_build: {err}") from None
+    return {"DOIT_CONFIG": doit_config, **creators}

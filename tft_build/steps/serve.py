@@ -85,12 +85,13 @@ def serving_spec(cfg):
 
 @traced
 def eval_rows(cfg):
-    """Every eval row as ``(typed row, passes the row filter)``."""
+    """Every eval row as ``(typed row, passes the row filter)``; malformed ones skipped if so set."""
     keep = dotted.resolve(cfg.row_filter, "row_filter", cfg.project_dir)
+    skip_bad = csvio.ignore_bad_rows(cfg.on_bad_rows)  # the transform quarantined them
     return [
         (row, bool(keep(row)))
         for path in data_files(cfg, "eval")
-        for _, row in csvio.read_rows(path, cfg.columns)
+        for _, row in csvio.read_rows(path, cfg.columns, skip_bad)
     ]
 
 

@@ -9,8 +9,11 @@ rows really went through, write the digests and the manifest, rename.
 ``preprocess_raw_data`` runs the same flow with the identity transform.
 """
 
+import csv
+import io
 import itertools
 import os
+from pathlib import Path
 
 import apache_beam as beam
 import tensorflow as tf
@@ -28,6 +31,9 @@ from tft_build.trace import traced
 
 SPLITS = ("train", "eval")
 SAMPLE = "sample.json"
+BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
+QUARANTINE = "quarantine.csv"
+QUARANTINE_HEADER = "file,line,error,row"
 SAMPLE_ROWS = 5
 BATCH_SIZE = 1000  # rows per TF call in analysis and transform
 DATA_DIGEST = "data.digest.json"
@@ -71,6 +77,9 @@ def run_transform(cfg, out_dir, preprocessing_fn):
         write_sample(staging, cfg, row_filter)
         manifest.write_manifest(staging, {"rows": counts})
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
+    bad = sum(counts[s]["bad"] for s in SPLITS)
+    if bad:
+        print(f"{bad} malformed rows skipped; they are listed in {Path(out_dir) / QUARANTINE}")
     return {"rows": counts}
 
 
@@ -101,12 +110,21 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
     # A fixed batch size: TF kernels may round the last bit differently for
     # different batch shapes, and Beam would otherwise pick sizes by timing.
     with tft_beam.Context(temp_dir=str(staging / "tmp"), desired_batch_size=BATCH_SIZE):
-        rows = {
+        read = {
             split: pipeline
             | f"List{split}" >> beam.Create(files[split])
-            | f"Read{split}" >> beam.FlatMap(read_clean_rows, cfg, row_filter, split)
+            | f"Read{split}" >> beam.FlatMap(read_clean_rows, cfg, row_filter, split).with_outputs(BAD, main="rows")
             for split in SPLITS
         }
+        rows = {split: read[split].rows for split in SPLITS}
+        if cfg.on_bad_rows == "skip":
+            _ = (
+                [read[split][BAD] for split in SPLITS]
+                | "AllBadRows" >> beam.Flatten()
+                | "WriteQuarantine" >> beam.io.WriteToText(
+                    str(staging / QUARANTINE), shard_name_template="", header=QUARANTINE_HEADER
+                )
+            )
         (train, transformed_metadata), transform_fn = (
             rows["train"],
             raw_metadata,
@@ -146,11 +164,23 @@ def example_encoder(metadata):
 
 
 def read_clean_rows(path, cfg, row_filter, split):
-    """Typed rows of one CSV that pass the filter; counts rows and the label."""
+    """Typed rows of one CSV that pass the filter; counts rows and the label.
+
+    With ``on_bad_rows = "skip"``, a malformed row is counted and sent to the
+    ``bad`` output as a quarantine line instead of failing the run.
+    """
     read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_read")
     dropped = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_dropped")
+    bad_rows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_bad")
     label = beam.metrics.Metrics.distribution(METRICS_NAMESPACE, f"{split}_label_cents")
-    for _, row in csvio.read_rows(path, cfg.columns):
+    bad = []
+
+    def quarantine(line, fields, message):
+        bad_rows.inc()
+        bad.append(quarantine_line(path, line, fields, message))
+
+    for _, row in csvio.read_rows(path, cfg.columns, quarantine if cfg.on_bad_rows == "skip" else None):
+        yield from drain(bad)
         read.inc()
         if row_filter(row):
             # Distributions hold integers: cents keep the mean exact enough.
@@ -158,6 +188,20 @@ def read_clean_rows(path, cfg, row_filter, split):
             yield row
         else:
             dropped.inc()
+    yield from drain(bad)
+
+
+def drain(bad):
+    """The quarantine lines collected so far, as the ``bad`` output; empties the list."""
+    while bad:
+        yield beam.pvalue.TaggedOutput(BAD, bad.pop(0))
+
+
+def quarantine_line(path, line, fields, message):
+    """One CSV line of the quarantine file: where the row was, why, and the row."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="").writerow([path, line, message, ",".join(fields)])
+    return text.getvalue()
 
 
 @traced
@@ -172,6 +216,7 @@ def row_counts(result):
         dist = dists.get(f"{split}_label_cents")
         counts[split] = {
             "read": read,
+            "bad": values.get(f"{split}_bad", 0),
             "dropped": dropped,
             "kept": read - dropped,
             "label_mean": dist.sum / dist.count / 100 if dist and dist.count else None,
@@ -183,6 +228,11 @@ def row_counts(result):
 def check_counts(counts, files):
     """An empty split is an error, never a silently degenerate transform_fn."""
     for split in SPLITS:
+        if counts[split]["read"] == 0 and counts[split]["bad"]:
+            raise DataError(
+                f"{', '.join(files[split])}: all {counts[split]['bad']} rows are malformed "
+                f"(on_bad_rows = \"skip\" quarantined them); fix the data"
+            )
         if counts[split]["read"] == 0:
             raise DataError(f"{', '.join(files[split])}: no data rows after the header")
         if counts[split]["kept"] == 0:
@@ -219,7 +269,12 @@ def write_sample(staging, cfg, row_filter, rows=SAMPLE_ROWS):
     The report shows it; the transform is applied exactly as serving does.
     """
     raw = list(itertools.islice(
-        (row for path in data_files(cfg, "eval") for _, row in csvio.read_rows(path, cfg.columns) if row_filter(row)),
+        (
+            row
+            for path in data_files(cfg, "eval")
+            for _, row in csvio.read_rows(path, cfg.columns, csvio.ignore_bad_rows(cfg.on_bad_rows))
+            if row_filter(row)
+        ),
         rows,
     ))
     spec = feature_spec(cfg.columns)

@@ -1,0 +1,274 @@
+"""Bad input, kills, interrupts, two runs at once, damaged state, unsafe cleans, determinism.
+
+Each test does the bad thing for real, on a small generated project, and
+checks what the user sees and that nothing good was lost or half-written.
+"""
+
+import hashlib
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from conftest import make_project, ran
+
+HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count"
+GOOD = "k{i},{fare},2014-05-01 08:15:00 UTC,-73.99,40.75,-73.97,40.78,1"
+
+
+def tree_hashes(root):
+    """Every file under root (doit's state, reports and traces aside) -> its content hash.
+
+    A SavedModel's ``fingerprint.pb`` holds a random id of each save, so it
+    and the manifest lines about it are left out.
+    """
+    skip = ("reports", "traces")
+    hashes = {}
+    for p in sorted(Path(root).rglob("*")):
+        if not p.is_file() or p.name.startswith((".doit-state", ".tft_build")) or p.name == "fingerprint.pb":
+            continue
+        if p.relative_to(root).parts[0] in skip:
+            continue
+        data = p.read_bytes()
+        if p.name == "MANIFEST.json":
+            manifest = json.loads(data)
+            manifest["files"] = {k: v for k, v in manifest["files"].items() if not k.endswith("fingerprint.pb")}
+            data = json.dumps(manifest, sort_keys=True).encode()
+        hashes[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return hashes
+
+
+def leftovers(artifacts):
+    """Staging or Beam temp dirs that a failed or killed run left behind."""
+    return [p for p in artifacts.rglob("*") if ".tmp-" in p.name or ".old-" in p.name or "beam-temp" in p.name]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    """A small project whose transform was built once (the good artifacts)."""
+    project = make_project(tmp_path_factory.mktemp("reliable"), train_rows=300, eval_rows=80)
+    project.doit("transform_raw_data")
+    project.good_train = (project.root / "data" / "train.csv").read_bytes()
+    project.good = tree_hashes(project.artifacts)
+    project.good_transformed = tree_hashes(project.artifacts / "transformed")
+    return project
+
+
+@pytest.fixture
+def restore(project):
+    yield
+    (project.root / "data" / "train.csv").write_bytes(project.good_train)
+    for extra in (project.root / "data").glob("extra*"):
+        extra.unlink()
+
+
+BAD_INPUTS = {
+    "too few fields": (HEADER + "\n" + GOOD.format(i=1, fare=7.5) + "\nk2,7.5,2014-05-01 08:15:00 UTC\n", ["train.csv:3", "3 fields, expected 8"]),
+    "too many fields": (HEADER + "\n" + GOOD.format(i=1, fare=7.5) + ",9\n", ["train.csv:2", "9 fields"]),
+    "text in a number": (HEADER + "\n" + GOOD.format(i=1, fare="abc") + "\n", ["train.csv:2", "fare_amount", "'abc' is not a valid float"]),
+    "empty value": (HEADER + "\n" + GOOD.format(i=1, fare="") + "\n", ["train.csv:2", "fare_amount", "empty value"]),
+    "NaN": (HEADER + "\n" + GOOD.format(i=1, fare="nan") + "\n", ["train.csv:2", "fare_amount", "not a finite number"]),
+    "infinity": (HEADER + "\n" + GOOD.format(i=1, fare="inf") + "\n", ["train.csv:2", "not a finite number"]),
+    "bad timestamp": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("2014-05-01", "2014-13-45") + "\n", ["train.csv:2", "pickup_datetime", "not a timestamp"]),
+    "wrong header": (HEADER.replace("fare_amount", "fare") + "\n" + GOOD.format(i=1, fare=7.5) + "\n", ["train.csv:1", "does not match the configured columns"]),
+    "header only": (HEADER + "\n", ["train.csv", "no data rows after the header"]),
+    "empty file": ("", ["train.csv:1", "the file is empty"]),
+    "not UTF-8": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("k1", "k\xe9") + "\n", ["train.csv:2", "not UTF-8"]),
+}
+
+
+@pytest.mark.parametrize("case", list(BAD_INPUTS))
+def test_bad_input_is_one_line_and_keeps_the_good_artifacts(project, restore, case):
+    text, expected = BAD_INPUTS[case]
+    data = text.encode("latin-1") if case == "not UTF-8" else text.encode()
+    (project.root / "data" / "train.csv").write_bytes(data)
+    done = project.doit("transform_raw_data", check=False)
+    out = done.stdout + done.stderr
+    assert done.returncode != 0
+    assert "Traceback" not in out
+    message = next(line for line in out.splitlines() if "train.csv" in line)
+    for part in expected:
+        assert part in message, (case, out)
+    assert tree_hashes(project.artifacts) == project.good
+    assert leftovers(project.artifacts) == []
+
+
+def test_a_glob_that_matches_nothing(project):
+    config = project.root / "missing.toml"
+    config.write_text('train_data = "data/nothing-*.csv"\n')
+    done = project.doit("transform_raw_data", check=False, env={"TFT_BUILD_CONFIG": str(config)})
+    assert done.returncode != 0 and "Traceback" not in done.stdout + done.stderr
+    assert "data/nothing-*.csv: no file matches setting 'train_data'" in done.stdout
+    assert tree_hashes(project.artifacts) == project.good
+
+
+@pytest.mark.parametrize("setting,message", [
+    ('colour = "red"', "unknown setting 'colour'"),
+    ('nbuckets = "ten"', "setting 'nbuckets': expected int, got str 'ten'"),
+    ('label = "tip"', "label 'tip' is not a column"),
+    ('on_bad_rows = "maybe"', "setting 'on_bad_rows' is 'maybe'"),
+])
+def test_config_errors_are_one_line(project, tmp_path, setting, message):
+    config = tmp_path / "bad.toml"
+    config.write_text(setting + "\n")
+    done = project.doit("list", check=False, env={"TFT_BUILD_CONFIG": str(config)})
+    assert done.returncode != 0
+    assert done.stderr.strip().count("\n") == 0 and message in done.stderr and str(config) in done.stderr
+
+
+def test_crlf_bom_and_quoted_commas_are_valid_csv(project, restore):
+    rows = [HEADER] + [GOOD.format(i=i, fare=5 + i % 20) for i in range(60)]
+    rows[5] = rows[5].replace("k4,", '"k4, quoted",', 1)
+    (project.root / "data" / "train.csv").write_bytes(("\ufeff" + "\r\n".join(rows) + "\r\n").encode())
+    done = project.doit("transform_raw_data", check=False)
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert json.loads((project.artifacts / "transformed" / "data.digest.json").read_text())["train"]["records"] == 60
+
+
+def test_skip_policy_quarantines_bad_rows(project, restore, tmp_path):
+    rows = [HEADER] + [GOOD.format(i=i, fare=5 + i % 20) for i in range(40)]
+    rows[3] = GOOD.format(i=2, fare="abc")
+    rows[7] = "k6,7.5"
+    (project.root / "data" / "train.csv").write_text("\n".join(rows) + "\n")
+    config = tmp_path / "skip.toml"
+    config.write_text('on_bad_rows = "skip"\n')
+    env = {"TFT_BUILD_CONFIG": str(config)}
+    done = project.doit("transform_raw_data", env=env)
+    assert "2 malformed rows skipped" in done.stdout
+    quarantine = (project.artifacts / "transformed" / "quarantine.csv").read_text().splitlines()
+    assert quarantine[0] == "file,line,error,row"
+    assert [line.split(",")[1] for line in quarantine[1:]] == ["4", "8"]
+    assert json.loads((project.artifacts / "transformed" / "data.digest.json").read_text())["train"]["records"] == 38
+
+    (project.root / "data" / "train.csv").write_text(HEADER + "\nk1,abc\nk2,x,y\n")
+    failed = project.doit("transform_raw_data", check=False, env=env)
+    assert failed.returncode != 0 and "all 2 rows are malformed" in failed.stdout
+
+
+def wait_for(predicate, timeout=120):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.01)
+    return False
+
+
+def staging_has(project, pattern):
+    return lambda: any(project.artifacts.glob(f".transformed.tmp-*/{pattern}"))
+
+
+@pytest.mark.parametrize("point", ["staging created", "records being written", "manifest written, before the rename"])
+def test_sigkill_at_any_point_then_doit_gives_a_clean_build(project, point):
+    reference = project.good_transformed
+    project.doit("forget", "transform_raw_data")
+    trigger = {
+        "staging created": lambda: any(project.artifacts.glob(".transformed.tmp-*")),
+        "records being written": staging_has(project, "**/*beam-temp*"),
+        "manifest written, before the rename": staging_has(project, "MANIFEST.json"),
+    }[point]
+    process = project.start("transform_raw_data")
+    hit = wait_for(trigger)
+    process.send_signal(signal.SIGKILL)
+    process.wait()
+    assert hit or point != "staging created", f"never saw: {point}"
+    project.doit("transform_raw_data")
+    assert tree_hashes(project.artifacts / "transformed") == reference
+    assert leftovers(project.artifacts) == []
+
+
+def test_two_runs_at_once_one_waits(project):
+    reference = project.good_transformed
+    project.doit("forget", "transform_raw_data")
+    first = project.start("transform_raw_data")
+    assert wait_for(lambda: f'"pid": {first.pid}' in (project.artifacts / ".tft_build.lock").read_text())
+    second = project.start("transform_raw_data")
+    out1, _ = first.communicate()
+    out2, err2 = second.communicate()
+    assert first.returncode == 0 and second.returncode == 0
+    assert "waiting for it to finish" in err2 and f"pid {first.pid}" in err2
+    assert ran(out1) == {"transform_raw_data"} and ran(out2) == set()
+    conn = sqlite3.connect(project.artifacts / ".doit-state.sqlite3")
+    assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    conn.close()
+    assert tree_hashes(project.artifacts / "transformed") == reference
+
+
+def test_no_wait_fails_at_once(project):
+    from tft_build.lock import project_lock
+
+    with project_lock(project.artifacts):
+        done = project.doit("--no-wait", "transform_raw_data", check=False)
+    assert done.returncode != 0
+    assert f"pid {os.getpid()}" in done.stderr and "not waiting (--no-wait)" in done.stderr
+
+
+def test_ctrl_c_keeps_the_tasks_that_finished(project, tmp_path):
+    project.doit("forget", "transform_raw_data", "train_non_embedding_model")
+    trace = project.artifacts / "traces" / "transform_raw_data.json"
+    long_training = tmp_path / "long.toml"
+    long_training.write_text("epochs = 500\npatience = 500\n")
+    started = time.time()
+    process = project.start("train_non_embedding_model", env={"TFT_BUILD_CONFIG": str(long_training)})
+    assert wait_for(lambda: trace.exists() and trace.stat().st_mtime > started)
+    time.sleep(2)  # well into the (long) training task
+    process.send_signal(signal.SIGINT)
+    out, err = process.communicate()
+    assert process.returncode == 130, out + err
+    assert "interrupted" in err and "Traceback" not in err
+    again = project.doit("explain", "transform_raw_data").stdout
+    assert "up to date: transform_raw_data" in again
+    assert leftovers(project.artifacts) == []
+
+
+@pytest.mark.parametrize("garbage", ["random bytes", "truncated"])
+def test_a_damaged_state_database_is_rebuilt(project, garbage):
+    state = project.artifacts / ".doit-state.sqlite3"
+    data = state.read_bytes()
+    state.write_bytes(os.urandom(4096) if garbage == "random bytes" else data[: len(data) // 2])
+    done = project.doit("transform_raw_data")
+    lines = [line for line in done.stderr.splitlines() if "damaged" in line]
+    assert len(lines) == 1 and "will rebuild" in lines[0]
+    assert "transform_raw_data" in ran(done.stdout)
+    assert ran(project.doit("transform_raw_data").stdout) == set()
+
+
+def test_clean_refuses_dangerous_artifacts_dirs(project, tmp_path):
+    before = tree_hashes(project.root)
+    stranger = tmp_path / "shared"
+    stranger.mkdir()
+    (stranger / "thesis.tex").write_text("precious")
+    with_data = tmp_path / "with_data"
+    (with_data / "data").mkdir(parents=True)
+    for target, message in [
+        (project.root, "the project root"),
+        (Path.home(), "the home dir"),
+        (stranger, "files tft_build did not make (thesis.tex)"),
+        (with_data, "it holds"),
+    ]:
+        config = tmp_path / "danger.toml"
+        config.write_text(f'artifacts_dir = "{target}"\n')
+        done = project.doit("clean", check=False, env={"TFT_BUILD_CONFIG": str(config)})
+        assert done.returncode != 0 and message in done.stderr, (target, done.stderr)
+        assert "Traceback" not in done.stderr
+    assert (stranger / "thesis.tex").read_text() == "precious"
+    assert tree_hashes(project.root) == before
+
+
+def test_two_cold_builds_are_identical(tmp_path):
+    outputs = []
+    for name in ("one", "two"):
+        other = make_project(tmp_path / name, train_rows=300, eval_rows=80)
+        other.doit("train_and_predict_non_embedding_model")
+        outputs.append((
+            (other.artifacts / "transformed" / "data.digest.json").read_text(),
+            (other.artifacts / "transformed" / "transform_fn.digest.json").read_text(),
+            (other.artifacts / "predictions" / "non_embedding.csv").read_text(),
+        ))
+    assert outputs[0] == outputs[1]

@@ -1,0 +1,73 @@
+"""doit's ``run`` and ``clean`` with the project lock, Ctrl-C handling and safe cleaning.
+
+Installed as doit command plugins under the built-in names, so ``doit``,
+``doit TASK`` and ``doit clean`` get them. Both take the project's lock
+(:mod:`tft_build.lock`), waiting for another run or, with ``--no-wait``,
+failing at once. ``clean`` first checks that the artifacts dir is safe to
+empty (:mod:`tft_build.safety`). Ctrl-C stops a run with a one-line message;
+doit saves the state of the tasks that finished before it.
+
+The ``_execute`` signatures repeat doit 0.37's (doit calls them by name).
+"""
+
+import sys
+
+from doit.cmd_clean import Clean
+from doit.cmd_run import Run
+
+from tft_build.errors import TftBuildError
+from tft_build.lock import project_lock
+from tft_build.safety import check_clean_target
+
+NO_WAIT = {
+    "name": "no_wait",
+    "long": "no-wait",
+    "type": bool,
+    "default": False,
+    "help": "fail at once when another run holds the project's lock, instead of waiting",
+}
+INTERRUPTED = 130  # the shell's status for a Ctrl-C
+
+
+def project_config(tasks):
+    """The tft_build config that the tasks were made from (in their ``meta``)."""
+    return next(t.meta["tft_build"] for t in tasks if t.meta and "tft_build" in t.meta)
+
+
+class LockedRun(Run):
+    """doit ``run``, one at a time per project."""
+
+    cmd_options = Run.cmd_options + (NO_WAIT,)
+
+    def _execute(self, outfile, verbosity=None, always=False, continue_=False, reporter="console",
+                 num_process=0, par_type="process", single=False, auto_delayed_regex=False,
+                 force_verbosity=False, failure_verbosity=0, pdb=False, no_wait=False):
+        cfg = project_config(self.task_list)
+        try:
+            with project_lock(cfg.artifacts_dir, wait=not no_wait):
+                return super()._execute(
+                    outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
+                    auto_delayed_regex, force_verbosity, failure_verbosity, pdb,
+                )
+        except TftBuildError as err:
+            sys.stderr.write(f"tft_build: {err}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("tft_build: interrupted; the tasks that finished are saved, run `doit` to go on\n")
+            return INTERRUPTED
+
+
+class SafeClean(Clean):
+    """doit ``clean``, refusing an artifacts dir that is not plainly tft_build's."""
+
+    cmd_options = Clean.cmd_options + (NO_WAIT,)
+
+    def _execute(self, dryrun, cleandep, cleanall, cleanforget, pos_args=None, no_wait=False):
+        cfg = project_config(self.task_list)
+        try:
+            check_clean_target(cfg)
+            with project_lock(cfg.artifacts_dir, wait=not no_wait):
+                return super()._execute(dryrun, cleandep, cleanall, cleanforget, pos_args)
+        except TftBuildError as err:
+            sys.stderr.write(f"tft_build: {err}\n")
+            return 2
