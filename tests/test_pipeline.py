@@ -253,10 +253,10 @@ def test_clean_keeps_data_and_code_and_a_rebuild_follows(built):
     before = digest_tree(built.root, "artifacts")
     built.doit("clean")
     assert digest_tree(built.root, "artifacts") == before
-    # What stays: doit's state, and the run history and report (kept across cleans).
+    # What stays: doit's state, the lock file, and the run history and report.
     leftovers = [
         p for p in built.artifacts.rglob("*")
-        if p.is_file() and not p.name.startswith(".doit-state") and p.parent.name != "reports"
+        if p.is_file() and not p.name.startswith((".doit-state", ".tft_build")) and p.parent.name != "reports"
     ]
     assert leftovers == []
     status = json.loads((built.artifacts / "reports" / "status.json").read_text())

@@ -97,7 +97,8 @@ def _check_header(path, header, columns):
 def _typed_row(path, line, fields, columns, names):
     if len(fields) != len(columns):
         raise DataError(
-            f"{path}:{line}: {len(fields)} fields, expected {len(columns)} ({','.join(names)})"
+            f"{path}:{line}: {len(fields)} fields, expected {len(columns)} ({','.join(names)}); "
+            "check the commas and quotes on this line"
         )
     row = {}
     for column, text in zip(columns, fields):
