@@ -10,6 +10,7 @@ doit saves the state of the tasks that finished before it.
 The ``_execute`` signatures repeat doit 0.37's (doit calls them by name).
 """
 
+import contextlib
 import sys
 
 from doit.cmd_clean import Clean
@@ -30,8 +31,22 @@ INTERRUPTED = 130  # the shell's status for a Ctrl-C
 
 
 def project_config(tasks):
-    """The tft_build config that the tasks were made from (in their ``meta``)."""
-    return next(t.meta["tft_build"] for t in tasks if t.meta and "tft_build" in t.meta)
+    """The tft_build config that the tasks were made from (in their ``meta``), or None.
+
+    These commands replace doit's own for every doit project on the machine;
+    a dodo.py that is not tft_build's gets doit's behaviour unchanged.
+    """
+    return next((t.meta["tft_build"] for t in tasks if t.meta and "tft_build" in t.meta), None)
+
+
+@contextlib.contextmanager
+def locked(cfg, no_wait):
+    """The project's lock for a tft_build project; nothing for another doit project."""
+    if cfg is None:
+        yield
+    else:
+        with project_lock(cfg.artifacts_dir, wait=not no_wait):
+            yield
 
 
 class LockedRun(Run):
@@ -44,7 +59,7 @@ class LockedRun(Run):
                  force_verbosity=False, failure_verbosity=0, pdb=False, no_wait=False):
         cfg = project_config(self.task_list)
         try:
-            with project_lock(cfg.artifacts_dir, wait=not no_wait):
+            with locked(cfg, no_wait):
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,
@@ -65,8 +80,9 @@ class SafeClean(Clean):
     def _execute(self, dryrun, cleandep, cleanall, cleanforget, pos_args=None, no_wait=False):
         cfg = project_config(self.task_list)
         try:
-            check_clean_target(cfg)
-            with project_lock(cfg.artifacts_dir, wait=not no_wait):
+            if cfg is not None:
+                check_clean_target(cfg)
+            with locked(cfg, no_wait):
                 return super()._execute(dryrun, cleandep, cleanall, cleanforget, pos_args)
         except TftBuildError as err:
             sys.stderr.write(f"tft_build: {err}\n")

@@ -92,12 +92,15 @@ class _Walk:
                 else:  # bound in a way we cannot see: the whole module counts
                     pending.append((module_name, WHOLE_MODULE))
                 continue
-            self.definitions[key] = {
-                "hash": hashlib.sha256("\n".join(normalized(n) for n in nodes).encode()).hexdigest(),
-                "source": "\n".join(module.segment(n) for n in nodes),
-            }
-            for node in nodes:
-                pending.extend(self._references(module, node))
+            memo_key = (name, self.roots)
+            if memo_key not in module.memo:  # the same definitions recur across tasks
+                entry = {
+                    "hash": hashlib.sha256("\n".join(normalized(n) for n in nodes).encode()).hexdigest(),
+                    "source": "\n".join(module.segment(n) for n in nodes),
+                }
+                module.memo[memo_key] = (entry, [ref for n in nodes for ref in self._references(module, n)])
+            self.definitions[key], references = module.memo[memo_key]
+            pending.extend(references)
 
     def _in_project(self, module_name):
         """Whether the module's top-level package is tft_build or lives in a project dir.
@@ -117,10 +120,7 @@ class _Walk:
             self.externals["python"] = platform.python_version()
             return
         for dist in distributions(top):
-            try:
-                self.externals[dist] = importlib.metadata.version(dist)
-            except importlib.metadata.PackageNotFoundError:
-                self.externals[dist] = "unknown"
+            self.externals[dist] = installed_version(dist)
 
     def _references(self, module, node):
         """``(module, name)`` pairs that ``node`` refers to, resolved statically."""
@@ -165,16 +165,19 @@ class ParsedModule:
     package: str  # what relative imports are relative to
     path: Path
     source: str
+    lines: list  # the source's lines, for segments
     tree: ast.Module
     definitions: dict  # name -> [statement nodes that bind it]
     imports: dict  # alias -> (module, name or None)
     star_imports: list
+    memo: dict = field(default_factory=dict)  # (name, roots) -> (definition entry, references)
 
     def segment(self, node):
-        """The source text of ``node`` as written (the whole file for the module)."""
+        """The source lines of ``node`` as written, decorators included (the whole file for the module)."""
         if node is self.tree:
             return self.source
-        return ast.get_source_segment(self.source, node) or ast.unparse(node)
+        first = min([node.lineno] + [d.lineno for d in getattr(node, "decorator_list", [])])
+        return "".join(self.lines[first - 1:node.end_lineno]).rstrip("\n")
 
 
 @cache
@@ -210,7 +213,17 @@ def _parse(module_name, path, mtime_ns, size):
         else:
             for name in statement_binds(stmt):
                 definitions.setdefault(name, []).append(stmt)
-    return ParsedModule(module_name, package, path, source, tree, definitions, imports, stars)
+    lines = source.splitlines(keepends=True)
+    return ParsedModule(module_name, package, path, source, lines, tree, definitions, imports, stars)
+
+
+@cache
+def installed_version(dist):
+    """The installed version of a distribution, or "unknown"."""
+    try:
+        return importlib.metadata.version(dist)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 @cache

@@ -16,6 +16,7 @@ from pathlib import Path
 import graphviz
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
+from doit.exceptions import InvalidCommand
 
 from tft_build import runs
 from tft_build.commands import project_config
@@ -145,6 +146,8 @@ class Graph(DoitCmdBase):
     def _execute(self, output, fmt="", calls=False):
         tasks = TaskControl(self.task_list).tasks
         cfg = project_config(tasks.values())
+        if cfg is None:
+            raise InvalidCommand("graph: these are not tft_build tasks (no tft_build config in their meta)")
         traces = runs.read_traces(cfg.artifacts_dir, tasks) if calls else None
         picture = task_graph(task_infos(tasks.values()), runs.read_status(cfg.artifacts_dir), cfg.project_dir, traces)
         written = write_picture(picture, output, fmt or None)

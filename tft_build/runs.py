@@ -5,7 +5,7 @@ task of a run it records ran / up to date / failed and the seconds it took;
 when the run ends it appends them to ``reports/runs.jsonl`` (the history),
 updates ``reports/status.json`` (each task's last status, for pictures),
 prints a compact timing table that compares each task with its previous run
-and flags slowdowns, and writes the HTML report.
+and flags slowdowns, and writes the HTML report when a task ran.
 """
 
 import datetime
@@ -84,7 +84,8 @@ class RunReporter(ConsoleReporter):
         try:
             rows = record_run(self.cfg.artifacts_dir, current_run(), self.results)
             self.write(timing_table(rows) + "\n")
-            write_reports(self.cfg, self.tasks, rows)
+            if any(status != "up to date" for status, _ in self.results.values()) or not report_path(self.cfg).exists():
+                write_reports(self.cfg, self.tasks, rows)
         except Exception as err:  # noqa: BLE001 -- a report must never fail a build
             sys.stderr.write(f"tft_build: could not write the run report: {err}\n")
 
@@ -177,8 +178,17 @@ def read_traces(artifacts_dir, tasks):
     return traces
 
 
+def report_path(cfg):
+    return cfg.artifacts_dir / "reports" / "index.html"
+
+
 def write_reports(cfg, tasks, rows):
-    """The HTML report, with the task graph as it stands after this run."""
+    """The HTML report, with the task graph as it stands after this run.
+
+    A run where every task was up to date changes nothing that the report
+    shows but its timing rows, so the report is only rewritten when a task
+    ran (or failed), or when there is none: a no-op ``doit`` stays fast.
+    """
     from tft_build import graph, html_report  # only after a run
 
     picture = graph.task_graph(graph.task_infos(tasks.values()), read_status(cfg.artifacts_dir), cfg.project_dir)
