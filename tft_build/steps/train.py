@@ -7,7 +7,6 @@ its per-epoch history and a manifest atomically under
 same data give the same weights.
 """
 
-import json
 
 import numpy as np
 import tensorflow as tf
@@ -134,9 +133,3 @@ def label_stats(train):
 def load_model(cfg, model_name):
     """The trained ``tf_keras`` model called ``model_name``."""
     return keras.models.load_model(cfg.artifact("models", model_name, MODEL_FILE))
-
-
-@traced
-def read_history(cfg, model_name):
-    """The per-epoch training history saved with the model."""
-    return json.loads(open(cfg.artifact("models", model_name, HISTORY_FILE)).read())
