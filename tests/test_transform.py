@@ -1,8 +1,8 @@
-"""The Beam transform step's errors, through the real doit task."""
+"""The Beam transform step through the real doit task: its errors, and another runner mode."""
 
 import pytest
 
-from conftest import make_project
+from conftest import make_project, ran
 
 HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count\n"
 DIRTY = "k{i},1.0,2014-05-01 08:00:00 UTC,0,0,0,0,0\n"
@@ -33,3 +33,16 @@ def test_a_bad_row_names_file_line_and_column(project):
     out = done.stdout + done.stderr
     assert "train.csv:3" in out and "fare_amount" in out
     assert "Traceback" not in out
+
+
+def test_multi_processing_runner_gives_the_same_data(tmp_path):
+    """`--beam-args` adds Beam options for one run; two worker processes, same bytes."""
+    project = make_project(tmp_path / "mp", train_rows=200, eval_rows=50)
+    project.doit("transform_raw_data")
+    single = (project.artifacts / "transformed" / "data.digest.json").read_text()
+    project.doit("forget", "transform_raw_data")
+    done = project.doit(
+        "transform_raw_data", "--beam-args=--direct_running_mode=multi_processing --direct_num_workers=2"
+    )
+    assert "transform_raw_data" in ran(done.stdout)
+    assert (project.artifacts / "transformed" / "data.digest.json").read_text() == single

@@ -7,9 +7,11 @@ doit failure instead of a traceback.
 """
 
 import contextlib
+import dataclasses
 import importlib
 import logging
 import os
+import shlex
 import shutil
 import sys
 import tempfile
@@ -27,10 +29,14 @@ def run_step(step, cfg, *args, task):
     """Import and call ``step(cfg, *args)``, traced; a user error fails the task in one line.
 
     doit passes ``task`` (the running doit task); the call trace goes to
-    ``<artifacts>/traces/<task>.json``.
+    ``<artifacts>/traces/<task>.json``. Beam options given on the command
+    line (``--beam-args``) are added to the config's for this run only.
     """
     module_name, _, function = step.partition(":")
     trace_file = cfg.artifact("traces", f"{task.name}.json")
+    extra_beam_args = shlex.split(task.options.get("beam_args") or "") if task.options else []
+    if extra_beam_args:
+        cfg = dataclasses.replace(cfg, beam_pipeline_args=cfg.beam_pipeline_args + tuple(extra_beam_args))
     try:
         with quiet_native_stderr():
             module = importlib.import_module(module_name)

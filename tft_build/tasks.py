@@ -24,6 +24,17 @@ from tft_build.uptodate import code_unchanged, settings_unchanged
 
 STATE_FILE = ".doit-state.sqlite3"
 
+# `doit transform_raw_data --beam-args="--direct_num_workers=2 ..."`: Beam
+# options for this run, added to the config's beam_pipeline_args.
+BEAM_ARGS = {
+    "name": "beam_args",
+    "long": "beam-args",
+    "type": str,
+    "default": "",
+    "help": "extra Apache Beam pipeline options for this run, e.g. "
+    '"--direct_running_mode=multi_processing --direct_num_workers=2"',
+}
+
 # What each kind of step reads from the config; a change reruns exactly it.
 RAW_SETTINGS = ("columns", "label", "row_filter", "on_bad_rows", "beam_pipeline_args")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
@@ -103,6 +114,7 @@ def transform_like_task(cfg, directory, step, plugins, settings, doc):
         "actions": [(run_step, [step, cfg])],
         "file_dep": csv_files(cfg, "train", "eval"),
         "targets": list(outputs.values()),
+        "params": [BEAM_ARGS],
         "uptodate": step_checks(cfg, step, plugins, settings_for(cfg, *settings)),
         "clean": [(clean_outputs, [cfg, [cfg.artifact(directory)]])],
     }
