@@ -66,3 +66,29 @@ def test_seed_scalings():
     assert pp.scale_latitude(41.0) == pytest.approx(0.5)
     e = pp.euclidean(tf.constant(0.0), tf.constant(0.0), tf.constant(3.0), tf.constant(4.0))
     assert float(e) == pytest.approx(5.0)
+
+
+@given(st.lists(st.tuples(st.integers(0, 9), st.integers(0, 9), st.integers(0, 6)), min_size=1, max_size=20))
+@settings(deadline=None, max_examples=50)
+def test_cross_matches_mixed_radix_oracle(ids):
+    """Small crosses are exact: each combination of ids gets its own id, in range."""
+    cols = [tf.constant([row[i] for row in ids], tf.int64) for i in range(3)]
+    got = pp.cross([(cols[0], 10), (cols[1], 10), (cols[2], 7)]).numpy().tolist()
+    assert got == [(a * 10 + b) * 7 + c for a, b, c in ids]
+    assert all(0 <= g < 700 for g in got)
+
+
+@given(
+    st.lists(st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32), min_size=1, max_size=30),
+    st.lists(st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32), min_size=1, max_size=9, unique=True),
+)
+@settings(deadline=None, max_examples=50)
+def test_bucket_edges_follow_bisect_right(values, boundaries):
+    """The bucket op of tft.bucketize: a value on an edge goes to the upper bucket, ids 0..len(edges)."""
+    import bisect
+
+    import tensorflow_transform as tft
+
+    edges = sorted(boundaries)
+    got = tft.apply_buckets(tf.constant(values, tf.float32), tf.constant([edges], tf.float32)).numpy().tolist()
+    assert got == [bisect.bisect_right(edges, v) for v in values]
