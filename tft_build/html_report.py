@@ -348,8 +348,10 @@ def line_chart(series, *, title="", x_label="epoch", y_label="", marker=None, wi
                       cy=f"{py:.1f}", r=2.5, fill=colour(i)) for px, py, x, y in points]
     if marker and xs[0] <= marker[0] <= xs[-1]:
         at, label = sx(marker[0]), marker[1]
+        near_right = at > (left + right) / 2  # keep the label inside the plot
         parts += [tag("line", x1=at, x2=at, y1=top, y2=bottom, stroke="#555", stroke_dasharray="4 3"),
-                  svg_text(at + 4, top + 12, label)]
+                  svg_text(at - 4 if near_right else at + 4, top + 12, label,
+                           text_anchor="end" if near_right else "start")]
     return svg(width, height, title, "".join(parts) + legend(list(series), left, 36))
 
 
