@@ -1,8 +1,11 @@
 """Which taxi rides are clean enough to learn from.
 
 A ``preprocessing_fn`` maps rows to rows and cannot drop any, so dirty rows
-are dropped by this plain predicate in a Beam step before analysis. It runs
-on one typed row (a dict from :func:`tft_build.csvio.read_rows`).
+are dropped by this plain predicate in a Beam step before analysis. The
+transform calls it on a batch of rows at once: a mapping of column name to
+numpy array, returning a boolean mask. Written with ``&`` (not ``and``), the
+same code also takes one typed row (a dict of scalars from
+:func:`tft_build.csvio.read_rows`) and returns one bool, as serving does.
 """
 
 # Generous bounds around New York City; the real data has ~2% rides at 0,0.
@@ -13,17 +16,18 @@ MAX_PASSENGERS = 6
 
 
 def is_clean_ride(row):
-    """True when the ride is inside NYC, costs at least $2.50 and had 1-6 riders."""
+    """True where the ride is inside NYC, costs at least $2.50 and had 1-6 riders."""
     return (
         _inside(row["pickup_longitude"], NYC_LONGITUDE)
-        and _inside(row["dropoff_longitude"], NYC_LONGITUDE)
-        and _inside(row["pickup_latitude"], NYC_LATITUDE)
-        and _inside(row["dropoff_latitude"], NYC_LATITUDE)
-        and row["fare_amount"] >= MIN_FARE
-        and 1 <= row["passenger_count"] <= MAX_PASSENGERS
+        & _inside(row["dropoff_longitude"], NYC_LONGITUDE)
+        & _inside(row["pickup_latitude"], NYC_LATITUDE)
+        & _inside(row["dropoff_latitude"], NYC_LATITUDE)
+        & (row["fare_amount"] >= MIN_FARE)
+        & (row["passenger_count"] >= 1)
+        & (row["passenger_count"] <= MAX_PASSENGERS)
     )
 
 
 def _inside(value, bounds):
     low, high = bounds
-    return low <= value <= high
+    return (low <= value) & (value <= high)

@@ -1,14 +1,21 @@
 """Beam + tf.Transform: raw CSVs -> TFRecords, transform_fn and metadata.
 
-One flow, in the order data travels: read the CSVs into typed rows, drop dirty
-rows (the configured filter, before analysis, since a preprocessing_fn cannot
-drop rows), analyze and transform the training rows, transform the eval rows
-with the same transform_fn, write everything into a staging dir, check that
-rows really went through, write the digests and the manifest, rename.
+One flow, in the order data travels: read the CSVs into Arrow record batches,
+drop dirty rows (the configured filter, before analysis, since a
+preprocessing_fn cannot drop rows), analyze the training rows, transform the
+training and eval rows with the resulting transform_fn, encode and write
+them, check that rows really went through, write the digests and the
+manifest, rename.
+
+Data moves in record batches of fixed size (TFT's record-batch mode, one TF
+call per batch), never row by row in Python. The training CSVs are read
+twice, once for the analysis and once for the transform, so that no pass
+holds the whole data set in memory.
 
 ``preprocess_raw_data`` runs the same flow with the identity transform.
 """
 
+import collections.abc
 import csv
 import io
 import itertools
@@ -16,13 +23,17 @@ import os
 from pathlib import Path
 
 import apache_beam as beam
+import numpy as np
+import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
 from tensorflow_transform.tf_metadata import dataset_metadata
+from tfx_bsl.public import tfxio
+from tfx_bsl.tfxio import tensor_representation_util
 
-from tft_build import csvio, dotted, manifest
+from tft_build import arrowcsv, csvio, dotted, manifest, tfrecords
 from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
 from tft_build.errors import DataError
@@ -35,7 +46,8 @@ BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
 QUARANTINE = "quarantine.csv"
 QUARANTINE_HEADER = "file,line,error,row"
 SAMPLE_ROWS = 5
-BATCH_SIZE = 1000  # rows per TF call in analysis and transform
+BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
+TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
 DATA_DIGEST = "data.digest.json"
 TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
@@ -107,40 +119,35 @@ def beam_options(cfg):
 @traced
 def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging):
     """Add the read, filter, analyze, transform and write steps to ``pipeline``."""
-    # A fixed batch size: TF kernels may round the last bit differently for
-    # different batch shapes, and Beam would otherwise pick sizes by timing.
-    with tft_beam.Context(temp_dir=str(staging / "tmp"), desired_batch_size=BATCH_SIZE):
+    raw_config = tensor_adapter_config(cfg, raw_metadata)
+    with tft_beam.Context(temp_dir=str(staging / "tmp")):
         read = {
-            split: pipeline
-            | f"List{split}" >> beam.Create(files[split])
-            | f"Read{split}" >> beam.FlatMap(read_clean_rows, cfg, row_filter, split).with_outputs(BAD, main="rows")
-            for split in SPLITS
+            (split, counted): pipeline
+            | f"List{split}{counted}" >> beam.Create(files[split])
+            | f"Read{split}{counted}" >> beam.FlatMap(
+                read_clean_batches, cfg, row_filter, split, counted
+            ).with_outputs(BAD, main="batches")
+            for split, counted in (("train", True), ("train", False), ("eval", True))
         }
-        rows = {split: read[split].rows for split in SPLITS}
         if cfg.on_bad_rows == "skip":
             _ = (
-                [read[split][BAD] for split in SPLITS]
+                [read[split, True][BAD] for split in SPLITS]
                 | "AllBadRows" >> beam.Flatten()
                 | "WriteQuarantine" >> beam.io.WriteToText(
                     str(staging / QUARANTINE), shard_name_template="", header=QUARANTINE_HEADER
                 )
             )
-        (train, transformed_metadata), transform_fn = (
-            rows["train"],
-            raw_metadata,
-        ) | "AnalyzeAndTransform" >> tft_beam.AnalyzeAndTransformDataset(preprocessing_fn)
-        evaluation, _ = (
-            (rows["eval"], raw_metadata),
-            transform_fn,
-        ) | "TransformEval" >> tft_beam.TransformDataset()
-        encode = example_encoder(transformed_metadata)
-        for split, data in (("train", train), ("eval", evaluation)):
+        transform_fn = (read["train", True].batches, raw_config) | "Analyze" >> tft_beam.AnalyzeDataset(
+            preprocessing_fn
+        )
+        for split, batches in (("train", read["train", False].batches), ("eval", read["eval", True].batches)):
+            transformed, _ = ((batches, raw_config), transform_fn) | f"Transform{split}" >> tft_beam.TransformDataset(
+                output_record_batches=True
+            )
             _ = (
-                data
+                transformed
                 | f"Encode{split}" >> beam.Map(encode)
-                | f"Write{split}" >> beam.io.WriteToTFRecord(
-                    str(staging / split), file_name_suffix=".tfrecord", num_shards=1
-                )
+                | f"Write{split}" >> beam.io.Write(FramedRecordsSink(str(staging / split)))
             )
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(str(staging))
         _ = raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
@@ -148,47 +155,127 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
         )
 
 
-def example_encoder(metadata):
-    """A function: transformed instance -> ``tf.Example`` bytes, the same in every run.
+def tensor_adapter_config(cfg, raw_metadata):
+    """How TFT turns the raw record batches (:func:`tft_batch`) into one tensor per column."""
+    arrow_schema = pa.schema([(c.name, pa.list_(TFT_TYPES[c.type])) for c in cfg.columns])
+    representations = tensor_representation_util.InferTensorRepresentationsFromSchema(raw_metadata.schema)
+    return tfxio.TensorAdapterConfig(arrow_schema, representations)
 
-    TFT's coder serializes the feature map in hash order, which changes from
-    process to process; the same rows must give the same bytes, so the map is
-    serialized deterministically (sorted by feature name).
+
+def encode(transformed):
+    """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair."""
+    batch, _ = transformed
+    return tfrecords.tfrecord_bytes(batch)
+
+
+class FramedRecordsSink(beam.io.filebasedsink.FileBasedSink):
+    """``<prefix>-SSSSS-of-NNNNN.tfrecord`` files of elements that are whole TFRecord chunks.
+
+    Beam's WriteToTFRecord frames one record per element; here an element is
+    a batch of records already framed (:func:`tfrecords.tfrecord_bytes`), so
+    Beam handles a few large elements instead of a million small ones.
     """
-    coder = tft.coders.ExampleProtoCoder(metadata.schema)
 
-    def encode(instance):
-        return tf.train.Example.FromString(coder.encode(instance)).SerializeToString(deterministic=True)
+    def __init__(self, prefix):
+        super().__init__(
+            prefix, coder=beam.coders.BytesCoder(), file_name_suffix=".tfrecord",
+            mime_type="application/octet-stream",
+        )
 
-    return encode
+    def write_encoded_record(self, file_handle, encoded_value):
+        """Append one chunk of framed records as it is."""
+        file_handle.write(encoded_value)
 
 
-def read_clean_rows(path, cfg, row_filter, split):
-    """Typed rows of one CSV that pass the filter; counts rows and the label.
+def read_clean_batches(path, cfg, row_filter, split, counted):
+    """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
 
-    With ``on_bad_rows = "skip"``, a malformed row is counted and sent to the
-    ``bad`` output as a quarantine line instead of failing the run.
+    The batch boundaries depend on the data only: TF kernels may round the
+    last bit differently for different batch shapes, and the output must be
+    the same in every run. When ``counted``, rows and the label are counted
+    and, with ``on_bad_rows = "skip"``, malformed rows go to the ``bad``
+    output as quarantine lines instead of failing the run; the uncounted
+    second read of the training files skips them silently.
     """
-    read = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_read")
-    dropped = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_dropped")
-    bad_rows = beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_bad")
-    label = beam.metrics.Metrics.distribution(METRICS_NAMESPACE, f"{split}_label_cents")
+    counters = split_counters(split) if counted else None
     bad = []
 
     def quarantine(line, fields, message):
-        bad_rows.inc()
+        counters["bad"].inc()
         bad.append(quarantine_line(path, line, fields, message))
 
-    for _, row in csvio.read_rows(path, cfg.columns, quarantine if cfg.on_bad_rows == "skip" else None):
+    on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
+    batches = (
+        clean_rows(batch, cfg, row_filter, counters) for batch in arrowcsv.read_batches(path, cfg.columns, on_bad)
+    )
+    for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)
-        read.inc()
-        if row_filter(row):
-            # Distributions hold integers: cents keep the mean exact enough.
-            label.update(round(row[cfg.label] * 100))
-            yield row
-        else:
-            dropped.inc()
+        yield tft_batch(batch, cfg.columns)
     yield from drain(bad)
+
+
+def split_counters(split):
+    """The Beam counters of one split: rows read, dropped, malformed, and the kept labels' cents."""
+    return {
+        name: beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_{name}")
+        for name in ("read", "dropped", "bad", "label_cents")
+    }
+
+
+def clean_rows(batch, cfg, row_filter, counters):
+    """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given."""
+    keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
+    clean = batch.filter(pa.array(keep))
+    if counters:
+        counters["read"].inc(batch.num_rows)
+        counters["dropped"].inc(batch.num_rows - clean.num_rows)
+        # Integer cents keep the label mean exact; np.rint rounds half to even, as round() did.
+        label = clean.column(cfg.label).to_numpy().astype(np.float64)
+        counters["label_cents"].inc(int(np.rint(label * 100).astype(np.int64).sum()))
+    return clean
+
+
+class Columns(collections.abc.Mapping):
+    """A record batch as the row filter sees it: column name -> numpy array, made when asked."""
+
+    def __init__(self, batch):
+        self._batch = batch
+        self._arrays = {}
+
+    def __getitem__(self, name):
+        if name not in self._arrays:
+            self._arrays[name] = self._batch.column(name).to_numpy(zero_copy_only=False)
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self._batch.schema.names)
+
+    def __len__(self):
+        return self._batch.num_columns
+
+
+def rechunked(batches, rows):
+    """The same rows in batches of ``rows`` rows each (the last may be shorter), in order."""
+    pending, count = [], 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).combine_chunks().to_batches()[0]
+            pending, count = table.slice(rows).to_batches(), count - rows
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def tft_batch(batch, columns):
+    """A typed record batch in the form TFT reads: one single-value list per row and column."""
+    offsets = pa.array(np.arange(batch.num_rows + 1, dtype=np.int32))
+    arrays = [
+        pa.ListArray.from_arrays(offsets, values.cast(TFT_TYPES[column.type]))
+        for column, values in zip(columns, batch.columns)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
 
 
 def drain(bad):
@@ -209,17 +296,16 @@ def row_counts(result):
     """Rows read, dropped and kept per split, and the training label's mean."""
     query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
     values = {m.key.metric.name: m.committed for m in query["counters"]}
-    dists = {m.key.metric.name: m.committed for m in query["distributions"]}
     counts = {}
     for split in SPLITS:
         read, dropped = values.get(f"{split}_read", 0), values.get(f"{split}_dropped", 0)
-        dist = dists.get(f"{split}_label_cents")
+        kept = read - dropped
         counts[split] = {
             "read": read,
             "bad": values.get(f"{split}_bad", 0),
             "dropped": dropped,
-            "kept": read - dropped,
-            "label_mean": dist.sum / dist.count / 100 if dist and dist.count else None,
+            "kept": kept,
+            "label_mean": values.get(f"{split}_label_cents", 0) / kept / 100 if kept else None,
         }
     return counts
 
