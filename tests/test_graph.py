@@ -27,7 +27,8 @@ def test_statuses_durations_and_links():
 
 def test_never_run_and_up_to_date():
     text = svg_texts(graph.task_graph(INFOS, {"make": {"status": "up to date", "seconds": 4.0}}, "/p"))
-    assert "(last ran 4.0 s)" in text and "never run" in text
+    assert "(last ran 4.0 s)" in text
+    assert text.count("never run") == 2  # the task "use" and the legend
 
 
 def test_call_traces_are_nested_with_numbered_edges():

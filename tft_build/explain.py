@@ -92,6 +92,22 @@ def target_producers(tasks):
     return {target: task.name for task in tasks.values() for target in task.targets}
 
 
+def missing_input(path, producers):
+    if path in producers:
+        return f"input {shown(path)} is not built yet ({producers[path]} makes it)"
+    return f"input file missing: {shown(path)} (the run will fail)"
+
+
+# doit's per-file reasons, in the order they are told.
+FILE_REASONS = (
+    ("missing_target", lambda path, _: f"target missing: {shown(path)}"),
+    ("changed_file_dep", lambda path, _: f"file changed: {shown(path)}"),
+    ("missing_file_dep", missing_input),
+    ("added_file_dep", lambda path, _: f"new input file: {shown(path)}"),
+    ("removed_file_dep", lambda path, _: f"input file no longer used: {shown(path)}"),
+)
+
+
 def status_reasons(reasons, values, producers):
     """Readable lines for the reasons of a doit status that is not up to date."""
     for check, _, _ in reasons.get("uptodate_false", []):
@@ -101,19 +117,9 @@ def status_reasons(reasons, values, producers):
             yield from check.changes(values)
         else:
             yield f"uptodate check {check!r} is false"
-    for path in map(shown, reasons.get("missing_target", [])):
-        yield f"target missing: {path}"
-    for path in map(shown, reasons.get("changed_file_dep", [])):
-        yield f"file changed: {path}"
-    for path in reasons.get("missing_file_dep", []):
-        if path in producers:
-            yield f"input {shown(path)} is not built yet ({producers[path]} makes it)"
-        else:
-            yield f"input file missing: {shown(path)} (the run will fail)"
-    for path in map(shown, reasons.get("added_file_dep", [])):
-        yield f"new input file: {path}"
-    for path in map(shown, reasons.get("removed_file_dep", [])):
-        yield f"input file no longer used: {path}"
+    for key, sentence in FILE_REASONS:
+        for path in reasons.get(key, []):
+            yield sentence(path, producers)
     if reasons.get("checker_changed"):
         old, new = reasons["checker_changed"]
         yield f"file checker changed: {old} -> {new}"
