@@ -60,7 +60,7 @@ def epoch_seconds(cfg, name, features, stats, data, epochs):
     from tft_build import dotted
 
     keras.utils.set_random_seed(cfg.seed)
-    model = dotted.resolve(cfg.model_builder(name), "models", cfg.project_dir)(features, stats, cfg)
+    model = dotted.resolve(cfg, f"models.{name}")(features, stats, cfg)
     timer = epoch_timer()
     model.fit(data, epochs=epochs, callbacks=[timer], verbose=0)
     return statistics.median(timer.times[1:])
@@ -90,7 +90,7 @@ def main():
         spec = tft_output.transformed_feature_spec()
         pipeline = train.dataset(cfg, "train", spec, shuffle=True)
         memory, examples = in_memory(pipeline, cfg.batch_size, cfg.seed)
-        stats = train.label_stats(pipeline)
+        stats = train.label_stats(pipeline, cfg, tft_output)
         rows = []
         for name, _ in cfg.models:
             times = {"tf.data (the task's)": [], "in-memory tensors": []}

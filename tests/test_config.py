@@ -53,7 +53,13 @@ def test_columns_and_models_tables(tmp_path):
         ("epochs = true\n", "setting 'epochs': expected int, got bool"),
         ("batch_size = 0\n", "must be positive"),
         ('label = "tip"\n', "label 'tip' is not a column"),
-        ('label = "key"\n', "label 'key' must be a float or int column"),
+        ('label = "key"\nobjective = "regression"\n', "regression needs a float or int label"),
+        ('objective = "ranking"\n', "use \"regression\" or \"classification\""),
+        ("header = 1\n", "setting 'header': expected bool"),
+        ('[columns]\nx = {type = "int", default = "zero"}\n', "column 'x' default: expected int, got str"),
+        ('[columns]\nx = {type = "int", deflt = 0}\n', "column 'x': expected {type"),
+        ('[columns]\nt = {type = "timestamp", default = "today"}\n', "'today' is not a timestamp"),
+        ('label = "y"\n[columns]\ny = {type = "float", default = 0}\n', "label 'y' cannot be optional"),
         ('preprocessing_fn = "no_colon"\n', "expected \"package.module:function\""),
         ('[columns]\nx = "double"\n', "use one of string, float, int"),
         ("epochs = [\n", "not valid TOML"),
@@ -66,6 +72,27 @@ def test_bad_config_is_a_one_line_error(tmp_path, text, message):
     assert message in str(err.value)
     assert "c.toml" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_project_config_file_optional_columns_and_objective(tmp_path):
+    write(tmp_path / "tft_build.toml", 'label = "y"\nheader = false\nnoise_floor_file = ""\nkey_column = ""\n'
+          '[columns]\ns = {type = "string", default = ""}\nn = {type = "float", default = 2}\ny = "string"\n')
+    cfg = load_config(tmp_path, environ={})
+    assert [(c.name, c.default) for c in cfg.columns] == [("s", ""), ("n", 2.0), ("y", None)]
+    assert cfg.header is False and cfg.noise_floor_file == ""
+    assert cfg.objective == "classification"  # a string label is classes
+    assert cfg.where("label") == f"{tmp_path / 'tft_build.toml'}: setting 'label'"
+    assert cfg.code_dirs == (tmp_path,)
+    assert settings_for(cfg, "columns")["columns"][:2] == [["s", "string", ""], ["n", "float", 2.0]]
+
+
+def test_user_modules_are_found_beside_the_override_file(tmp_path):
+    sub = tmp_path / "elsewhere"
+    sub.mkdir()
+    write(sub / "c.toml", "epochs = 2\n")
+    cfg = load_config(tmp_path, environ={ENV_VAR: str(sub / "c.toml")})
+    assert cfg.code_dirs == (tmp_path, sub)
+    assert cfg.objective == "regression"
 
 
 def test_missing_override_file(tmp_path):

@@ -63,3 +63,13 @@ def test_the_model_learns_a_simple_function(tmp_path):
 @pytest.mark.parametrize("buckets,dim", [(33, 4), (100, 5), (10_000, 16), (10**9, 16)])
 def test_embedding_dim(buckets, dim):
     assert models.embedding_dim(buckets) == dim
+
+
+def test_classification_head_starts_from_the_class_prior(tmp_path):
+    stats = {"classes": ["stayed", "left", "downgraded"], "counts": [59, 29, 9]}
+    model = models.build_default_model(FEATURES, stats, Config(project_dir=tmp_path))
+    out = model.predict(batch(5, np.random.default_rng(0)), verbose=0)
+    assert out.shape == (5, 3)
+    np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
+    bias = model.get_layer("probabilities").bias.numpy()
+    np.testing.assert_allclose(np.exp(bias) / np.exp(bias).sum(), [0.6, 0.3, 0.1], rtol=1e-5)

@@ -75,7 +75,7 @@ BAD_INPUTS = {
     "infinity": (HEADER + "\n" + GOOD.format(i=1, fare="inf") + "\n", ["train.csv:2", "not a finite number"]),
     "bad timestamp": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("2014-05-01", "2014-13-45") + "\n", ["train.csv:2", "pickup_datetime", "not a timestamp"]),
     "wrong header": (HEADER.replace("fare_amount", "fare") + "\n" + GOOD.format(i=1, fare=7.5) + "\n", ["train.csv:1", "does not match the configured columns"]),
-    "header only": (HEADER + "\n", ["train.csv", "no data rows after the header"]),
+    "header only": (HEADER + "\n", ["train.csv", "no data rows"]),
     "empty file": ("", ["train.csv:1", "the file is empty"]),
     "not UTF-8": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("k1", "k\xe9") + "\n", ["train.csv:2", "not UTF-8"]),
 }

@@ -20,7 +20,7 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from tft_build import runs, trace
-from tft_build.errors import TftBuildError
+from tft_build.errors import TftBuildError, first_line
 
 VERBOSE = "TFT_BUILD_VERBOSE"
 
@@ -49,12 +49,6 @@ def run_step(step, cfg, *args, task):
             raise
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
     return None
-
-
-def first_line(err):
-    """The first line of an exception's message (TF and Beam add pages of context)."""
-    text = str(err).strip()
-    return text.splitlines()[0] if text else repr(err)
 
 
 @contextlib.contextmanager

@@ -3,7 +3,8 @@
 pyarrow parses and converts a CSV in C++ threads, a block of rows at a time.
 A block passes only if csvio would read it to the same values: pyarrow's
 parse and conversion succeed, every float is finite, every timestamp has the
-exact ``YYYY-MM-DD HH:MM:SS[ UTC]`` form of a real date. At the first block
+exact ``YYYY-MM-DD HH:MM:SS[ UTC]`` form of a real date, only optional
+columns have missing values (filled with their defaults). At the first block
 that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
 row by row: it raises (or, with ``on_bad``, quarantines) with file, line and
 column, or reads what is valid CSV that pyarrow reads differently (a quoted
@@ -22,6 +23,7 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tft_build import csvio
+from tft_build.schema import NA_VALUES
 
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
 BLOCK_BYTES = 8 << 20  # about 80k taxi rows per parsed block
@@ -35,37 +37,58 @@ class NotCsvioEqual(Exception):
     """A block that csvio would read differently (or reject): read it row by row."""
 
 
-def read_batches(path, columns, on_bad=None):
+def read_batches(path, columns, on_bad=None, header=True):
     """Yield typed record batches of the data rows of ``path``, in file order."""
     done = 0
     try:
-        for batch in arrow_batches(path, columns):
+        for batch in arrow_batches(path, columns, header):
             yield batch
             done += batch.num_rows
     except (pa.ArrowException, NotCsvioEqual):
-        yield from python_batches(path, columns, on_bad, skip=done)
+        yield from python_batches(path, columns, on_bad, skip=done, header=header)
 
 
-def arrow_batches(path, columns):
+def arrow_batches(path, columns, header=True):
     """The checked record batches that pyarrow reads; raises at the first bad block."""
     reader = pacsv.open_csv(
         path,
         read_options=pacsv.ReadOptions(
-            skip_rows=1, column_names=[c.name for c in columns], block_size=BLOCK_BYTES, use_threads=True
+            skip_rows=int(header), column_names=[c.name for c in columns], block_size=BLOCK_BYTES,
+            use_threads=True,
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={c.name: ARROW_TYPES[c.type] for c in columns},
-            null_values=[], strings_can_be_null=False, quoted_strings_can_be_null=False,
+            null_values=list(NA_VALUES), strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )
     for batch in reader:
+        batch = with_defaults(batch, columns)
         check_like_csvio(batch, columns)
         yield batch
+
+
+def with_defaults(batch, columns):
+    """The batch with each optional column's missing values replaced by the column's default.
+
+    Numbers that pyarrow read as missing are null; text columns are never
+    null, so their missing values are found by their (stripped) text.
+    """
+    arrays = []
+    for column, values in zip(columns, batch.columns):
+        if column.optional and column.type in ("float", "int"):
+            values = pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type]))
+        elif column.optional:
+            missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(NA_VALUES))
+            values = pc.if_else(missing, pa.scalar(column.default, pa.string()), values)
+        arrays.append(values)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
 def check_like_csvio(batch, columns):
     """Raise :class:`NotCsvioEqual` unless csvio reads every value of ``batch`` the same."""
     for column, values in zip(columns, batch.columns):
+        if values.null_count:  # a missing value in a required column: csvio says where
+            raise NotCsvioEqual(column.name)
         if column.type == "float" and not pc.all(pc.is_finite(values)).as_py():
             raise NotCsvioEqual(column.name)
         if column.type == "timestamp" and not all_timestamps(values):
@@ -92,9 +115,9 @@ def all_timestamps(values):
     )
 
 
-def python_batches(path, columns, on_bad, skip):
+def python_batches(path, columns, on_bad, skip, header=True):
     """Record batches of the rows csvio reads from ``path``, after the first ``skip`` good rows."""
-    rows = itertools.islice(csvio.read_rows(path, columns, on_bad), skip, None)
+    rows = itertools.islice(csvio.read_rows(path, columns, on_bad, header), skip, None)
     schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns])
     while chunk := [row for _, row in itertools.islice(rows, PYTHON_BATCH_ROWS)]:
         yield pa.RecordBatch.from_pylist(chunk, schema=schema)

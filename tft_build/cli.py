@@ -5,6 +5,8 @@
 incrementally (what is up to date does not run), then draws the task graph
 with each task's call trace into FILE and prints the timing tables.
 ``--task clean_directory`` cleans the artifacts (``doit clean``).
+``tft-tasks init-config DATA.csv --label COL`` writes a project skeleton for
+the user's own data (:mod:`tft_build.initconfig`).
 """
 
 import argparse
@@ -13,7 +15,7 @@ import sys
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
-from tft_build import runs
+from tft_build import initconfig, runs
 from tft_build.errors import TftBuildError
 from tft_build.tasks import load_tasks
 
@@ -22,6 +24,9 @@ CLEAN = "clean_directory"
 
 def main(argv=None):
     """Run the command line; the exit status."""
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["init-config"]:
+        return initconfig.main(argv[1:])
     try:
         doit_config, creators = load_tasks(".")
     except TftBuildError as err:
@@ -55,7 +60,8 @@ def parser(valid):
     result = argparse.ArgumentParser(
         prog="tft-tasks",
         description="Run tft_build pipeline tasks (with their prerequisites, incrementally) through doit.",
-        epilog="valid tasks: " + ", ".join(valid),
+        epilog="valid tasks: " + ", ".join(valid) + ". Start a project for your own CSV data with "
+        "`tft-tasks init-config DATA.csv --label COLUMN` (see `tft-tasks init-config -h`).",
     )
     result.add_argument("--task", action="append", required=True, metavar="TASK",
                         help="a task to run (repeatable); clean_directory removes the artifacts")

@@ -2,9 +2,12 @@
 
 Settings come, lowest priority first, from the defaults below (the taxi
 example), the ``[tool.tft_build]`` table of the project's ``pyproject.toml``,
-and a TOML file named by the environment variable ``TFT_BUILD_CONFIG`` (its
-keys at top level or under ``[tool.tft_build]``). Relative paths are relative
-to the file that set them, so a config file can live beside its data.
+a ``tft_build.toml`` in the project dir (what ``tft-tasks init-config``
+writes) and a TOML file named by the environment variable
+``TFT_BUILD_CONFIG``; the last two take their keys at top level or under
+``[tool.tft_build]``. Relative paths are relative to the file that set them,
+so a config file can live beside its data, and user modules named by dotted
+path are found beside the project or any of its config files.
 
 The config is passed explicitly to every task and step; each task declares
 the part it reads (:func:`settings_for`) so that changing a setting reruns
@@ -18,10 +21,13 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tft_build.errors import ConfigError
+from tft_build import csvio
+from tft_build.errors import ConfigError, DataError
 from tft_build.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
 
 ENV_VAR = "TFT_BUILD_CONFIG"
+PROJECT_CONFIG = "tft_build.toml"
+OBJECTIVES = ("regression", "classification")
 
 # A local runner named explicitly: Beam's plain DirectRunner first tries to
 # download the Prism runner, which this tool must never do.
@@ -41,7 +47,9 @@ class Config:
     train_data: tuple[str, ...] = ("data/train.csv",)
     eval_data: tuple[str, ...] = ("data/eval.csv",)
     columns: tuple[Column, ...] = columns_from_pairs(TAXI_COLUMNS)
+    header: bool = True  # False: the CSVs have no header row; columns are in config order
     label: str = "fare_amount"
+    objective: str = ""  # "regression" or "classification"; "" picks by the label's type
     key_column: str = "key"
     artifacts_dir: Path = Path("artifacts")
     noise_floor_file: str = "data/noise_floor.json"
@@ -58,6 +66,7 @@ class Config:
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
+    origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
 
     def column(self, name):
         """The column called ``name``."""
@@ -66,6 +75,21 @@ class Config:
     def model_builder(self, model):
         """The dotted path of the builder of the model called ``model``."""
         return dict(self.models)[model]
+
+    def where(self, setting):
+        """``file: setting 'name'``: where a user fixes ``setting``, for error messages."""
+        source = dict(self.origins).get(setting.partition(".")[0], "default settings")
+        return f"{source}: setting '{setting}'"
+
+    @property
+    def code_dirs(self):
+        """Where user modules named by dotted path live: the project dir, then each config file's dir."""
+        dirs = [self.project_dir] + [Path(f).parent for f in self.config_files]
+        return tuple(dict.fromkeys(dirs))
+
+    @property
+    def classification(self):
+        return self.objective == "classification"
 
     def artifact(self, *parts):
         """A path under the artifacts dir, as a canonical string.
@@ -76,14 +100,16 @@ class Config:
         return str(self.artifacts_dir.joinpath(*parts))
 
 
-FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in ("project_dir", "config_files")}
+NOT_SETTINGS = ("project_dir", "config_files", "origins")
+FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SETTINGS}
 BAD_ROW_POLICIES = ("fail", "skip")
+DEFAULT_TYPES = {"string": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
 PATH_KEYS = ("artifacts_dir", "noise_floor_file")
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
-    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str,
+    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "header": bool, "objective": str,
 }
 
 
@@ -91,25 +117,28 @@ def load_config(project_dir=".", environ=None):
     """The config of the project in ``project_dir``, with the env override."""
     environ = os.environ if environ is None else environ
     project_dir = Path(project_dir).resolve()
-    values, sources = {}, []
     pyproject = project_dir / "pyproject.toml"
-    if pyproject.exists():
-        table = _read_toml(pyproject).get("tool", {}).get("tft_build", {})
-        values.update(_parse_table(table, pyproject))
-        sources.append(str(pyproject))
+    files = [project_dir / PROJECT_CONFIG]
     override = environ.get(ENV_VAR)
     if override:
         path = Path(override)
         path = path if path.is_absolute() else project_dir / path
         if not path.is_file():
             raise ConfigError(f"{ENV_VAR}={override}: no such config file")
+        files.append(path)
+    tables = [(pyproject, _read_toml(pyproject).get("tool", {}).get("tft_build", {}))] if pyproject.exists() else []
+    for path in filter(Path.exists, files):
         table = _read_toml(path)
-        table = table.get("tool", {}).get("tft_build", table)
+        tables.append((path, table.get("tool", {}).get("tft_build", table)))
+    values, origins, sources = {}, {}, []
+    for path, table in tables:
         values.update(_parse_table(table, path))
+        origins.update(dict.fromkeys(table, str(path)))
         sources.append(str(path))
-    cfg = _absolute_paths(Config(project_dir=project_dir, config_files=tuple(sources), **values))
-    _check_consistency(cfg, pyproject if not override else Path(override))
-    return cfg
+    cfg = Config(project_dir=project_dir, config_files=tuple(sources), origins=tuple(origins.items()), **values)
+    cfg = _absolute_paths(cfg)
+    _check_consistency(cfg, Path(sources[-1]) if sources else project_dir)
+    return _with_objective(cfg)
 
 
 def _absolute_paths(cfg):
@@ -144,6 +173,8 @@ def _parse_table(table, path):
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {known})")
         if key in PATH_LIST_KEYS:
             values[key] = tuple(_resolve(base, p, where) for p in _str_list(value, where))
+        elif key == "noise_floor_file" and value == "":
+            values[key] = ""  # none: the data is not generated, its noise floor is unknown
         elif key in PATH_KEYS:
             values[key] = _resolve(base, _typed(value, str, where), where)
         elif key == "columns":
@@ -153,7 +184,7 @@ def _parse_table(table, path):
         elif key == "beam_pipeline_args":
             values[key] = tuple(_str_list(value, where))
         else:
-            values[key] = _typed(value, SCALAR_TYPES[key], where)
+            values[key] = _typed(value, SCALAR_TYPES[key], where, positive=key != "seed")
     if "artifacts_dir" in values:
         values["artifacts_dir"] = Path(values["artifacts_dir"])
     return values
@@ -165,16 +196,16 @@ def _resolve(base, path, where):
     return str(base / path) if not os.path.isabs(path) and "://" not in path else path
 
 
-def _typed(value, type_, where):
+def _typed(value, type_, where, positive=False):
     # bool is an int in Python, but `epochs = true` is a mistake, not 1.
-    ok = isinstance(value, type_) and not isinstance(value, bool)
+    ok = isinstance(value, type_) and (type_ is bool or not isinstance(value, bool))
     if type_ is float and isinstance(value, int) and not isinstance(value, bool):
         return float(value)
     if not ok:
         raise ConfigError(
             f"{where}: expected {type_.__name__}, got {type(value).__name__} {value!r}"
         )
-    if type_ in (int, float) and value <= 0 and "seed" not in where:
+    if positive and type_ in (int, float) and value <= 0:
         raise ConfigError(f"{where}: must be positive, got {value!r}")
     return value
 
@@ -188,14 +219,31 @@ def _str_list(value, where):
 
 
 def _parse_columns(value, where):
+    """Columns from ``name = "type"`` or, for an optional column, ``name = {type = "...", default = ...}``."""
     if not isinstance(value, dict) or not value:
         raise ConfigError(f"{where}: expected a table of column = type, e.g. fare = \"float\"")
-    for name, type_ in value.items():
-        if type_ not in COLUMN_TYPES:
-            raise ConfigError(
-                f"{where}: column '{name}' has type {type_!r}; use one of {', '.join(COLUMN_TYPES)}"
-            )
-    return columns_from_pairs(value.items())
+    return tuple(_parse_column(name, spec, where) for name, spec in value.items())
+
+
+def _parse_column(name, spec, where):
+    where = f"{where}: column '{name}'"
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"type", "default"}
+        if unknown or "type" not in spec:
+            raise ConfigError(f"{where}: expected {{type = \"...\", default = ...}}, got {spec!r}")
+        type_, default = spec["type"], spec.get("default")
+    else:
+        type_, default = spec, None
+    if type_ not in COLUMN_TYPES:
+        raise ConfigError(f"{where}: type {type_!r}; use one of {', '.join(COLUMN_TYPES)}")
+    if default is not None:
+        default = _typed(default, DEFAULT_TYPES[type_], f"{where} default")
+        if type_ == "timestamp":
+            try:
+                csvio.check_timestamp(where, default)
+            except DataError as err:
+                raise ConfigError(str(err)) from None
+    return Column(name, type_, default)
 
 
 def _parse_models(value, where):
@@ -221,14 +269,27 @@ def _check_consistency(cfg, path):
         raise ConfigError(f"{where}: duplicate column names in 'columns'")
     if cfg.label not in names:
         raise ConfigError(f"{where}: label '{cfg.label}' is not a column ({', '.join(names)})")
-    if cfg.column(cfg.label).type == "string":
-        raise ConfigError(f"{where}: label '{cfg.label}' must be a float or int column")
+    label = cfg.column(cfg.label)
+    if label.optional:
+        raise ConfigError(f"{where}: label '{cfg.label}' cannot be optional (it has a default); remove the default")
+    if cfg.objective and cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\"")
+    if label.type in ("string", "timestamp") and cfg.objective == "regression":
+        raise ConfigError(f"{where}: label '{cfg.label}' is a {label.type} column; regression needs a float or int label")
     if cfg.key_column and cfg.key_column not in names:
-        raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column")
+        raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column; name one, or set key_column = \"\"")
     _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
     _dotted(cfg.row_filter, f"{where}: setting 'row_filter'")
     if cfg.on_bad_rows not in BAD_ROW_POLICIES:
         raise ConfigError(f"{where}: setting 'on_bad_rows' is {cfg.on_bad_rows!r}; use \"fail\" or \"skip\"")
+
+
+def _with_objective(cfg):
+    """The config with ``objective`` decided: string labels are classes, numbers are regressed."""
+    if cfg.objective:
+        return cfg
+    numeric = cfg.column(cfg.label).type in ("float", "int")
+    return dataclasses.replace(cfg, objective="regression" if numeric else "classification")
 
 
 def data_files(cfg, split):
@@ -246,7 +307,7 @@ def settings_for(cfg, *names):
     for name in names:
         value = getattr(cfg, name)
         if name == "columns":
-            value = [[c.name, c.type] for c in value]
+            value = [[c.name, c.type] + ([c.default] if c.optional else []) for c in value]
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         elif isinstance(value, Path):

@@ -3,7 +3,10 @@
 The Beam steps, the prediction step and the checks all read CSVs through
 :func:`read_rows`, so a bad value is reported the same way everywhere:
 ``file:line: column 'x': what is wrong``. Quoted fields, CRLF line endings and
-a UTF-8 byte-order mark are valid CSV and are read as such.
+a UTF-8 byte-order mark are valid CSV and are read as such. Files have a
+header row naming the configured columns, or (``header=False``) none. An
+optional column's missing value (an empty field or one of
+:data:`~tft_build.schema.NA_VALUES`) is read as its default.
 """
 
 import csv
@@ -11,22 +14,23 @@ import datetime
 import math
 
 from tft_build.errors import DataError
+from tft_build.schema import NA_VALUES
 
 PARSERS = {"string": str, "float": float, "int": int}
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # then nothing or " UTC", as in the taxi data
 
 
-def read_header(path, columns):
-    """Check that ``path`` starts with the configured header; return nothing."""
+def read_header(path, columns, header=True):
+    """Check that ``path`` starts with the configured header (or, without one, is not empty)."""
     with _open(path) as f:
         try:
-            header = next(csv.reader(f), None)
+            first = next(csv.reader(f), None)
         except UnicodeDecodeError as err:
             raise not_utf8(path, err) from None
-    _check_header(path, header, columns)
+    _check_header(path, first, columns, header)
 
 
-def read_rows(path, columns, on_bad=None):
+def read_rows(path, columns, on_bad=None, header=True):
     """Yield ``(line_number, row_dict)`` for each data row of ``path``.
 
     A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
@@ -37,7 +41,8 @@ def read_rows(path, columns, on_bad=None):
     with _open(path) as f:
         reader = csv.reader(f)
         try:
-            _check_header(path, next(reader, None), columns)
+            if header:
+                _check_header(path, next(reader, None), columns, header)
             for fields in reader:
                 if not fields:
                     continue
@@ -83,11 +88,12 @@ def _open(path):
         raise DataError(f"{path}: no such data file; check train_data/eval_data in the config") from None
 
 
-def _check_header(path, header, columns):
+def _check_header(path, header, columns, has_header):
     expected = [c.name for c in columns]
     if header is None:
-        raise DataError(f"{path}:1: the file is empty; expected the header {','.join(expected)}")
-    if [h.strip() for h in header] != expected:
+        what = f"the header {','.join(expected)}" if has_header else "rows (header = false)"
+        raise DataError(f"{path}:1: the file is empty; expected {what}")
+    if has_header and [h.strip() for h in header] != expected:
         raise DataError(
             f"{path}:1: header {','.join(header)!r} does not match the configured columns "
             f"{','.join(expected)!r}; fix the file or the 'columns' setting"
@@ -108,13 +114,18 @@ def _typed_row(path, line, fields, columns, names):
 
 def _typed_value(path, line, column, text):
     where = f"{path}:{line}: column '{column.name}'"
+    if column.optional and text.strip() in NA_VALUES:
+        return column.default
     if column.type == "string":
         return text
     text = text.strip()
     if not text:
-        raise DataError(f"{where}: empty value; every {column.type} column needs a value")
+        raise DataError(
+            f"{where}: empty value; every {column.type} column needs a value "
+            "(or give the column a default in 'columns' to make it optional)"
+        )
     if column.type == "timestamp":
-        return _timestamp(where, text)
+        return check_timestamp(where, text)
     try:
         value = PARSERS[column.type](text)
     except ValueError:
@@ -124,7 +135,7 @@ def _typed_value(path, line, column, text):
     return value
 
 
-def _timestamp(where, text):
+def check_timestamp(where, text):
     """The timestamp text as it is, once it is known to parse."""
     try:
         if text[19:] not in ("", " UTC"):

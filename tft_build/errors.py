@@ -15,3 +15,9 @@ class ConfigError(TftBuildError):
 
 class DataError(TftBuildError):
     """The data is wrong: missing file, bad header, a row that does not parse."""
+
+
+def first_line(err):
+    """The first line of an exception's message (TF and Beam add pages of context)."""
+    text = str(err).strip()
+    return text.splitlines()[0] if text else repr(err)

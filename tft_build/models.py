@@ -1,12 +1,18 @@
-"""The taxi model builders: transformed features -> a compiled ``tf_keras`` model.
+"""Model builders: transformed features -> a compiled ``tf_keras`` model.
+
+The taxi example's two models, and :func:`build_default_model` for any data
+(it needs nothing but the transformed feature spec).
 
 A builder is called as ``builder(features, label_stats, cfg)``:
 
 - ``features``: ``{name: Feature}`` for every transformed feature but the
   label, each a float or an integer id with a known number of ``buckets``
   (read from the transformed schema, as TFT's bucketize records it);
-- ``label_stats``: ``{"mean": ..., "std": ...}`` of the training label, so the
-  network predicts a standardized label and the model outputs dollars;
+- ``label_stats``: for regression ``{"mean": ..., "std": ...}`` of the
+  training label, so the network predicts a standardized label and the model
+  outputs label units; for classification ``{"classes": [...], "counts":
+  [...]}``, and the model outputs one probability per class (label ids are
+  class indexes);
 - ``cfg``: the frozen config (``learning_rate``, ``seed``).
 
 Every model takes one ``[batch, 1]`` input per feature, named as the feature.
@@ -16,6 +22,7 @@ Every model takes one ``[batch, 1]`` input per feature, named as the feature.
 import math
 from typing import NamedTuple
 
+import numpy as np
 import tf_keras as keras
 
 # Ids with at most this many values are one-hot encoded; more get embeddings.
@@ -42,7 +49,22 @@ def build_non_embedding_model(features, label_stats, cfg):
 def build_embedding_model(features, label_stats, cfg):
     """The non-embedding model plus learned embeddings of the hashed-cross ids."""
     inputs = model_inputs(features)
-    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)
+    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs) + embedded_parts(features, inputs)
+    return compiled(inputs, parts, label_stats, cfg)
+
+
+def build_default_model(features, label_stats, cfg):
+    """A model for any transformed features: floats as they are, small id sets one-hot, large ones embedded.
+
+    It reads nothing but the features' types and id ranges, so a user with
+    only a ``preprocessing_fn`` has a model.
+    """
+    return build_embedding_model(features, label_stats, cfg)
+
+
+def embedded_parts(features, inputs):
+    """Learned embeddings of the ids with more than ONE_HOT_MAX_BUCKETS values, dropped per row in training."""
+    parts = []
     for name, feature in sorted(features.items()):
         if feature.dtype == "int" and feature.buckets > ONE_HOT_MAX_BUCKETS:
             embedded = keras.layers.Embedding(
@@ -53,7 +75,7 @@ def build_embedding_model(features, label_stats, cfg):
             )(inputs[name])
             flat = keras.layers.Flatten(name=f"{name}_flat")(embedded)
             parts.append(feature_dropout(flat, f"{name}_dropout"))
-    return compiled(inputs, parts, label_stats, cfg)
+    return parts
 
 
 def feature_dropout(embedded, name):
@@ -96,18 +118,24 @@ def one_hot_parts(features, inputs):
 
 
 def compiled(inputs, parts, label_stats, cfg):
-    """The shared head: hidden layers, one output in label units, Adam on MSE."""
-    x = keras.layers.Concatenate(name="features")(parts)
+    """The shared body and head: hidden layers, then the label's output, with Adam.
+
+    Regression: one output in label units, on MSE. Classification: a softmax
+    over the classes, on cross-entropy, its first bias set to the log of the
+    class shares so that training starts from the majority-class prior.
+    """
+    x = keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
     for units in HIDDEN_UNITS:
         x = keras.layers.Dense(units, activation="relu")(x)
-    standardized = keras.layers.Dense(1, name="standardized")(x)
-    output = keras.layers.Rescaling(
-        label_stats["std"], offset=label_stats["mean"], name="prediction"
-    )(standardized)
+    if "classes" in label_stats:
+        counts = np.asarray(label_stats["counts"], np.float64) + 1.0
+        prior = keras.initializers.Constant(np.log(counts / counts.sum()))
+        output = keras.layers.Dense(len(counts), activation="softmax", bias_initializer=prior, name="probabilities")(x)
+        loss, metrics = "sparse_categorical_crossentropy", [keras.metrics.SparseCategoricalAccuracy(name="accuracy")]
+    else:
+        standardized = keras.layers.Dense(1, name="standardized")(x)
+        output = keras.layers.Rescaling(label_stats["std"], offset=label_stats["mean"], name="prediction")(standardized)
+        loss, metrics = "mse", [keras.metrics.RootMeanSquaredError(name="rmse")]
     model = keras.Model(inputs=inputs, outputs=output)
-    model.compile(
-        optimizer=keras.optimizers.Adam(cfg.learning_rate),
-        loss="mse",
-        metrics=[keras.metrics.RootMeanSquaredError(name="rmse")],
-    )
+    model.compile(optimizer=keras.optimizers.Adam(cfg.learning_rate), loss=loss, metrics=metrics)
     return model

@@ -15,7 +15,7 @@ import os
 
 from doit.exceptions import InvalidDodoFile
 
-from tft_build import runs
+from tft_build import dotted, runs
 from tft_build.actions import clean_outputs, run_step
 from tft_build.config import data_files, load_config, settings_for
 from tft_build.errors import TftBuildError
@@ -36,15 +36,17 @@ BEAM_ARGS = {
 }
 
 # What each kind of step reads from the config; a change reruns exactly it.
-RAW_SETTINGS = ("columns", "label", "row_filter", "on_bad_rows", "beam_pipeline_args")
-TRANSFORM_SETTINGS = RAW_SETTINGS + ("preprocessing_fn", "nbuckets")
-TRAIN_SETTINGS = ("label", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
-PREDICT_SETTINGS = ("columns", "label", "key_column", "row_filter", "noise_floor_file")
+RAW_SETTINGS = ("columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args")
+TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets")
+TRAIN_SETTINGS = ("label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
+PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file")
 
 
 def load_tasks(project_dir="."):
     """``(DOIT_CONFIG, {"task_<name>": creator})`` for the project's config."""
     cfg = load_config(project_dir)
+    for setting in dotted.plugin_settings(cfg):
+        dotted.check(cfg, setting)
     check_artifacts_dir(cfg)
     cfg.artifacts_dir.mkdir(parents=True, exist_ok=True)
     recover_state_db(cfg.artifacts_dir / STATE_FILE)
@@ -100,7 +102,7 @@ def csv_files(cfg, *splits):
 def step_checks(cfg, step, plugins, settings):
     """The uptodate checks of a step: its code with the plug-ins it calls, its settings."""
     return [
-        code_unchanged([step, *plugins], [cfg.project_dir]),
+        code_unchanged([step, *plugins], cfg.code_dirs),
         settings_unchanged(settings),
     ]
 

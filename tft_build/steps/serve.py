@@ -4,8 +4,14 @@ Puts TFT's transform layer in front of a trained model and saves the pair as
 one SavedModel with two signatures, ``serving_default`` (serialized
 ``tf.Example`` strings, input ``examples``) and ``serving_raw`` (one tensor per
 raw column but the label). It then reloads that SavedModel as a user would,
-predicts every eval row, and writes the predictions CSV and the metrics JSON
-(with the mean-of-train baseline and, for generated data, the noise floor).
+predicts every eval row, and writes the predictions CSV and the metrics JSON.
+
+Regression models output ``prediction``; the metrics are RMSE and MAE against
+the mean-of-train baseline and, for generated data, the noise floor.
+Classification models output the class name (``prediction``), its
+``probability`` and every class's (``probabilities``); the metrics are
+accuracy and log loss against the majority-class baseline (and the class
+shares of the training data as probabilities).
 """
 
 import csv
@@ -22,19 +28,20 @@ from tft_build.atomic import atomic_dir, write_file_atomic
 from tft_build.config import data_files
 from tft_build.schema import feature_spec
 from tft_build.steps import train
-from tft_build.steps.transform import DATA_DIGEST
 from tft_build.trace import traced
 
 PREDICT_BATCH = 4096
+MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
 
 
 class ServingModule(tf.Module):
     """The transform layer and the trained model, called on raw features."""
 
-    def __init__(self, model, tft_output, raw_spec):
+    def __init__(self, model, tft_output, raw_spec, classes=None):
         super().__init__()
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
+        self.classes = tf.constant(classes) if classes else None
         self._model_inputs = sorted(model.input_names)
         example_spec = tf.TensorSpec([None], tf.string, name="examples")
         raw_signature = {name: tf.TensorSpec([None], f.dtype, name=name) for name, f in raw_spec.items()}
@@ -45,10 +52,17 @@ class ServingModule(tf.Module):
         self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
 
     def predict(self, raw_features):
-        """``{"prediction": [batch]}`` for a dict of raw ``[batch]`` tensors."""
+        """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
         transformed = self.tft_layer(raw_features)
         inputs = train.as_model_inputs({name: transformed[name] for name in self._model_inputs})
-        return {"prediction": tf.reshape(self.model(inputs), [-1])}
+        output = self.model(inputs)
+        if self.classes is None:
+            return {"prediction": tf.reshape(output, [-1])}
+        return {
+            "prediction": tf.gather(self.classes, tf.argmax(output, axis=1)),
+            "probability": tf.reduce_max(output, axis=1),
+            "probabilities": output,
+        }
 
 
 @traced
@@ -56,7 +70,8 @@ def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
     tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
     raw_spec = serving_spec(cfg)
-    module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec)
+    stats = json.loads(open(cfg.artifact("models", model_name, train.HISTORY_FILE)).read())["label_stats"]
+    module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
     with atomic_dir(cfg.artifact("serving", model_name)) as staging:
         tf.saved_model.save(
             module,
@@ -67,9 +82,16 @@ def train_and_predict(cfg, model_name):
 
     rows = eval_rows(cfg)
     served = tf.saved_model.load(cfg.artifact("serving", model_name))
-    predictions = predict_raw(served.signatures["serving_raw"], rows, raw_spec)
-    write_file_atomic(cfg.artifact("predictions", f"{model_name}.csv"), predictions_csv(cfg, rows, predictions))
-    metrics = evaluate(cfg, rows, predictions)
+    outputs = predict_raw(served.signatures["serving_raw"], rows, raw_spec)
+    write_file_atomic(cfg.artifact("predictions", f"{model_name}.csv"), predictions_csv(cfg, rows, outputs))
+    clean = np.array([keep for _, keep in rows])
+    labels = [row[cfg.label] for row, keep in rows if keep]
+    metrics = (
+        classification_metrics(labels, {k: v[clean] for k, v in outputs.items()}, stats)
+        if cfg.classification
+        else regression_metrics(cfg, labels, outputs["prediction"][clean], stats)
+    )
+    metrics["rows_not_clean"] = int((~clean).sum())
     write_file_atomic(cfg.artifact("metrics", f"{model_name}.json"), manifest.to_json(metrics))
     print(summary_table(model_name, metrics))
     return metrics
@@ -77,8 +99,12 @@ def train_and_predict(cfg, model_name):
 
 @traced
 def serving_spec(cfg):
-    """The raw feature spec the served model takes: every column but the label."""
-    spec = feature_spec(cfg.columns)
+    """The raw feature spec the served model takes: every column but the label.
+
+    An optional column's default fills in for a ``tf.Example`` without it, as
+    for a missing CSV value; ``serving_raw`` takes every column.
+    """
+    spec = feature_spec(cfg.columns, with_defaults=True)
     del spec[cfg.label]
     return spec
 
@@ -86,55 +112,87 @@ def serving_spec(cfg):
 @traced
 def eval_rows(cfg):
     """Every eval row as ``(typed row, passes the row filter)``; malformed ones skipped if so set."""
-    keep = dotted.resolve(cfg.row_filter, "row_filter", cfg.project_dir)
+    keep = dotted.resolve(cfg, "row_filter")
     skip_bad = csvio.ignore_bad_rows(cfg.on_bad_rows)  # the transform quarantined them
     return [
         (row, bool(keep(row)))
         for path in data_files(cfg, "eval")
-        for _, row in csvio.read_rows(path, cfg.columns, skip_bad)
+        for _, row in csvio.read_rows(path, cfg.columns, skip_bad, cfg.header)
     ]
 
 
 @traced
 def predict_raw(signature, rows, raw_spec):
-    """Predictions of the ``serving_raw`` signature for the rows, in batches."""
-    out = []
+    """The ``serving_raw`` signature's outputs for the rows (name -> numpy array), in batches."""
+    out = {}
     for start in range(0, len(rows), PREDICT_BATCH):
         batch = [row for row, _ in rows[start:start + PREDICT_BATCH]]
         tensors = {
             name: tf.constant([row[name] for row in batch], dtype=f.dtype) for name, f in raw_spec.items()
         }
-        out.append(signature(**tensors)["prediction"].numpy())
-    return np.concatenate(out).astype(np.float64)
+        for name, value in signature(**tensors).items():
+            out.setdefault(name, []).append(value.numpy())
+    return {name: np.concatenate(parts) for name, parts in out.items()}
 
 
 @traced
-def predictions_csv(cfg, rows, predictions):
-    """CSV text: key, label, prediction, and whether the row counts in the metrics."""
+def predictions_csv(cfg, rows, outputs):
+    """CSV text: key, label, prediction (and its probability), and whether the row counts in the metrics."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
-    writer.writerow([cfg.key_column or "row", cfg.label, "prediction", "clean"])
-    for index, ((row, clean), prediction) in enumerate(zip(rows, predictions)):
+    extra = ["probability"] if cfg.classification else []
+    writer.writerow([cfg.key_column or "row", cfg.label, "prediction", *extra, "clean"])
+    for index, (row, clean) in enumerate(rows):
         key = row[cfg.key_column] if cfg.key_column else index
-        writer.writerow([key, row[cfg.label], f"{prediction:.6g}", int(clean)])
+        prediction = outputs["prediction"][index]
+        if cfg.classification:
+            values = [prediction.decode("utf-8"), f"{outputs['probability'][index]:.6g}"]
+        else:
+            values = [f"{prediction:.6g}"]
+        writer.writerow([key, row[cfg.label], *values, int(clean)])
     return text.getvalue()
 
 
 @traced
-def evaluate(cfg, rows, predictions):
-    """RMSE and MAE on the clean eval rows, against the baseline and noise floor."""
-    clean = np.array([keep for _, keep in rows])
-    labels = np.array([row[cfg.label] for row, _ in rows], dtype=np.float64)[clean]
-    errors = predictions[clean] - labels
-    digest = json.loads(open(cfg.artifact("transformed", DATA_DIGEST)).read())
-    baseline = labels - digest["label_mean"]
+def regression_metrics(cfg, labels, predictions, stats):
+    """RMSE and MAE on the clean eval rows, against the mean-of-train baseline and the noise floor."""
+    labels = np.asarray(labels, dtype=np.float64)
+    errors = predictions.astype(np.float64) - labels
+    baseline = labels - stats["mean"]
     return {
         "rmse": float(np.sqrt(np.mean(errors**2))),
         "mae": float(np.mean(np.abs(errors))),
-        "count": int(clean.sum()),
-        "rows_not_clean": int((~clean).sum()),
+        "count": len(labels),
         "baseline_rmse": float(np.sqrt(np.mean(baseline**2))),
         "noise_floor_rmse": noise_floor(cfg),
+    }
+
+
+@traced
+def classification_metrics(labels, outputs, stats):
+    """Accuracy and log loss on the clean eval rows, against the training data's class shares.
+
+    The baseline predicts the most frequent training class, with the class
+    shares as probabilities. A class never seen in training is a miss with
+    probability MIN_PROBABILITY.
+    """
+    classes = stats["classes"]
+    index = {name: i for i, name in enumerate(classes)}
+    truth = np.array([index.get(str(label), -1) for label in labels])
+    shares = np.asarray(stats["counts"], np.float64) / sum(stats["counts"])
+
+    def log_loss(probabilities):
+        picked = np.where(truth >= 0, probabilities[np.arange(len(truth)), np.maximum(truth, 0)], 0.0)
+        return float(-np.mean(np.log(np.maximum(picked, MIN_PROBABILITY))))
+
+    predicted = np.argmax(outputs["probabilities"], axis=1)
+    return {
+        "accuracy": float(np.mean(predicted == truth)),
+        "log_loss": log_loss(outputs["probabilities"]),
+        "count": len(labels),
+        "baseline_accuracy": float(np.mean(truth == int(np.argmax(shares)))),
+        "baseline_log_loss": log_loss(np.broadcast_to(shares, (len(truth), len(classes)))),
+        "classes": len(classes),
     }
 
 
@@ -159,5 +217,6 @@ def noise_floor(cfg):
 @traced
 def summary_table(model_name, metrics):
     """A short table of the model's quality against its references."""
-    rows = [[name, metrics[name]] for name in ("rmse", "mae", "baseline_rmse", "noise_floor_rmse", "count")]
+    names = [name for name in metrics if name not in ("rows_not_clean", "classes")]
+    rows = [[name, metrics[name]] for name in names]
     return f"{model_name} on the eval set:\n" + tabulate(rows, headers=["metric", "value"], floatfmt=".3f")

@@ -2,8 +2,10 @@
 
 Reads the transformed data and its schema, builds the configured model,
 trains with early stopping on the transformed eval set, and saves the model,
-its per-epoch history and a manifest atomically under
-``artifacts/models/<model>/``. Seeds and op determinism make a rerun on the
+its per-epoch history, the training label's statistics (the serving step's
+baseline) and a manifest atomically under ``artifacts/models/<model>/``.
+A regression model predicts the label; a classification model the
+probability of each class (ids from the transform's label vocabulary). Seeds and op determinism make a rerun on the
 same data give the same weights.
 """
 
@@ -16,8 +18,9 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from tft_build import dotted, manifest
 from tft_build.atomic import atomic_dir
-from tft_build.errors import ConfigError
+from tft_build.errors import ConfigError, TftBuildError
 from tft_build.models import Feature
+from tft_build.steps.transform import LABEL_CLASSES
 from tft_build.trace import traced
 
 MODEL_FILE = "model.keras"
@@ -30,26 +33,37 @@ def train_model(cfg, model_name):
     """Train the model called ``model_name`` and save it under ``artifacts/models``."""
     tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
     features = model_features(tft_output, cfg.label)
-    builder = dotted.resolve(cfg.model_builder(model_name), f"models.{model_name}", cfg.project_dir)
+    builder = dotted.resolve(cfg, f"models.{model_name}")
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
     spec = tft_output.transformed_feature_spec()
     train = dataset(cfg, "train", spec, shuffle=True)
     evaluation = dataset(cfg, "eval", spec, shuffle=False)
-    model = builder(features, label_stats(train), cfg)
+    stats = label_stats(train, cfg, tft_output)
+    try:
+        model = builder(features, stats, cfg)
+    except TftBuildError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+        raise dotted.user_code_error(cfg, f"models.{model_name}", err) from None
     fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=callbacks(cfg), verbose=2)
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     best = int(np.argmin(history["val_loss"]))
-    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1,
-               "val_rmse": history["val_rmse"][best]}
+    metric = f"val_{quality_metric(cfg)}"
+    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best]}
     with atomic_dir(cfg.artifact("models", model_name)) as staging:
         model.save(staging / MODEL_FILE)
-        (staging / HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary}))
+        (staging / HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary, "label_stats": stats}))
         manifest.write_manifest(staging, {"model": model_name, **summary})
-    print(f"{model_name}: best epoch {best + 1}, eval rmse {summary['val_rmse']:.3f}")
+    print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
     return summary
+
+
+def quality_metric(cfg):
+    """The metric the models report while training: rmse or accuracy."""
+    return "accuracy" if cfg.classification else "rmse"
 
 
 @traced
@@ -105,15 +119,24 @@ def dataset(cfg, split, spec, shuffle):
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size).map(
-        lambda records: split_label(tf.io.parse_example(records, spec), cfg.label),
+        lambda records: split_label(tf.io.parse_example(records, spec), cfg),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def split_label(features, label):
-    """Features as ``[batch, 1]`` model inputs, and the label apart."""
-    target = features.pop(label)
+def split_label(features, cfg):
+    """Features as ``[batch, 1]`` model inputs, and the label apart.
+
+    Eval rows of a class never seen in training (id -1) cannot be learned
+    nor scored by the loss; they are left out here and scored as wrong by
+    the serving step.
+    """
+    target = features.pop(cfg.label)
+    if cfg.classification:
+        known = target >= 0
+        features = {name: tf.boolean_mask(value, known) for name, value in features.items()}
+        target = tf.boolean_mask(target, known)
     return as_model_inputs(features), target
 
 
@@ -123,10 +146,17 @@ def as_model_inputs(features):
 
 
 @traced
-def label_stats(train):
-    """Mean and standard deviation of the training label (one pass)."""
+def label_stats(train, cfg, tft_output):
+    """The training label: mean and standard deviation, or the classes and their counts (one pass).
+
+    Builders use them to scale the output layer or size it; serving, as the
+    baseline (the mean, the most frequent class).
+    """
     labels = np.concatenate([y.numpy() for _, y in train])
-    return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
+    if not cfg.classification:
+        return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
+    classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(LABEL_CLASSES)]
+    return {"classes": classes, "counts": np.bincount(labels, minlength=len(classes)).tolist()}
 
 
 @traced

@@ -36,7 +36,7 @@ from tfx_bsl.tfxio import tensor_representation_util
 from tft_build import arrowcsv, csvio, dotted, manifest, tfrecords
 from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
-from tft_build.errors import DataError
+from tft_build.errors import ConfigError, DataError, TftBuildError
 from tft_build.schema import feature_spec
 from tft_build.trace import traced
 
@@ -48,6 +48,7 @@ QUARANTINE_HEADER = "file,line,error,row"
 SAMPLE_ROWS = 5
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
+LABEL_CLASSES = "label_classes"  # the vocabulary of a classification label: class names, most frequent first
 DATA_DIGEST = "data.digest.json"
 TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
@@ -62,8 +63,53 @@ def preprocess_raw_data(cfg):
 @traced
 def transform_raw_data(cfg):
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
-    user_fn = dotted.resolve(cfg.preprocessing_fn, "preprocessing_fn", cfg.project_dir)
-    return run_transform(cfg, cfg.artifact("transformed"), lambda inputs: user_fn(inputs, cfg))
+    user_fn = dotted.resolve(cfg, "preprocessing_fn")
+    return run_transform(cfg, cfg.artifact("transformed"), checked_preprocessing_fn(cfg, user_fn))
+
+
+def checked_preprocessing_fn(cfg, user_fn):
+    """The user's ``preprocessing_fn(inputs, cfg)`` as TFT calls it: errors in one line, the label a target.
+
+    It must return the label; the label is then made what the models learn
+    (:func:`label_target`).
+    """
+
+    def preprocessing_fn(inputs):
+        try:
+            outputs = user_fn(inputs, cfg)
+        except TftBuildError:
+            raise
+        except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+            raise dotted.user_code_error(cfg, "preprocessing_fn", err) from None
+        if not isinstance(outputs, dict) or cfg.label not in outputs:
+            got = ", ".join(sorted(outputs)) if isinstance(outputs, dict) else type(outputs).__name__
+            raise ConfigError(
+                f"{cfg.where('preprocessing_fn')}: {cfg.preprocessing_fn} returned no label '{cfg.label}' "
+                f"(it returned {got}); add it, e.g. outputs[{cfg.label!r}] = inputs[{cfg.label!r}]"
+            )
+        return {**outputs, cfg.label: label_target(cfg, outputs[cfg.label])}
+
+    return preprocessing_fn
+
+
+def label_target(cfg, label):
+    """The label as the models learn it: float32 for regression, class ids for classification.
+
+    Class ids come from a vocabulary of the training labels (``LABEL_CLASSES``,
+    most frequent class first); an eval label never seen in training gets -1.
+    """
+    where = cfg.where("preprocessing_fn")
+    if not isinstance(label, tf.Tensor) or label.shape.rank != 1:
+        raise ConfigError(f"{where}: the label '{cfg.label}' must be one value per row")
+    if not cfg.classification:
+        if label.dtype == tf.string:
+            raise ConfigError(f"{where}: the regression label '{cfg.label}' must be a number")
+        return tf.cast(label, tf.float32)
+    if label.dtype.is_floating:
+        raise ConfigError(f"{where}: the class label '{cfg.label}' must be text or integers, not floats")
+    if label.dtype.is_integer:
+        label = tf.strings.as_string(label)
+    return tft.compute_and_apply_vocabulary(label, vocab_filename=LABEL_CLASSES)
 
 
 def identity_fn(inputs):
@@ -76,7 +122,7 @@ def run_transform(cfg, out_dir, preprocessing_fn):
     """Run the Beam pipeline into ``out_dir`` atomically; return the row counts."""
     files = {split: checked_files(cfg, split) for split in SPLITS}
     raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(feature_spec(cfg.columns))
-    row_filter = dotted.resolve(cfg.row_filter, "row_filter", cfg.project_dir)
+    row_filter = dotted.resolve(cfg, "row_filter")
     with atomic_dir(out_dir) as staging:
         pipeline = beam.Pipeline(options=beam_options(cfg))
         build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging)
@@ -85,7 +131,7 @@ def run_transform(cfg, out_dir, preprocessing_fn):
         counts = row_counts(result)
         check_counts(counts, files)
         tf.io.gfile.rmtree(str(staging / "tmp"))
-        write_digests(staging, counts)
+        write_digests(staging)
         write_sample(staging, cfg, row_filter)
         manifest.write_manifest(staging, {"rows": counts})
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
@@ -106,7 +152,7 @@ def checked_files(cfg, split):
     for path in files:
         if not os.path.isfile(path):
             raise DataError(f"{path}: no such data file; check setting '{setting}'")
-        csvio.read_header(path, cfg.columns)
+        csvio.read_header(path, cfg.columns, cfg.header)
     return files
 
 
@@ -206,7 +252,8 @@ def read_clean_batches(path, cfg, row_filter, split, counted):
 
     on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
     batches = (
-        clean_rows(batch, cfg, row_filter, counters) for batch in arrowcsv.read_batches(path, cfg.columns, on_bad)
+        clean_rows(batch, cfg, row_filter, counters)
+        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
     )
     for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)
@@ -215,23 +262,23 @@ def read_clean_batches(path, cfg, row_filter, split, counted):
 
 
 def split_counters(split):
-    """The Beam counters of one split: rows read, dropped, malformed, and the kept labels' cents."""
+    """The Beam counters of one split: rows read, dropped (by the row filter) and malformed."""
     return {
         name: beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_{name}")
-        for name in ("read", "dropped", "bad", "label_cents")
+        for name in ("read", "dropped", "bad")
     }
 
 
 def clean_rows(batch, cfg, row_filter, counters):
     """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given."""
-    keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
+    try:
+        keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
+    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+        raise dotted.user_code_error(cfg, "row_filter", err) from None
     clean = batch.filter(pa.array(keep))
     if counters:
         counters["read"].inc(batch.num_rows)
         counters["dropped"].inc(batch.num_rows - clean.num_rows)
-        # Integer cents keep the label mean exact; np.rint rounds half to even, as round() did.
-        label = clean.column(cfg.label).to_numpy().astype(np.float64)
-        counters["label_cents"].inc(int(np.rint(label * 100).astype(np.int64).sum()))
     return clean
 
 
@@ -293,7 +340,7 @@ def quarantine_line(path, line, fields, message):
 
 @traced
 def row_counts(result):
-    """Rows read, dropped and kept per split, and the training label's mean."""
+    """Rows read, malformed, dropped and kept per split."""
     query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
     values = {m.key.metric.name: m.committed for m in query["counters"]}
     counts = {}
@@ -305,7 +352,6 @@ def row_counts(result):
             "bad": values.get(f"{split}_bad", 0),
             "dropped": dropped,
             "kept": kept,
-            "label_mean": values.get(f"{split}_label_cents", 0) / kept / 100 if kept else None,
         }
     return counts
 
@@ -320,7 +366,7 @@ def check_counts(counts, files):
                 f"(on_bad_rows = \"skip\" quarantined them); fix the data"
             )
         if counts[split]["read"] == 0:
-            raise DataError(f"{', '.join(files[split])}: no data rows after the header")
+            raise DataError(f"{', '.join(files[split])}: no data rows")
         if counts[split]["kept"] == 0:
             raise DataError(
                 f"{', '.join(files[split])}: all {counts[split]['read']} rows were dropped "
@@ -329,13 +375,10 @@ def check_counts(counts, files):
 
 
 @traced
-def write_digests(staging, counts):
+def write_digests(staging):
     """The digests consumers depend on: the data, and the transform graph."""
     spec = tft.TFTransformOutput(str(staging)).transformed_feature_spec()
-    data = {
-        "feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())},
-        "label_mean": counts["train"]["label_mean"],
-    }
+    data = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
     for split in SPLITS:
         paths = sorted(str(p) for p in staging.glob(f"{split}-*.tfrecord"))
         data[split] = manifest.records_digest(paths)
@@ -358,7 +401,7 @@ def write_sample(staging, cfg, row_filter, rows=SAMPLE_ROWS):
         (
             row
             for path in data_files(cfg, "eval")
-            for _, row in csvio.read_rows(path, cfg.columns, csvio.ignore_bad_rows(cfg.on_bad_rows))
+            for _, row in csvio.read_rows(path, cfg.columns, csvio.ignore_bad_rows(cfg.on_bad_rows), cfg.header)
             if row_filter(row)
         ),
         rows,
