@@ -24,9 +24,15 @@ TIMING_COLUMNS = ("task", "status", "seconds", "previous", "change")
 TRACE_COLUMNS = ("order", "caller", "called", "start", "elapsed_time")
 HISTORY_RUNS = 10  # runs shown in the history table
 LOSS_SERIES = ("loss", "val_loss")  # the curves drawn per model
-HISTORY_FACTS = ("best_epoch", "epochs_run", "val_rmse")  # told above each curve
-BAR_SERIES = ("rmse", "baseline_rmse", "noise_floor_rmse")  # the bars drawn per model
-FIRST_METRICS = ("rmse", "mae", "count", "baseline_rmse", "noise_floor_rmse")  # columns before the others
+HISTORY_FACTS = ("best_epoch", "epochs_run", "val_rmse", "val_accuracy")  # told above each curve
+# The bars drawn per model: its quality against the references, for each objective.
+BAR_CHARTS = (
+    (("rmse", "baseline_rmse", "noise_floor_rmse"), "rmse against the baseline and the noise floor (lower is better)"),
+    (("accuracy", "baseline_accuracy"), "accuracy against the majority-class baseline (higher is better)"),
+)
+FIRST_METRICS = (  # columns before the others
+    "rmse", "mae", "accuracy", "log_loss", "count", "baseline_rmse", "noise_floor_rmse", "baseline_accuracy",
+)
 LIST_ITEMS = 6  # a list value (say a one-hot vector) shows this many items
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 NOTHING_YET = "nothing yet: run <code>doit</code>"
@@ -195,16 +201,18 @@ def read_metrics(data):
 
 
 def render_models(loaded):
-    """A table with a row per model, and a bar chart of its error against the limits."""
+    """A table with a row per model, and bar charts of its quality against the references."""
     models = {path.stem: metrics for path, metrics in loaded}
     found = unique(k for metrics in models.values() for k in metrics)
     keys = [k for k in FIRST_METRICS if k in found] + [k for k in found if k not in FIRST_METRICS]
     rows = [[model] + [metrics.get(k) for k in keys] for model, metrics in models.items()]
-    bars = {model: {k: m[k] for k in BAR_SERIES if is_number(m.get(k)) and math.isfinite(m[k])}
-            for model, m in models.items()}
-    bars = {model: values for model, values in bars.items() if values}
-    chart = bar_chart(bars, title="rmse against the baseline and the noise floor (lower is better)") if bars else ""
-    return table(["model", *keys], rows) + chart
+    charts = []
+    for series, title in BAR_CHARTS:
+        bars = {model: {k: m[k] for k in series if is_number(m.get(k)) and math.isfinite(m[k])}
+                for model, m in models.items()}
+        bars = {model: values for model, values in bars.items() if values}
+        charts.append(bar_chart(bars, title=title) if bars else "")
+    return table(["model", *keys], rows) + "".join(charts)
 
 
 def read_history(data):

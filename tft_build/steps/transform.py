@@ -17,6 +17,7 @@ holds the whole data set in memory.
 
 import collections.abc
 import csv
+import hashlib
 import io
 import itertools
 import os
@@ -29,6 +30,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
+from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
@@ -49,6 +51,7 @@ SAMPLE_ROWS = 5
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
 LABEL_CLASSES = "label_classes"  # the vocabulary of a classification label: class names, most frequent first
+SAVED_MODEL = "saved_model.pb"
 DATA_DIGEST = "data.digest.json"
 TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
@@ -383,12 +386,39 @@ def write_digests(staging):
         paths = sorted(str(p) for p in staging.glob(f"{split}-*.tfrecord"))
         data[split] = manifest.records_digest(paths)
     (staging / DATA_DIGEST).write_text(manifest.to_json(data), encoding="utf-8")
-    # fingerprint.pb holds a random id of each save; the graph itself is stable.
+    # fingerprint.pb holds a random id of each save; saved_model.pb counts by its meaning.
     graph = {
-        part: manifest.tree_digest(staging / part, ignore=("fingerprint.pb",))
+        part: manifest.tree_digest(staging / part, ignore=("fingerprint.pb", SAVED_MODEL))
         for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
     }
+    graph["graph"] = hashlib.sha256(canonical_graph(staging).encode()).hexdigest()
     (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
+
+
+def canonical_graph(staging):
+    """The transform_fn's saved graph as text that depends on what it computes only.
+
+    TF writes a graph's and each function's nodes in an order that varies
+    between processes (it follows Python's per-process string hashing), and
+    names vocabulary tables after the temp dir the graph was built in: the
+    nodes are sorted by name and that dir is cut out.
+    """
+    path = staging / tft.TFTransformOutput.TRANSFORM_FN_DIR / SAVED_MODEL
+    model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    for meta_graph in model.meta_graphs:
+        graph = meta_graph.graph_def
+        sort_by(graph.node, lambda node: node.name)
+        sort_by(graph.library.function, lambda function: function.signature.name)
+        for function in graph.library.function:
+            sort_by(function.node_def, lambda node: node.name)
+    return str(model).replace(str(staging), "")
+
+
+def sort_by(repeated, key):
+    """Sort a repeated protobuf field in place."""
+    ordered = sorted(repeated, key=key)
+    del repeated[:]
+    repeated.extend(ordered)
 
 
 @traced
