@@ -172,16 +172,10 @@ def test_houses_reruns_exactly_what_an_edit_changes(houses):
     try:
         module.write_text(original.replace('"""Years since the house was built."""',
                                            '"""Years since the house was built."""\n    # a comment'))
-        assert ran(houses.doit(*ALL_TASKS).stdout) == VIEWS
-        # The same ages shifted by a year come out the same after z-scoring: the transform reruns,
-        # its data does not change, so training does not (early cutoff); a log scale does change it.
-        module.write_text(original.replace("2025 - year_built", "2026 - year_built"))
-        assert ran(houses.doit(*ALL_TASKS).stdout) == VIEWS | {
-            "transform_raw_data", "train_and_predict_default_model", "train_and_predict_linear_model",
-        }
+        assert ran(houses.doit().stdout) == set()
         module.write_text(original.replace("return tf.cast(2025 - year_built, tf.float32)",
                                            "return tf.math.log1p(tf.cast(2025 - year_built, tf.float32))"))
-        assert ran(houses.doit(*ALL_TASKS).stdout) == VIEWS | {
+        assert ran(houses.doit().stdout) == {
             "transform_raw_data", "train_default_model", "train_and_predict_default_model",
             "train_linear_model", "train_and_predict_linear_model",
         }
