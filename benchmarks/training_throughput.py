@@ -81,11 +81,12 @@ def main():
 
         import tensorflow_transform as tft
 
+        from tft_build import location
         from tft_build.config import load_config
         from tft_build.steps import train
 
         cfg = load_config(ROOT)
-        tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
+        tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
         features = train.model_features(tft_output, cfg.label)
         spec = tft_output.transformed_feature_spec()
         pipeline = train.dataset(cfg, "train", spec, shuffle=True)

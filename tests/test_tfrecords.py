@@ -33,8 +33,11 @@ def expected_records(batch):
 
 def written_records(batch, tmp_path):
     path = tmp_path / "r.tfrecord"
-    path.write_bytes(tfrecords.tfrecord_bytes(batch))
-    return [record.numpy() for record in tf.data.TFRecordDataset(str(path))]
+    chunk = tfrecords.tfrecord_chunk(batch)
+    path.write_bytes(chunk.data)
+    records = [record.numpy() for record in tf.data.TFRecordDataset(str(path))]
+    assert chunk.records() == records  # the spans point at the payloads
+    return records
 
 
 @pytest.fixture
@@ -73,4 +76,4 @@ def test_other_shapes_go_row_by_row(tmp_path):
 
 
 def test_an_empty_batch_is_no_bytes():
-    assert tfrecords.tfrecord_bytes(pa.RecordBatch.from_pydict({"a": pa.array([], pa.list_(pa.float32()))})) == b""
+    assert tfrecords.tfrecord_chunk(pa.RecordBatch.from_pydict({"a": pa.array([], pa.list_(pa.float32()))})).data == b""

@@ -1,5 +1,8 @@
 """The Beam transform step through the real doit task: its errors, and another runner mode."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from conftest import make_project, ran
@@ -35,14 +38,27 @@ def test_a_bad_row_names_file_line_and_column(project):
     assert "Traceback" not in out
 
 
-def test_multi_processing_runner_gives_the_same_data(tmp_path):
-    """`--beam-args` adds Beam options for one run; two worker processes, same bytes."""
+def test_multi_processing_runner_writing_to_a_shared_dir_gives_the_same_data(tmp_path):
+    """What a cluster run does, on one machine: `--beam-args` adds Beam options for one run (two
+    worker processes), and with `shared_dir` the bulk output goes there; same records, and the
+    next steps train and serve from it."""
     project = make_project(tmp_path / "mp", train_rows=200, eval_rows=50)
     project.doit("transform_raw_data")
     single = (project.artifacts / "transformed" / "data.digest.json").read_text()
-    project.doit("forget", "transform_raw_data")
+    shared = tmp_path / "shared"
+    override = tmp_path / "shared.toml"
+    override.write_text(f'shared_dir = "{shared}"\n')
+    env = {"TFT_BUILD_CONFIG": str(override)}
     done = project.doit(
-        "transform_raw_data", "--beam-args=--direct_running_mode=multi_processing --direct_num_workers=2"
+        "transform_raw_data", "--beam-args=--direct_running_mode=multi_processing --direct_num_workers=2",
+        "train_and_predict_non_embedding_model", env=env,
     )
-    assert "transform_raw_data" in ran(done.stdout)
+    assert {"transform_raw_data", "train_and_predict_non_embedding_model"} <= ran(done.stdout)
     assert (project.artifacts / "transformed" / "data.digest.json").read_text() == single
+    local = project.artifacts / "transformed"
+    assert not list(local.glob("*.tfrecord")) and (local / "location.json").exists()
+    build = json.loads((local / "location.json").read_text())["data_dir"]
+    assert build.startswith(f"{shared}/transformed/") and list(Path(build).glob("train-*.tfrecord"))
+    assert (project.artifacts / "metrics" / "non_embedding.json").exists()
+    project.doit("clean", env=env)
+    assert not Path(build).exists()

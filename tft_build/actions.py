@@ -19,7 +19,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from tft_build import runs, trace
+from tft_build import location, runs, trace
 from tft_build.errors import TftBuildError, first_line
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -95,6 +95,7 @@ def clean_outputs(cfg, paths):
         if root not in path.parents:
             raise TftBuildError(f"refusing to clean {path}: it is outside the artifacts dir {root}")
         if path.is_dir():
+            location.remove_pointed_build(path)
             shutil.rmtree(path)
         elif path.exists():
             path.unlink()

@@ -22,7 +22,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tft_build import csvio
+from tft_build import csvio, location
 from tft_build.schema import NA_VALUES
 
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
@@ -51,7 +51,7 @@ def read_batches(path, columns, on_bad=None, header=True):
 def arrow_batches(path, columns, header=True):
     """The checked record batches that pyarrow reads; raises at the first bad block."""
     reader = pacsv.open_csv(
-        path,
+        location.open_binary(path) if location.is_remote(path) else path,
         read_options=pacsv.ReadOptions(
             skip_rows=int(header), column_names=[c.name for c in columns], block_size=BLOCK_BYTES,
             use_threads=True,

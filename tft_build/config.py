@@ -21,7 +21,7 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tft_build import csvio
+from tft_build import csvio, location
 from tft_build.errors import ConfigError, DataError
 from tft_build.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
 
@@ -64,6 +64,9 @@ class Config:
     row_filter: str = "tft_build.rowfilter:is_clean_ride"
     models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Where Beam steps write their bulk output for workers on other machines
+    # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
+    shared_dir: str = ""
     on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
     origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
@@ -105,7 +108,8 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SET
 BAD_ROW_POLICIES = ("fail", "skip")
 DEFAULT_TYPES = {"string": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
-PATH_KEYS = ("artifacts_dir", "noise_floor_file")
+PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir")
+MAY_BE_EMPTY = ("noise_floor_file", "shared_dir")  # "": none
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
@@ -173,8 +177,8 @@ def _parse_table(table, path):
             raise ConfigError(f"{path}: unknown setting '{key}' (known: {known})")
         if key in PATH_LIST_KEYS:
             values[key] = tuple(_resolve(base, p, where) for p in _str_list(value, where))
-        elif key == "noise_floor_file" and value == "":
-            values[key] = ""  # none: the data is not generated, its noise floor is unknown
+        elif key in MAY_BE_EMPTY and value == "":
+            values[key] = ""
         elif key in PATH_KEYS:
             values[key] = _resolve(base, _typed(value, str, where), where)
         elif key == "columns":
@@ -294,10 +298,17 @@ def _with_objective(cfg):
 
 def data_files(cfg, split):
     """The sorted files that the ``split`` ("train" or "eval") globs match."""
-    patterns = cfg.train_data if split == "train" else cfg.eval_data
+    return matching_files(cfg.train_data if split == "train" else cfg.eval_data)
+
+
+def matching_files(patterns):
+    """The files that each path or glob matches, sorted per pattern, local or remote."""
     files = []
     for pattern in patterns:
-        files.extend(sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+        if location.is_remote(pattern):
+            files.extend(path for path, _, _ in location.match(pattern))
+        else:
+            files.extend(sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
     return files
 
 

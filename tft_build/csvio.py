@@ -11,8 +11,10 @@ optional column's missing value (an empty field or one of
 
 import csv
 import datetime
+import io
 import math
 
+from tft_build import location
 from tft_build.errors import DataError
 from tft_build.schema import NA_VALUES
 
@@ -63,7 +65,7 @@ def not_utf8(path, err):
 
     The decoder reads ahead in blocks, so the line is found again in the bytes.
     """
-    with open(path, "rb") as f:
+    with location.open_binary(path) as f:
         line = next((n for n, raw in enumerate(f, 1) if not _decodes(raw)), 1)
     return DataError(f"{path}:{line}: not UTF-8 text ({err.reason}); save the file as UTF-8")
 
@@ -83,7 +85,7 @@ def ignore_bad_rows(policy):
 
 def _open(path):
     try:
-        return open(path, newline="", encoding="utf-8-sig")
+        return io.TextIOWrapper(location.open_binary(path), encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise DataError(f"{path}: no such data file; check train_data/eval_data in the config") from None
 

@@ -11,10 +11,13 @@ The pointer is written with the manifest, last, so consumers see the old
 build or the new one, never a half-written one; the build it replaces is
 deleted after.
 
-Nothing here imports TensorFlow or Beam.
+Input CSVs may be on shared storage too: they are matched and read through
+Beam's filesystems. Nothing here imports TensorFlow, and Beam only for a path
+on remote storage.
 """
 
 import json
+import shutil
 import uuid
 from pathlib import Path
 
@@ -44,3 +47,38 @@ def join(base, *parts):
 def is_remote(path):
     """Whether ``path`` is a URL of a Beam filesystem (``gs://``, ``s3://``, ``hdfs://`` ...)."""
     return "://" in str(path)
+
+
+def open_binary(path):
+    """A local file or a file on any Beam filesystem, opened for reading bytes."""
+    if is_remote(path):
+        from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
+
+        return FileSystems.open(path)
+    return open(path, "rb")
+
+
+def match(pattern):
+    """The files on a Beam filesystem that a path or glob names, sorted: ``[(path, size, mtime)]``."""
+    from apache_beam.io.filesystems import FileSystems
+
+    found = FileSystems.match([pattern])[0].metadata_list
+    return sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in found)
+
+
+def remove_build(path):
+    """Delete a build dir (local, or on any Beam filesystem) if it exists."""
+    if is_remote(path):
+        from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
+
+        if FileSystems.exists(path):
+            FileSystems.delete([path])
+    else:
+        shutil.rmtree(path, ignore_errors=True)
+
+
+def remove_pointed_build(step_dir):
+    """Delete the shared build that ``step_dir/location.json`` names, if any (``doit clean``)."""
+    pointer = Path(step_dir) / LOCATION
+    if pointer.is_file():
+        remove_build(json.loads(pointer.read_text(encoding="utf-8"))["data_dir"])

@@ -9,8 +9,9 @@ downstream (early cutoff).
 
 import hashlib
 import json
-import struct
 from pathlib import Path
+
+import numpy as np
 
 MANIFEST = "MANIFEST.json"
 _MOD = 2**256
@@ -30,23 +31,14 @@ def file_sha256(path):
     return digest.hexdigest()
 
 
-def tree_files(root, ignore=()):
-    """Every file under ``root`` as ``{relative path: {sha256, size}}``.
-
-    The manifest itself and files named in ``ignore`` are left out.
-    """
+def tree_files(root):
+    """Every file under ``root`` but the manifest itself as ``{relative path: {sha256, size}}``."""
     root = Path(root)
     return {
         str(p.relative_to(root)): {"sha256": file_sha256(p), "size": p.stat().st_size}
         for p in sorted(root.rglob("*"))
-        if p.is_file() and p.name != MANIFEST and p.name not in ignore
+        if p.is_file() and p.name != MANIFEST
     }
-
-
-def tree_digest(root, ignore=()):
-    """One hash of every file's path and content under ``root``, but ``ignore``d names."""
-    text = to_json(tree_files(root, ignore))
-    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def write_manifest(root, extra):
@@ -56,24 +48,29 @@ def write_manifest(root, extra):
     return path
 
 
-def read_tfrecords(path):
-    """Yield the records of an uncompressed TFRecord file (no TensorFlow needed)."""
-    with open(path, "rb") as f:
-        while header := f.read(12):
-            (length,) = struct.unpack("<Q", header[:8])
-            yield f.read(length)
-            f.read(4)  # the data's CRC
+def records_digest(records):
+    """``(count, sum)`` of ``records``: their number and the sum of their sha256 values mod 2**256.
 
-
-def records_digest(paths):
-    """Record count and an order-independent hash of the records of ``paths``.
-
-    The hash is the sum of the records' sha256 values modulo 2**256: the same
-    multiset of records gives the same digest whatever the order or sharding.
+    Parts add up (:func:`add_digests`), so the same multiset of records gives
+    the same digest whatever the order, sharding or batching. The 256-bit
+    values are summed as eight 32-bit columns (no overflow below 2**32
+    records), then carried once.
     """
-    count, total = 0, 0
-    for path in paths:
-        for record in read_tfrecords(path):
-            count += 1
-            total = (total + int.from_bytes(hashlib.sha256(record).digest(), "big")) % _MOD
+    records = list(records)
+    if not records:
+        return 0, 0
+    hashes = b"".join(hashlib.sha256(record).digest() for record in records)
+    columns = np.frombuffer(hashes, ">u4").reshape(-1, 8).astype(np.uint64).sum(axis=0)
+    return len(records), sum(int(word) << (32 * (7 - i)) for i, word in enumerate(columns)) % _MOD
+
+
+def add_digests(parts):
+    """The ``(count, sum)`` of the records of several ``(count, sum)`` parts."""
+    parts = list(parts)
+    return sum(n for n, _ in parts), sum(t for _, t in parts) % _MOD
+
+
+def digest_json(part):
+    """A ``(count, sum)`` digest as JSON-able ``{records, digest}``."""
+    count, total = part
     return {"records": count, "digest": f"{total:064x}"}

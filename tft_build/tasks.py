@@ -15,12 +15,12 @@ import os
 
 from doit.exceptions import InvalidDodoFile
 
-from tft_build import dotted, runs
+from tft_build import dotted, location, runs
 from tft_build.actions import clean_outputs, run_step
-from tft_build.config import data_files, load_config, settings_for
+from tft_build.config import load_config, matching_files, settings_for
 from tft_build.errors import TftBuildError
 from tft_build.safety import check_artifacts_dir, recover_state_db
-from tft_build.uptodate import code_unchanged, settings_unchanged
+from tft_build.uptodate import code_unchanged, remote_files_unchanged, settings_unchanged
 
 STATE_FILE = ".doit-state.sqlite3"
 
@@ -36,7 +36,7 @@ BEAM_ARGS = {
 }
 
 # What each kind of step reads from the config; a change reruns exactly it.
-RAW_SETTINGS = ("columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args")
+RAW_SETTINGS = ("columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args", "shared_dir")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets")
 TRAIN_SETTINGS = ("label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
 PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file")
@@ -95,15 +95,19 @@ def output_files(cfg, directory):
 
 
 def csv_files(cfg, *splits):
-    """The data files of ``splits``, existing ones only (a missing one is the step's error)."""
-    return [path for split in splits for path in data_files(cfg, split) if os.path.isfile(path)]
+    """The local data files of ``splits``, existing ones only (a missing one is the step's error)."""
+    local = [p for split in splits for p in getattr(cfg, f"{split}_data") if not location.is_remote(p)]
+    return [path for path in matching_files(local) if os.path.isfile(path)]
 
 
-def step_checks(cfg, step, plugins, settings):
-    """The uptodate checks of a step: its code with the plug-ins it calls, its settings."""
+def step_checks(cfg, step, plugins, settings, splits=()):
+    """The uptodate checks of a step: its code with the plug-ins it calls, its settings,
+    and the data of ``splits`` on remote storage (local data files are ``file_dep``)."""
+    remote = [p for split in splits for p in getattr(cfg, f"{split}_data") if location.is_remote(p)]
     return [
         code_unchanged([step, *plugins], cfg.code_dirs),
         settings_unchanged(settings),
+        *([remote_files_unchanged(remote)] if remote else []),
     ]
 
 
@@ -117,7 +121,7 @@ def transform_like_task(cfg, directory, step, plugins, settings, doc):
         "file_dep": csv_files(cfg, "train", "eval"),
         "targets": list(outputs.values()),
         "params": [BEAM_ARGS],
-        "uptodate": step_checks(cfg, step, plugins, settings_for(cfg, *settings)),
+        "uptodate": step_checks(cfg, step, plugins, settings_for(cfg, *settings), ("train", "eval")),
         "clean": [(clean_outputs, [cfg, [cfg.artifact(directory)]])],
     }
 
@@ -189,7 +193,7 @@ def predict_task(cfg, name):
         + csv_files(cfg, "eval")
         + noise,
         "targets": targets,
-        "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS)),
+        "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS), ("eval",)),
         "clean": [(clean_outputs, [cfg, [cfg.artifact("serving", name)] + targets[1:]])],
     }
 

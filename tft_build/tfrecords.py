@@ -16,6 +16,8 @@ record as: length (uint64), masked crc32c of the length, data, masked crc32c
 of the data.
 """
 
+from typing import NamedTuple
+
 import google_crc32c
 import numpy as np
 import pyarrow as pa
@@ -27,10 +29,21 @@ CRC_MASK_DELTA = 0xA282EAD8
 VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], np.uint64)  # a varint grows a byte at each
 
 
-def tfrecord_bytes(batch):
+class Chunk(NamedTuple):
+    """TFRecord file bytes, and where each record's payload (its ``tf.Example``) lies in them."""
+
+    data: bytes
+    spans: list  # (start, end) per record
+
+    def records(self):
+        """The payload of each record."""
+        return [self.data[start:end] for start, end in self.spans]
+
+
+def tfrecord_chunk(batch):
     """The rows of ``batch`` as TFRecord file bytes, one canonical ``tf.Example`` per row."""
     if batch.num_rows == 0:
-        return b""
+        return Chunk(b"", [])
     columns = sorted(zip(batch.schema.names, batch.columns), key=lambda item: map_order(item[0]))
     if all(scalar_kind(column) for _, column in columns):
         parts, length = example(columns, batch.num_rows)
@@ -160,13 +173,13 @@ def serialized_rows(batch):
 
 
 def framed(parts, length, rows):
-    """TFRecord file bytes of ``rows`` records laid out by ``parts`` of ``length`` bytes each."""
+    """The chunk of ``rows`` records laid out by ``parts`` of ``length`` bytes each."""
     buffer, ends = assemble([frame_header(length), *parts, bytes(4)], rows)
     data, body_ends = buffer.tobytes(), ends - 4
-    bodies = zip((body_ends - length).tolist(), body_ends.tolist())
-    crc = masked_crc([google_crc32c.value(data[start:end]) for start, end in bodies])
+    spans = list(zip((body_ends - length).tolist(), body_ends.tolist()))
+    crc = masked_crc([google_crc32c.value(data[start:end]) for start, end in spans])
     buffer[body_ends[:, None] + np.arange(4)] = crc_bytes(crc)
-    return buffer.tobytes()
+    return Chunk(buffer.tobytes(), spans)
 
 
 def frame_header(length):

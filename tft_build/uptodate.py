@@ -11,6 +11,7 @@ import difflib
 import json
 from importlib import metadata
 
+from tft_build import location
 from tft_build.fingerprint import fingerprint
 
 VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
@@ -107,6 +108,36 @@ class code_unchanged(_Stored):
             if old_ext.get(dist) != new_ext.get(dist):
                 lines.append(f"package {dist}: {old_ext.get(dist, '(unused)')} -> {new_ext.get(dist, '(unused)')}")
         return lines
+
+
+class remote_files_unchanged(_Stored):
+    """The data files on remote storage have the same names, sizes and modification times.
+
+    doit hashes only local files; for ``gs://`` and the like, Beam's
+    filesystems list them (Beam is imported only then). Matched once, like
+    the code's fingerprint.
+    """
+
+    key = "_remote_files"
+    what = "remote data files"
+
+    def __init__(self, patterns):
+        self.patterns = tuple(patterns)
+        self._current = None
+
+    def current(self):
+        if self._current is None:
+            self._current = [list(stamp) for pattern in self.patterns for stamp in location.match(pattern)]
+        return self._current
+
+    def describe(self, saved, current):
+        old, new = {path: rest for path, *rest in saved}, {path: rest for path, *rest in current}
+        return [
+            f"file changed: {path}" if path in old and path in new else
+            f"file {'added' if path in new else 'removed'}: {path}"
+            for path in sorted(set(old) | set(new))
+            if old.get(path) != new.get(path)
+        ]
 
 
 def source_diff(name, old, new):

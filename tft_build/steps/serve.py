@@ -23,7 +23,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tabulate import tabulate
 
-from tft_build import csvio, dotted, manifest
+from tft_build import csvio, dotted, location, manifest
 from tft_build.atomic import atomic_dir, write_file_atomic
 from tft_build.config import data_files
 from tft_build.schema import feature_spec
@@ -68,7 +68,7 @@ class ServingModule(tf.Module):
 @traced
 def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
-    tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
+    tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
     raw_spec = serving_spec(cfg)
     stats = json.loads(open(cfg.artifact("models", model_name, train.HISTORY_FILE)).read())["label_stats"]
     module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))

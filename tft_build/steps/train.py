@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tft_build import dotted, manifest
+from tft_build import dotted, location, manifest
 from tft_build.atomic import atomic_dir
 from tft_build.errors import ConfigError, TftBuildError
 from tft_build.models import Feature
@@ -31,7 +31,7 @@ LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 @traced
 def train_model(cfg, model_name):
     """Train the model called ``model_name`` and save it under ``artifacts/models``."""
-    tft_output = tft.TFTransformOutput(cfg.artifact("transformed"))
+    tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
     features = model_features(tft_output, cfg.label)
     builder = dotted.resolve(cfg, f"models.{model_name}")
     keras.utils.set_random_seed(cfg.seed)
@@ -114,7 +114,7 @@ def model_features(tft_output, label):
 @traced
 def dataset(cfg, split, spec, shuffle):
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
-    files = sorted(tf.io.gfile.glob(cfg.artifact("transformed", f"{split}-*.tfrecord")))
+    files = sorted(tf.io.gfile.glob(location.join(location.data_dir(cfg, "transformed"), f"{split}-*.tfrecord")))
     ds = tf.data.TFRecordDataset(files).cache()
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)

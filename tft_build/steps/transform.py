@@ -4,8 +4,10 @@ One flow, in the order data travels: read the CSVs into Arrow record batches,
 drop dirty rows (the configured filter, before analysis, since a
 preprocessing_fn cannot drop rows), analyze the training rows, transform the
 training and eval rows with the resulting transform_fn, encode and write
-them, check that rows really went through, write the digests and the
-manifest, rename.
+them (summing the records' digests on the way), check that rows really went
+through, write the digests and the manifest, rename. The bulk output goes
+to the build's data dir: the staging dir itself, or a fresh dir on shared
+storage for a distributed runner (:mod:`tft_build.location`).
 
 Data moves in record batches of fixed size (TFT's record-batch mode, one TF
 call per batch), never row by row in Python. The training CSVs are read
@@ -16,12 +18,13 @@ holds the whole data set in memory.
 """
 
 import collections.abc
+import contextlib
 import csv
 import hashlib
 import io
 import itertools
+import json
 import os
-from pathlib import Path
 
 import apache_beam as beam
 import numpy as np
@@ -35,7 +38,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
 
-from tft_build import arrowcsv, csvio, dotted, manifest, tfrecords
+from tft_build import arrowcsv, csvio, dotted, location, manifest, tfrecords
 from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
 from tft_build.errors import ConfigError, DataError, TftBuildError
@@ -53,6 +56,7 @@ TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float3
 LABEL_CLASSES = "label_classes"  # the vocabulary of a classification label: class names, most frequent first
 SAVED_MODEL = "saved_model.pb"
 DATA_DIGEST = "data.digest.json"
+DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the pipeline's sum of its records' digests
 TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
 
@@ -60,14 +64,14 @@ METRICS_NAMESPACE = "tft_build"
 @traced
 def preprocess_raw_data(cfg):
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
-    return run_transform(cfg, cfg.artifact("raw"), identity_fn)
+    return run_transform(cfg, "raw", identity_fn)
 
 
 @traced
 def transform_raw_data(cfg):
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
     user_fn = dotted.resolve(cfg, "preprocessing_fn")
-    return run_transform(cfg, cfg.artifact("transformed"), checked_preprocessing_fn(cfg, user_fn))
+    return run_transform(cfg, "transformed", checked_preprocessing_fn(cfg, user_fn))
 
 
 def checked_preprocessing_fn(cfg, user_fn):
@@ -121,27 +125,46 @@ def identity_fn(inputs):
 
 
 @traced
-def run_transform(cfg, out_dir, preprocessing_fn):
-    """Run the Beam pipeline into ``out_dir`` atomically; return the row counts."""
+def run_transform(cfg, directory, preprocessing_fn):
+    """Run the Beam pipeline into ``artifacts/<directory>`` atomically; return the row counts."""
+    out_dir = cfg.artifact(directory)
     files = {split: checked_files(cfg, split) for split in SPLITS}
     raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(feature_spec(cfg.columns))
     row_filter = dotted.resolve(cfg, "row_filter")
+    previous = location.data_dir(cfg, directory)
     with atomic_dir(out_dir) as staging:
-        pipeline = beam.Pipeline(options=beam_options(cfg))
-        build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging)
-        result = pipeline.run()
-        result.wait_until_finish()
-        counts = row_counts(result)
-        check_counts(counts, files)
-        tf.io.gfile.rmtree(str(staging / "tmp"))
-        write_digests(staging)
-        write_sample(staging, cfg, row_filter)
-        manifest.write_manifest(staging, {"rows": counts})
+        data = location.new_build_dir(cfg, directory, staging)
+        with removed_on_failure(data, staging):
+            pipeline = beam.Pipeline(options=beam_options(cfg))
+            build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data)
+            result = pipeline.run()
+            result.wait_until_finish()
+            counts = row_counts(result)
+            check_counts(counts, files)
+            tf.io.gfile.rmtree(location.join(data, "tmp"))
+            write_digests(staging, data)
+            write_sample(staging, data, cfg, row_filter)
+            if data != str(staging):
+                (staging / location.LOCATION).write_text(manifest.to_json({"data_dir": data}), encoding="utf-8")
+            manifest.write_manifest(staging, {"rows": counts})
+    if previous not in (out_dir, data):  # the shared build this one replaced
+        location.remove_build(previous)
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
     bad = sum(counts[s]["bad"] for s in SPLITS)
     if bad:
-        print(f"{bad} malformed rows skipped; they are listed in {Path(out_dir) / QUARANTINE}")
+        print(f"{bad} malformed rows skipped; they are listed in {location.join(data, QUARANTINE)}")
     return {"rows": counts}
+
+
+@contextlib.contextmanager
+def removed_on_failure(data, staging):
+    """Delete a shared build dir if its build fails (the staging dir is atomic_dir's to remove)."""
+    try:
+        yield
+    except BaseException:
+        if data != str(staging):
+            location.remove_build(data)
+        raise
 
 
 @traced
@@ -153,7 +176,7 @@ def checked_files(cfg, split):
         patterns = ", ".join(getattr(cfg, setting))
         raise DataError(f"{patterns}: no file matches setting '{setting}'")
     for path in files:
-        if not os.path.isfile(path):
+        if not (location.is_remote(path) or os.path.isfile(path)):  # remote ones were matched
             raise DataError(f"{path}: no such data file; check setting '{setting}'")
         csvio.read_header(path, cfg.columns, cfg.header)
     return files
@@ -166,10 +189,10 @@ def beam_options(cfg):
 
 
 @traced
-def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, staging):
-    """Add the read, filter, analyze, transform and write steps to ``pipeline``."""
+def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data):
+    """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``."""
     raw_config = tensor_adapter_config(cfg, raw_metadata)
-    with tft_beam.Context(temp_dir=str(staging / "tmp")):
+    with tft_beam.Context(temp_dir=location.join(data, "tmp")):
         read = {
             (split, counted): pipeline
             | f"List{split}{counted}" >> beam.Create(files[split])
@@ -183,7 +206,7 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
                 [read[split, True][BAD] for split in SPLITS]
                 | "AllBadRows" >> beam.Flatten()
                 | "WriteQuarantine" >> beam.io.WriteToText(
-                    str(staging / QUARANTINE), shard_name_template="", header=QUARANTINE_HEADER
+                    location.join(data, QUARANTINE), shard_name_template="", header=QUARANTINE_HEADER
                 )
             )
         transform_fn = (read["train", True].batches, raw_config) | "Analyze" >> tft_beam.AnalyzeDataset(
@@ -193,14 +216,24 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
             transformed, _ = ((batches, raw_config), transform_fn) | f"Transform{split}" >> tft_beam.TransformDataset(
                 output_record_batches=True
             )
+            encoded = transformed | f"Encode{split}" >> beam.Map(encode)
             _ = (
-                transformed
-                | f"Encode{split}" >> beam.Map(encode)
-                | f"Write{split}" >> beam.io.Write(FramedRecordsSink(str(staging / split)))
+                encoded
+                | f"Records{split}" >> beam.Map(lambda pair: pair[0])
+                | f"Write{split}" >> beam.io.Write(FramedRecordsSink(location.join(data, split)))
             )
-        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(str(staging))
+            _ = (
+                encoded
+                | f"Digest{split}" >> beam.Map(lambda pair: pair[1])
+                | f"AddDigests{split}" >> beam.CombineGlobally(manifest.add_digests)
+                | f"DigestJson{split}" >> beam.Map(lambda part: manifest.to_json(manifest.digest_json(part)))
+                | f"WriteDigest{split}" >> beam.io.WriteToText(
+                    location.join(data, f"{split}.{DIGEST_SUFFIX}"), shard_name_template=""
+                )
+            )
+        _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(data)
         _ = raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
-            str(staging / tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
+            location.join(data, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
         )
 
 
@@ -212,16 +245,21 @@ def tensor_adapter_config(cfg, raw_metadata):
 
 
 def encode(transformed):
-    """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair."""
+    """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair, and their digest.
+
+    The digest (:func:`manifest.records_digest`) is taken here, from the
+    records in memory, so nothing is read back after writing.
+    """
     batch, _ = transformed
-    return tfrecords.tfrecord_bytes(batch)
+    chunk = tfrecords.tfrecord_chunk(batch)
+    return chunk.data, manifest.records_digest(chunk.records())
 
 
 class FramedRecordsSink(beam.io.filebasedsink.FileBasedSink):
     """``<prefix>-SSSSS-of-NNNNN.tfrecord`` files of elements that are whole TFRecord chunks.
 
     Beam's WriteToTFRecord frames one record per element; here an element is
-    a batch of records already framed (:func:`tfrecords.tfrecord_bytes`), so
+    a chunk of records already framed (:func:`tfrecords.tfrecord_chunk`), so
     Beam handles a few large elements instead of a million small ones.
     """
 
@@ -378,24 +416,36 @@ def check_counts(counts, files):
 
 
 @traced
-def write_digests(staging):
-    """The digests consumers depend on: the data, and the transform graph."""
-    spec = tft.TFTransformOutput(str(staging)).transformed_feature_spec()
-    data = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
+def write_digests(staging, data):
+    """The digests consumers depend on, into ``staging``: the records, and the transform graph."""
+    spec = tft.TFTransformOutput(data).transformed_feature_spec()
+    digests = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
     for split in SPLITS:
-        paths = sorted(str(p) for p in staging.glob(f"{split}-*.tfrecord"))
-        data[split] = manifest.records_digest(paths)
-    (staging / DATA_DIGEST).write_text(manifest.to_json(data), encoding="utf-8")
+        with tf.io.gfile.GFile(location.join(data, f"{split}.{DIGEST_SUFFIX}")) as f:
+            digests[split] = json.loads(f.read())
+    (staging / DATA_DIGEST).write_text(manifest.to_json(digests), encoding="utf-8")
     # fingerprint.pb holds a random id of each save; saved_model.pb counts by its meaning.
     graph = {
-        part: manifest.tree_digest(staging / part, ignore=("fingerprint.pb", SAVED_MODEL))
+        part: tree_digest(location.join(data, part), ignore=("fingerprint.pb", SAVED_MODEL))
         for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
     }
-    graph["graph"] = hashlib.sha256(canonical_graph(staging).encode()).hexdigest()
+    graph["graph"] = hashlib.sha256(canonical_graph(data).encode()).hexdigest()
     (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
 
 
-def canonical_graph(staging):
+def tree_digest(root, ignore=()):
+    """One hash of every file's path and content under ``root`` (local or remote), but ``ignore``d names."""
+    files = {}
+    for directory, _, names in tf.io.gfile.walk(root):
+        for name in names:
+            if name not in ignore:
+                path = location.join(directory, name)
+                with tf.io.gfile.GFile(path, "rb") as f:
+                    files[path[len(root):]] = hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(manifest.to_json(files).encode()).hexdigest()
+
+
+def canonical_graph(data):
     """The transform_fn's saved graph as text that depends on what it computes only.
 
     TF writes a graph's and each function's nodes in an order that varies
@@ -403,15 +453,15 @@ def canonical_graph(staging):
     names vocabulary tables after the temp dir the graph was built in: the
     nodes are sorted by name and that dir is cut out.
     """
-    path = staging / tft.TFTransformOutput.TRANSFORM_FN_DIR / SAVED_MODEL
-    model = saved_model_pb2.SavedModel.FromString(path.read_bytes())
+    with tf.io.gfile.GFile(location.join(data, tft.TFTransformOutput.TRANSFORM_FN_DIR, SAVED_MODEL), "rb") as f:
+        model = saved_model_pb2.SavedModel.FromString(f.read())
     for meta_graph in model.meta_graphs:
         graph = meta_graph.graph_def
         sort_by(graph.node, lambda node: node.name)
         sort_by(graph.library.function, lambda function: function.signature.name)
         for function in graph.library.function:
             sort_by(function.node_def, lambda node: node.name)
-    return str(model).replace(str(staging), "")
+    return str(model).replace(data, "")
 
 
 def sort_by(repeated, key):
@@ -422,7 +472,7 @@ def sort_by(repeated, key):
 
 
 @traced
-def write_sample(staging, cfg, row_filter, rows=SAMPLE_ROWS):
+def write_sample(staging, data, cfg, row_filter, rows=SAMPLE_ROWS):
     """``sample.json``: the first clean eval rows, raw and through the saved transform_fn.
 
     The report shows it; the transform is applied exactly as serving does.
@@ -438,7 +488,7 @@ def write_sample(staging, cfg, row_filter, rows=SAMPLE_ROWS):
     ))
     spec = feature_spec(cfg.columns)
     tensors = {name: tf.constant([row[name] for row in raw], dtype=f.dtype) for name, f in spec.items()}
-    transformed = tft.TFTransformOutput(str(staging)).transform_raw_features(tensors)
+    transformed = tft.TFTransformOutput(data).transform_raw_features(tensors)
     values = {name: tensor.numpy().tolist() for name, tensor in sorted(transformed.items())}
     sample = [
         {"raw": row, "transformed": {name: plain(column[i]) for name, column in values.items()}}

@@ -10,6 +10,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tabulate import tabulate
 
+from tft_build import location
 from tft_build.trace import traced
 
 SAMPLE_ROWS = 3
@@ -30,7 +31,7 @@ def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
 def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
     """Print sample rows raw and transformed, side by side."""
     raw = sample_raw(cfg, rows)
-    transformed = tft.TFTransformOutput(cfg.artifact("transformed")).transform_raw_features(dict(raw))
+    transformed = tft.TFTransformOutput(location.data_dir(cfg, "transformed")).transform_raw_features(dict(raw))
     for i in range(len(next(iter(raw.values())))):
         left = [[name, show(t.numpy()[i])] for name, t in raw.items()]
         right = [[name, show(t.numpy()[i])] for name, t in sorted(transformed.items())]
@@ -44,8 +45,9 @@ def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
 @traced
 def sample_raw(cfg, rows):
     """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
-    tft_output = tft.TFTransformOutput(cfg.artifact("raw"))
-    files = sorted(tf.io.gfile.glob(cfg.artifact("raw", "train-*.tfrecord")))
+    raw_dir = location.data_dir(cfg, "raw")
+    tft_output = tft.TFTransformOutput(raw_dir)
+    files = sorted(tf.io.gfile.glob(location.join(raw_dir, "train-*.tfrecord")))
     batch = next(iter(tf.data.TFRecordDataset(files).batch(rows)))
     parsed = tf.io.parse_example(batch, tft_output.raw_feature_spec())
     return {c.name: parsed[c.name] for c in cfg.columns}
