@@ -19,7 +19,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from tft_build import location, runs, trace
+from tft_build import interrupt, location, runs, trace
 from tft_build.errors import TftBuildError, first_line
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -32,6 +32,7 @@ def run_step(step, cfg, *args, task):
     ``<artifacts>/traces/<task>.json``. Beam options given on the command
     line (``--beam-args``) are added to the config's for this run only.
     """
+    interrupt.check()
     module_name, _, function = step.partition(":")
     trace_file = cfg.artifact("traces", f"{task.name}.json")
     extra_beam_args = shlex.split(task.options.get("beam_args") or "") if task.options else []

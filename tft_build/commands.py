@@ -16,6 +16,7 @@ import sys
 from doit.cmd_clean import Clean
 from doit.cmd_run import Run
 
+from tft_build import interrupt
 from tft_build.errors import TftBuildError
 from tft_build.lock import project_lock
 from tft_build.safety import check_clean_target
@@ -59,7 +60,7 @@ class LockedRun(Run):
                  force_verbosity=False, failure_verbosity=0, pdb=False, no_wait=False):
         cfg = project_config(self.task_list)
         try:
-            with locked(cfg, no_wait):
+            with locked(cfg, no_wait), interrupt.remembered():
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,

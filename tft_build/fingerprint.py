@@ -30,9 +30,9 @@ WHOLE_MODULE = "*"
 MODULE_NAMES = {"__file__", "__name__", "__doc__", "__spec__", "__package__", "__builtins__", "__path__"}
 BUILTIN_NAMES = set(dir(builtins)) | MODULE_NAMES
 DYNAMIC_CALLS = {"globals", "vars", "eval", "exec", "locals", "__import__"}
-# Modules that cannot change what a step produces: recording a call trace
-# must not make every task rerun.
-NEUTRAL_MODULES = {"tft_build.trace"}
+# Modules that cannot change what a step produces: recording a call trace or
+# watching for Ctrl-C must not make every task rerun.
+NEUTRAL_MODULES = {"tft_build.trace", "tft_build.interrupt"}
 
 
 @dataclass

@@ -1,7 +1,7 @@
-"""Which taxi rides are clean enough to learn from.
+"""Row filters: which taxi rides are clean enough to learn from, or every row.
 
 A ``preprocessing_fn`` maps rows to rows and cannot drop any, so dirty rows
-are dropped by this plain predicate in a Beam step before analysis. The
+are dropped by a plain predicate in a Beam step before analysis. The
 transform calls it on a batch of rows at once: a mapping of column name to
 numpy array, returning a boolean mask. Written with ``&`` (not ``and``), the
 same code also takes one typed row (a dict of scalars from

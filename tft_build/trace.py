@@ -16,6 +16,7 @@ import contextvars
 import functools
 import time
 
+from tft_build import interrupt
 from tft_build.atomic import write_file_atomic
 from tft_build.manifest import to_json
 
@@ -41,6 +42,7 @@ def traced(function):
 
     @functools.wraps(function)
     def wrapper(*args, **kwargs):
+        interrupt.check()
         recorder = _recorder
         if recorder is None:
             return function(*args, **kwargs)

@@ -16,7 +16,7 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tft_build import dotted, location, manifest
+from tft_build import dotted, interrupt, location, manifest
 from tft_build.atomic import atomic_dir
 from tft_build.errors import ConfigError, TftBuildError
 from tft_build.models import Feature
@@ -78,6 +78,7 @@ def callbacks(cfg):
     return [
         keras.callbacks.ReduceLROnPlateau(factor=LR_FACTOR, patience=cfg.lr_patience),
         keras.callbacks.EarlyStopping(patience=cfg.patience, restore_best_weights=True),
+        keras.callbacks.LambdaCallback(on_train_batch_end=lambda batch, logs: interrupt.check()),
     ]
 
 

@@ -1,0 +1,35 @@
+"""Ctrl-C is remembered: an interrupt that some code swallows is raised again."""
+
+import os
+import signal
+
+import pytest
+
+from tft_build import interrupt
+
+
+def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():
+    with interrupt.remembered():
+        try:
+            os.kill(os.getpid(), signal.SIGINT)
+            signal.sigtimedwait([], 0.01) if hasattr(signal, "sigtimedwait") else None
+        except KeyboardInterrupt:  # what TensorFlow's finalizers do: except: pass
+            pass
+        with pytest.raises(KeyboardInterrupt):
+            interrupt.check()
+    interrupt.check()  # forgotten once the run is over
+    assert signal.getsignal(signal.SIGINT) is signal.default_int_handler
+
+
+def test_without_ctrl_c_checks_pass():
+    with interrupt.remembered():
+        interrupt.check()
+
+
+def test_a_ctrl_c_lost_in_a_weakref_callback_prints_no_traceback(capsys):
+    import sys
+
+    with interrupt.remembered():
+        sys.unraisablehook(type("Info", (), {"exc_type": KeyboardInterrupt, "exc_value": KeyboardInterrupt(),
+                                             "exc_traceback": None, "err_msg": None, "object": None})())
+    assert capsys.readouterr().err == ""
