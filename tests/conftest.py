@@ -8,6 +8,7 @@ helper in another module) and model builders, which tests may edit.
 
 import os
 import shutil
+import signal
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -84,10 +85,16 @@ class Project:
         return done
 
     def start(self, *args, env=None):
-        """Start ``doit ARGS`` here in the background; the running process."""
+        """Start ``doit ARGS`` here in the background; the running process.
+
+        Ctrl-C (SIGINT) reaches it as in a terminal even when pytest itself was
+        started in the background, where the shell makes it ignore SIGINT (and
+        its children would inherit that).
+        """
         return subprocess.Popen(
             [sys.executable, "-m", "doit", *args], cwd=self.root, env=self.environment(env),
             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
 
 

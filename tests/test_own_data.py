@@ -275,7 +275,7 @@ def no_label(inputs, cfg):
 
 
 @pytest.mark.parametrize("function, message", [
-    ("raises", "broken:raises raised KeyError: 'no_such_column' at {root}/broken.py:6"),
+    ("raises", "broken:raises raised KeyError: 'no_such_column' at broken.py:6"),
     ("no_label", "broken:no_label returned no label 'price' (it returned area)"),
 ])
 def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function, message):
@@ -286,4 +286,4 @@ def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function,
     out = done.stdout + done.stderr
     assert done.returncode != 0 and "Traceback" not in out
     line = next(line for line in out.splitlines() if "override.toml: setting 'preprocessing_fn'" in line)
-    assert message.format(root=houses.root) in line, out
+    assert message in line, out

@@ -71,6 +71,14 @@ def resolve(cfg, setting):
         raise ConfigError(f"{where}: module '{module_name}' has no '{attr}'") from None
 
 
+def shown(path, project_dir):
+    """A path as the user knows it: relative to the project dir when inside it."""
+    try:
+        return str(Path(path).relative_to(project_dir))
+    except ValueError:
+        return path
+
+
 def user_code_error(cfg, setting, err):
     """A one-line ConfigError for an exception that the code ``setting`` names raised.
 
@@ -79,7 +87,7 @@ def user_code_error(cfg, setting, err):
     """
     dirs = tuple(str(d) + os.sep for d in cfg.code_dirs)
     user_frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(dirs)]
-    at = f" at {user_frames[-1].filename}:{user_frames[-1].lineno}" if user_frames else ""
+    at = f" at {shown(user_frames[-1].filename, cfg.project_dir)}:{user_frames[-1].lineno}" if user_frames else ""
     return ConfigError(
         f"{cfg.where(setting)}: {path_of(cfg, setting)} raised {type(err).__name__}: {first_line(err)}{at}"
     )
