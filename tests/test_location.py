@@ -115,3 +115,11 @@ def test_a_pointed_remote_build_is_removed(tmp_path):
     (step_dir / location.LOCATION).write_text(json.dumps({"data_dir": f"{SCHEME}{build}"}))
     location.remove_pointed_build(step_dir)
     assert not build.exists() and (tmp_path / "shared" / "transformed").exists()
+
+
+def test_a_filesystem_beam_does_not_have_is_one_line():
+    from tft_build.errors import DataError
+
+    with pytest.raises(DataError, match=r"^nosuchfs://bucket/\*\.csv: cannot list it \(") as err:
+        matching_files(["nosuchfs://bucket/*.csv"])
+    assert "\n" not in str(err.value)

@@ -8,6 +8,7 @@ one-line error before anything runs, and TensorFlow stays unloaded);
 :func:`resolve` imports, when a step runs.
 """
 
+import contextlib
 import importlib
 import importlib.util
 import os
@@ -16,7 +17,7 @@ import traceback
 from pathlib import Path
 
 from tft_build import fingerprint
-from tft_build.errors import ConfigError, first_line
+from tft_build.errors import ConfigError, TftBuildError, first_line
 
 
 def plugin_settings(cfg):
@@ -77,6 +78,17 @@ def shown(path, project_dir):
         return str(Path(path).relative_to(project_dir))
     except ValueError:
         return path
+
+
+@contextlib.contextmanager
+def blamed_on(cfg, setting):
+    """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`)."""
+    try:
+        yield
+    except TftBuildError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+        raise user_code_error(cfg, setting, err) from None
 
 
 def user_code_error(cfg, setting, err):

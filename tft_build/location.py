@@ -21,6 +21,8 @@ import shutil
 import uuid
 from pathlib import Path
 
+from tft_build.errors import DataError, first_line
+
 LOCATION = "location.json"
 
 
@@ -62,7 +64,10 @@ def match(pattern):
     """The files on a Beam filesystem that a path or glob names, sorted: ``[(path, size, mtime)]``."""
     from apache_beam.io.filesystems import FileSystems
 
-    found = FileSystems.match([pattern])[0].metadata_list
+    try:
+        found = FileSystems.match([pattern])[0].metadata_list
+    except Exception as err:  # noqa: BLE001 -- no such filesystem, no access: one line, not Beam's pages
+        raise DataError(f"{pattern}: cannot list it ({first_line(err)})") from None
     return sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in found)
 
 

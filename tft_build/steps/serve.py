@@ -17,6 +17,7 @@ shares of the training data as probabilities).
 import csv
 import io
 import json
+from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -70,7 +71,7 @@ def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
     raw_spec = serving_spec(cfg)
-    stats = json.loads(open(cfg.artifact("models", model_name, train.HISTORY_FILE)).read())["label_stats"]
+    stats = json.loads(Path(cfg.artifact("models", model_name, train.HISTORY_FILE)).read_text())["label_stats"]
     module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
     with atomic_dir(cfg.artifact("serving", model_name)) as staging:
         tf.saved_model.save(

@@ -5,7 +5,8 @@ trains with early stopping on the transformed eval set, and saves the model,
 its per-epoch history, the training label's statistics (the serving step's
 baseline) and a manifest atomically under ``artifacts/models/<model>/``.
 A regression model predicts the label; a classification model the
-probability of each class (ids from the transform's label vocabulary). Seeds and op determinism make a rerun on the
+probability of each class (ids from the transform's label vocabulary).
+Seeds and op determinism make a rerun on the
 same data give the same weights.
 """
 
@@ -18,7 +19,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 
 from tft_build import dotted, interrupt, location, manifest
 from tft_build.atomic import atomic_dir
-from tft_build.errors import ConfigError, TftBuildError
+from tft_build.errors import ConfigError
 from tft_build.models import Feature
 from tft_build.steps.transform import LABEL_CLASSES
 from tft_build.trace import traced
@@ -41,12 +42,8 @@ def train_model(cfg, model_name):
     train = dataset(cfg, "train", spec, shuffle=True)
     evaluation = dataset(cfg, "eval", spec, shuffle=False)
     stats = label_stats(train, cfg, tft_output)
-    try:
+    with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
-    except TftBuildError:
-        raise
-    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
-        raise dotted.user_code_error(cfg, f"models.{model_name}", err) from None
     fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=callbacks(cfg), verbose=2)
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}

@@ -41,7 +41,7 @@ from tfx_bsl.tfxio import tensor_representation_util
 from tft_build import arrowcsv, csvio, dotted, location, manifest, tfrecords
 from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
-from tft_build.errors import ConfigError, DataError, TftBuildError
+from tft_build.errors import ConfigError, DataError
 from tft_build.schema import feature_spec
 from tft_build.trace import traced
 
@@ -82,12 +82,8 @@ def checked_preprocessing_fn(cfg, user_fn):
     """
 
     def preprocessing_fn(inputs):
-        try:
+        with dotted.blamed_on(cfg, "preprocessing_fn"):
             outputs = user_fn(inputs, cfg)
-        except TftBuildError:
-            raise
-        except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
-            raise dotted.user_code_error(cfg, "preprocessing_fn", err) from None
         if not isinstance(outputs, dict) or cfg.label not in outputs:
             got = ", ".join(sorted(outputs)) if isinstance(outputs, dict) else type(outputs).__name__
             raise ConfigError(
@@ -312,10 +308,8 @@ def split_counters(split):
 
 def clean_rows(batch, cfg, row_filter, counters):
     """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given."""
-    try:
+    with dotted.blamed_on(cfg, "row_filter"):
         keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
-    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
-        raise dotted.user_code_error(cfg, "row_filter", err) from None
     clean = batch.filter(pa.array(keep))
     if counters:
         counters["read"].inc(batch.num_rows)
