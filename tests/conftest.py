@@ -19,6 +19,7 @@ import pytest
 from tft_build import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
+DOIT_SCRIPT = Path(sys.executable).parent / "doit"  # the console script pip installed beside this Python
 
 SMALL_CONFIG = """\
 [tool.tft_build]
@@ -42,6 +43,40 @@ def rush_hour(hour):
     return tf.cast((hour >= 16) & (hour < 20), tf.float32)
 '''
 
+# The user's code calls this at points a step reaches, so a test can edit a file
+# exactly while a task runs (no racing a sleep): TFT_TEST_EDIT names the point,
+# the file, the text to replace and a marker file that makes it happen once.
+HOOK = '''"""A test hook: make one edit when the user's code reaches a named point."""
+
+import json
+import os
+
+
+def reached(point):
+    """Apply the edit of $TFT_TEST_EDIT if it is for ``point`` and not done yet."""
+    spec = os.environ.get("TFT_TEST_EDIT")
+    edit = json.loads(spec) if spec else None
+    if not edit or edit["point"] != point or os.path.exists(edit["marker"]):
+        return
+    open(edit["marker"], "w").close()
+    with open(edit["path"]) as f:
+        text = f.read()
+    with open(edit["path"], "w") as f:
+        f.write(text.replace(edit["old"], edit["new"], 1))
+'''
+
+ROW_FILTER = '''"""The taxi row filter, reaching the test hook on each batch it reads."""
+
+import my_hook
+from tft_build.rowfilter import is_clean_ride
+
+
+def row_filter(row):
+    """The rows to learn from: clean rides."""
+    my_hook.reached("row_filter")
+    return is_clean_ride(row)
+'''
+
 UNUSED = '''
 
 def not_called(x):
@@ -53,11 +88,29 @@ def not_called(x):
 def user_preprocessing():
     """The taxi preprocessing_fn as a user's copy, with a helper from another module."""
     source = (ROOT / "tft_build" / "preprocessing.py").read_text()
-    source = source.replace("import tensorflow as tf\n", "import tensorflow as tf\n\nimport my_helpers\n", 1)
+    source = source.replace("import tensorflow as tf\n", "import tensorflow as tf\n\nimport my_helpers\nimport my_hook\n", 1)
     source = source.replace(
         "    return features\n", '    features["rush_hour"] = my_helpers.rush_hour(hour)\n    return features\n', 1
     )
-    return source + UNUSED
+    return with_hook(source, "def preprocessing_fn(inputs, cfg):") + UNUSED
+
+
+def user_models():
+    """The taxi model builders as a user's copy, each reaching the test hook."""
+    source = (ROOT / "tft_build" / "models.py").read_text()
+    source = source.replace("\nimport tf_keras", "\nimport my_hook\nimport tf_keras", 1)
+    for builder in ("build_non_embedding_model", "build_embedding_model"):
+        source = with_hook(source, f"def {builder}(features, label_stats, cfg):")
+    return source
+
+
+def with_hook(source, definition):
+    """``source`` with a call of the test hook at the start of ``definition``'s body."""
+    name = definition.split()[1].partition("(")[0]
+    head, docstring = source.split(definition, 1)[0], source.split(definition, 1)[1].split("\n", 2)
+    assert docstring[1].strip().startswith('"""'), definition
+    call = f'    my_hook.reached("{name}")'
+    return head + definition + "\n".join([docstring[0], docstring[1], call, docstring[2]])
 
 
 @dataclass
@@ -74,11 +127,12 @@ class Project:
         base = {k: v for k, v in os.environ.items() if k != "TFT_BUILD_CONFIG"}
         return {**base, **(env or {})}
 
-    def doit(self, *args, check=True, env=None):
-        """Run ``doit ARGS`` here; returns the finished process (output as text)."""
+    def doit(self, *args, check=True, env=None, script=False):
+        """Run ``doit ARGS`` here (``python -m doit``, or the ``doit`` console script with
+        ``script``); returns the finished process (output as text)."""
+        command = [str(DOIT_SCRIPT)] if script else [sys.executable, "-m", "doit"]
         done = subprocess.run(
-            [sys.executable, "-m", "doit", *args], cwd=self.root, env=self.environment(env),
-            capture_output=True, text=True,
+            [*command, *args], cwd=self.root, env=self.environment(env), capture_output=True, text=True,
         )
         if check and done.returncode != 0:
             raise AssertionError(f"doit {' '.join(args)} failed ({done.returncode}):\n{done.stdout}\n{done.stderr}")
@@ -115,7 +169,9 @@ def make_project(root, train_rows=600, eval_rows=150, seed=11):
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
     (root / "my_preprocessing.py").write_text(user_preprocessing())
     (root / "my_helpers.py").write_text(HELPERS)
-    shutil.copy(ROOT / "tft_build" / "models.py", root / "my_models.py")
+    (root / "my_hook.py").write_text(HOOK)
+    (root / "my_filter.py").write_text(ROW_FILTER)
+    (root / "my_models.py").write_text(user_models())
     (root / "pyproject.toml").write_text(SMALL_CONFIG)
     return Project(root)
 

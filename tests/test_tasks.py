@@ -43,7 +43,7 @@ def test_the_seed_tasks_with_docs(project, monkeypatch):
     assert sorted(defined) == sorted(SEED_TASKS)
     for name, task in defined.items():
         assert task["doc"].strip() and "\n" not in task["doc"].strip(), name
-    assert doit_config["backend"] == "sqlite3"
+    assert doit_config["backend"] == "tft_sqlite3"  # doit's sqlite3, guarded (tft_build.statedb)
     assert sorted(doit_config["default_tasks"]) == [
         "train_and_predict_embedding_model",
         "train_and_predict_non_embedding_model",

@@ -3,7 +3,9 @@
 Tasks name their step as ``"tft_build.steps.transform:transform_raw_data"``;
 the step module (and with it TensorFlow) is imported only when the task really
 runs, so loading the tasks stays fast. A step's user errors become a one-line
-doit failure instead of a traceback.
+doit failure instead of a traceback. Around the step, the task's inputs are
+snapshot, checked again afterwards and returned as the build record
+(:mod:`tft_build.snapshot`).
 """
 
 import contextlib
@@ -19,7 +21,7 @@ from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from tft_build import interrupt, location, runs, trace
+from tft_build import interrupt, location, runs, snapshot, sourceguard, trace
 from tft_build.errors import TftBuildError, first_line
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -31,8 +33,14 @@ def run_step(step, cfg, *args, task):
     doit passes ``task`` (the running doit task); the call trace goes to
     ``<artifacts>/traces/<task>.json``. Beam options given on the command
     line (``--beam-args``) are added to the config's for this run only.
+    Returns the snapshot of the inputs the step ran on, which doit saves as
+    the task's values; an input that changed while it ran fails the task.
     """
     interrupt.check()
+    before = snapshot.take(task)
+    stale_engine = sourceguard.refresh(before.modules)
+    if stale_engine:
+        return TaskFailed(f"{task.name}: module {stale_engine[0]} changed since this run imported it; run doit again")
     module_name, _, function = step.partition(":")
     trace_file = cfg.artifact("traces", f"{task.name}.json")
     extra_beam_args = shlex.split(task.options.get("beam_args") or "") if task.options else []
@@ -49,7 +57,11 @@ def run_step(step, cfg, *args, task):
         if os.environ.get(VERBOSE):
             raise
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
-    return None
+    changed = snapshot.differences(before, snapshot.take(task))
+    changed += [f"module {name}" for name in sourceguard.mismatched(before.modules) if f"module {name}" not in changed]
+    if changed:
+        return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
+    return before.record()
 
 
 @contextlib.contextmanager

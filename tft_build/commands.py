@@ -5,7 +5,8 @@ Installed as doit command plugins under the built-in names, so ``doit``,
 (:mod:`tft_build.lock`), waiting for another run or, with ``--no-wait``,
 failing at once. ``clean`` first checks that the artifacts dir is safe to
 empty (:mod:`tft_build.safety`). Ctrl-C stops a run with a one-line message;
-doit saves the state of the tasks that finished before it.
+doit saves the state of the tasks that finished before it. ``run`` saves a
+task's files as its snapshot saw them (:func:`tft_build.snapshot.recording`).
 
 The ``_execute`` signatures repeat doit 0.37's (doit calls them by name).
 """
@@ -16,7 +17,7 @@ import sys
 from doit.cmd_clean import Clean
 from doit.cmd_run import Run
 
-from tft_build import interrupt
+from tft_build import interrupt, snapshot
 from tft_build.errors import TftBuildError
 from tft_build.lock import project_lock
 from tft_build.safety import check_clean_target
@@ -59,6 +60,8 @@ class LockedRun(Run):
                  num_process=0, par_type="process", single=False, auto_delayed_regex=False,
                  force_verbosity=False, failure_verbosity=0, pdb=False, no_wait=False):
         cfg = project_config(self.task_list)
+        if cfg is not None:
+            self.dep_manager = snapshot.recording(self.dep_manager)
         try:
             with locked(cfg, no_wait), interrupt.remembered():
                 return super()._execute(

@@ -12,11 +12,10 @@ import contextlib
 import importlib
 import importlib.util
 import os
-import sys
 import traceback
 from pathlib import Path
 
-from tft_build import fingerprint
+from tft_build import fingerprint, sourceguard
 from tft_build.errors import ConfigError, TftBuildError, first_line
 
 
@@ -59,9 +58,7 @@ def resolve(cfg, setting):
     """The object that ``setting`` names; a one-line ConfigError if it does not resolve."""
     path, where = path_of(cfg, setting), cfg.where(setting)
     module_name, _, attr = path.partition(":")
-    for directory in reversed(cfg.code_dirs):  # user modules import by plain name
-        if str(directory) not in sys.path:
-            sys.path.insert(0, str(directory))
+    sourceguard.add_code_dirs(cfg.code_dirs)  # user modules import by plain name
     try:
         module = importlib.import_module(module_name)
     except ImportError as err:

@@ -15,11 +15,11 @@ one line a task:
 It reads doit's database and the source files; it imports no TensorFlow.
 """
 
-import os
-
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
+
+from tft_build.snapshot import shown
 
 
 class Explain(DoitCmdBase):
@@ -125,9 +125,3 @@ def status_reasons(reasons, values, producers):
         yield f"file checker changed: {old} -> {new}"
     if reasons.get("has_no_dependencies"):
         yield "has no dependencies, so it always runs"
-
-
-def shown(path):
-    """A path as the user would type it: relative when under the current dir."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative

@@ -8,7 +8,12 @@ directory of the config, and tft_build itself). Code of installed third-party
 packages counts by their installed version.
 
 Everything is read with :mod:`ast` from the source files, so fingerprinting
-``preprocessing_fn`` imports no TensorFlow. A reference that cannot be
+``preprocessing_fn`` imports no TensorFlow. The files are the ones the import
+system will load (:func:`module_path`): an imported module's ``__file__``,
+tft_build's modules from the tft_build that is running (an installed copy and
+a checkout in the current dir are never confused), and each module's source
+digest is kept (``modules``) so that :mod:`tft_build.sourceguard` can check
+that what ran was imported from exactly that source. A reference that cannot be
 resolved statically (``from m import *``, ``globals()``, ``getattr`` with a
 computed name) falls back to the whole module's normalized source, so an edit
 is never missed; cycles are visited once.
@@ -23,9 +28,13 @@ import platform
 import sys
 from dataclasses import dataclass, field
 from functools import cache
+from importlib.machinery import PathFinder
+from importlib.util import find_spec
 from pathlib import Path
 
-PACKAGE_DIR = Path(__file__).resolve().parent
+from tft_build.sourceguard import source_digest
+
+PACKAGE = __name__.partition(".")[0]
 WHOLE_MODULE = "*"
 MODULE_NAMES = {"__file__", "__name__", "__doc__", "__spec__", "__package__", "__builtins__", "__path__"}
 BUILTIN_NAMES = set(dir(builtins)) | MODULE_NAMES
@@ -42,10 +51,14 @@ class Fingerprint:
     digest: str
     definitions: dict = field(default_factory=dict)  # "module:name" -> {"hash", "source"}
     externals: dict = field(default_factory=dict)  # distribution -> version
+    modules: dict = field(default_factory=dict)  # module name -> source digest of the file read
 
     def as_value(self):
         """The JSON-able form stored in doit's database (for ``doit explain``)."""
-        return {"digest": self.digest, "definitions": self.definitions, "externals": self.externals}
+        return {
+            "digest": self.digest, "definitions": self.definitions,
+            "externals": self.externals, "modules": self.modules,
+        }
 
 
 def fingerprint(targets, project_dirs=()):
@@ -59,7 +72,7 @@ def fingerprint(targets, project_dirs=()):
     externals = dict(sorted(walk.externals.items()))
     summary = {"definitions": {k: v["hash"] for k, v in definitions.items()}, "externals": externals}
     digest = hashlib.sha256(json.dumps(summary, sort_keys=True).encode()).hexdigest()
-    return Fingerprint(digest, definitions, externals)
+    return Fingerprint(digest, definitions, externals, dict(sorted(walk.modules.items())))
 
 
 class _Walk:
@@ -69,6 +82,7 @@ class _Walk:
         self.roots = roots
         self.definitions = {}
         self.externals = {}
+        self.modules = {}
 
     def visit(self, module_name, name):
         """Add ``module_name:name`` and everything it refers to."""
@@ -85,6 +99,7 @@ class _Walk:
             if module is None:
                 self._external(module_name)
                 continue
+            self.modules[module_name] = module.digest
             nodes = [module.tree] if name == WHOLE_MODULE else module.definitions.get(name)
             if nodes is None:
                 if module_path(f"{module_name}.{name}", self.roots):
@@ -110,7 +125,7 @@ class _Walk:
         nothing under a third-party package is followed.
         """
         top = module_name.split(".")[0]
-        if top == PACKAGE_DIR.name:
+        if top == PACKAGE:
             return True
         return any((root / top).is_dir() or (root / f"{top}.py").is_file() for root in self.roots)
 
@@ -164,6 +179,7 @@ class ParsedModule:
     name: str
     package: str  # what relative imports are relative to
     path: Path
+    digest: str  # of the source file's bytes (see tft_build.sourceguard)
     source: str
     lines: list  # the source's lines, for segments
     tree: ast.Module
@@ -180,15 +196,44 @@ class ParsedModule:
         return "".join(self.lines[first - 1:node.end_lineno]).rstrip("\n")
 
 
-@cache
 def module_path(module_name, roots):
-    """The source file of a project module, found on disk (importing nothing)."""
-    for root in roots + (PACKAGE_DIR.parent,):
-        base = root.joinpath(*module_name.split("."))
-        for path in (base / "__init__.py", base.with_name(base.name + ".py")):
-            if path.is_file():
-                return path.resolve()
-    return None
+    """The source file that importing a project module will load, found without running code.
+
+    An imported module is where it was loaded from; otherwise the search is
+    the import system's: a submodule in its package's ``__path__``, a
+    top-level module in the project dirs first (they lead ``sys.path`` once
+    the tasks load), then wherever ``sys.path`` and the installed finders
+    (editable installs) put it.
+    """
+    loaded = sys.modules.get(module_name)
+    if loaded is not None:
+        return _source_file(getattr(loaded, "__file__", None))
+    package = module_name.rpartition(".")[0]
+    if not package:
+        return _unloaded_top_level(module_name, roots)
+    parent = sys.modules.get(package)
+    if parent is not None:
+        locations = tuple(getattr(parent, "__path__", ()))
+    else:
+        init = module_path(package, roots)
+        locations = (str(init.parent),) if init is not None and init.name == "__init__.py" else ()
+    return _unloaded_submodule(module_name, locations) if locations else None
+
+
+@cache
+def _unloaded_top_level(module_name, roots):
+    spec = PathFinder.find_spec(module_name, [str(r) for r in roots]) or find_spec(module_name)
+    return _source_file(spec.origin if spec else None)
+
+
+@cache
+def _unloaded_submodule(module_name, locations):
+    spec = PathFinder.find_spec(module_name, list(locations))
+    return _source_file(spec.origin if spec else None)
+
+
+def _source_file(origin):
+    return Path(origin).resolve() if origin and origin.endswith(".py") else None
 
 
 def parsed_module(module_name, roots):
@@ -197,13 +242,14 @@ def parsed_module(module_name, roots):
     if path is None:
         return None
     stat = path.stat()
-    return _parse(module_name, path, stat.st_mtime_ns, stat.st_size)
+    return _parse(module_name, path, (stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns))
 
 
 @cache
-def _parse(module_name, path, mtime_ns, size):
-    """Parse once per version of the file (its mtime and size are part of the key)."""
-    source = path.read_text(encoding="utf-8")
+def _parse(module_name, path, version):
+    """Parse once per version of the file (its stat key, ctime included, is part of the key)."""
+    data = path.read_bytes()
+    source = data.decode("utf-8")
     tree = strip_docstrings(ast.parse(source, filename=str(path)))
     package = module_name if path.name == "__init__.py" else module_name.rpartition(".")[0]
     definitions, imports, stars = {}, {}, []
@@ -214,7 +260,9 @@ def _parse(module_name, path, mtime_ns, size):
             for name in statement_binds(stmt):
                 definitions.setdefault(name, []).append(stmt)
     lines = source.splitlines(keepends=True)
-    return ParsedModule(module_name, package, path, source, lines, tree, definitions, imports, stars)
+    return ParsedModule(
+        module_name, package, path, source_digest(data), source, lines, tree, definitions, imports, stars
+    )
 
 
 @cache

@@ -1,16 +1,13 @@
-"""Guards for the two places a build tool can destroy what it did not make.
+"""Guards for the artifacts dir, where a build tool can destroy what it did not make.
 
 - :func:`check_artifacts_dir` and :func:`check_clean_target`: tft_build
   writes, and ``doit clean`` deletes, only inside an artifacts dir that is
   plainly its own: not ``/``, the home dir or the project root, not holding
   the data or the config; clean also refuses one with files it did not make.
-- :func:`recover_state_db`: a damaged dependency database (truncated, garbage)
-  is reported in one line and moved aside, so the run rebuilds what it can no
-  longer trust instead of crashing.
+
+doit's dependency database has a guard of its own, :mod:`tft_build.statedb`.
 """
 
-import sqlite3
-import sys
 from pathlib import Path
 
 from tft_build.errors import TftBuildError
@@ -60,27 +57,3 @@ def made_by_tft_build(name):
         return True
     # staging dirs of atomic outputs: .<output>.tmp-*, .<output>.old-*
     return name.startswith(".") and (".tmp-" in name or ".old-" in name)
-
-
-def recover_state_db(path, out=None):
-    """Move a damaged sqlite3 state file aside, saying so in one line; True if it was."""
-    path = Path(path)
-    if not path.exists() or path.stat().st_size == 0:
-        return False
-    conn = sqlite3.connect(path)
-    try:
-        conn.execute("SELECT name FROM sqlite_master").fetchall()
-        (problem,) = conn.execute("PRAGMA quick_check").fetchone()
-    except sqlite3.DatabaseError as err:
-        problem = str(err)
-    finally:
-        conn.close()
-    if problem == "ok":
-        return False
-    damaged = path.with_name(path.name + ".damaged")
-    path.replace(damaged)
-    (out or sys.stderr).write(
-        f"tft_build: the dependency database {path} is damaged ({problem}); "
-        f"moved it to {damaged.name} and will rebuild what it cannot vouch for\n"
-    )
-    return True

@@ -4,7 +4,8 @@ Task names are the seed's (*tft_tasks*), so its instructions keep working;
 the per-model tasks are generated from the config's ``models`` table
 (``train_<name>_model``, ``train_and_predict_<name>_model``).
 
-Up-to-date rules: data files are md5-checked ``file_dep``; directories are
+Up-to-date rules: data files are ``file_dep`` checked by content digest
+behind a stat key that a restored mtime cannot fool (:mod:`tft_build.filestate`); directories are
 never deps, their small digest or manifest files are; code is the fingerprint
 of the functions a step runs (the step itself and the configured plug-ins,
 :class:`code_unchanged`); the settings a step reads are stored and compared
@@ -15,14 +16,16 @@ import os
 
 from doit.exceptions import InvalidDodoFile
 
-from tft_build import dotted, location, runs
+from tft_build import dotted, location, runs, sourceguard
 from tft_build.actions import clean_outputs, run_step
 from tft_build.config import load_config, matching_files, settings_for
 from tft_build.errors import TftBuildError
-from tft_build.safety import check_artifacts_dir, recover_state_db
+from tft_build.filestate import StatDigestChecker
+from tft_build.safety import check_artifacts_dir
 from tft_build.uptodate import code_unchanged, remote_files_unchanged, settings_unchanged
 
 STATE_FILE = ".doit-state.sqlite3"
+STATE_BACKEND = "tft_sqlite3"  # tft_build.statedb, registered as a doit.BACKEND plugin
 
 # `doit transform_raw_data --beam-args="--direct_num_workers=2 ..."`: Beam
 # options for this run, added to the config's beam_pipeline_args.
@@ -45,16 +48,16 @@ PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "ro
 def load_tasks(project_dir="."):
     """``(DOIT_CONFIG, {"task_<name>": creator})`` for the project's config."""
     cfg = load_config(project_dir)
+    sourceguard.add_code_dirs(cfg.code_dirs)  # before any fingerprint: it reads what import will load
     for setting in dotted.plugin_settings(cfg):
         dotted.check(cfg, setting)
     check_artifacts_dir(cfg)
     cfg.artifacts_dir.mkdir(parents=True, exist_ok=True)
-    recover_state_db(cfg.artifacts_dir / STATE_FILE)
     doit_config = {
         "default_tasks": [f"train_and_predict_{name}_model" for name, _ in cfg.models],
-        "backend": "sqlite3",
+        "backend": STATE_BACKEND,
         "dep_file": str(cfg.artifacts_dir / STATE_FILE),
-        "check_file_uptodate": "md5",
+        "check_file_uptodate": StatDigestChecker,
         "verbosity": 2,
         "cleanall": True,  # `doit clean` empties the artifacts, not only the defaults'
         "reporter": runs.reporter_for(cfg),

@@ -1,10 +1,15 @@
 """What a task read besides files, stored in doit's database: settings and code.
 
-Each check is a doit ``uptodate`` object. It saves what the task read when the
-task succeeds and, next time, compares it with what the task would read now;
-because the values themselves are stored (not only a hash), ``doit explain``
-can say what changed: a setting from old to new value, a function with the
-diff of its source against the version last built.
+Each check is a doit ``uptodate`` object: it compares what the task read when
+it last succeeded with what it would read now. The values themselves are
+stored (not only a hash), so ``doit explain`` can say what changed: a setting
+from old to new value, a function with the diff of its source against the
+version last built.
+
+What is stored is never computed after the task ran: the step's action takes
+a snapshot of these values (:meth:`_Stored.fresh`) and of its files before it
+runs, checks it again afterwards, and returns it as the task's values (see
+:mod:`tft_build.snapshot`).
 """
 
 import difflib
@@ -18,19 +23,24 @@ VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
 
 
 class _Stored:
-    """An uptodate check that saves a value under ``key`` and compares it later."""
+    """An uptodate check that compares a value saved under ``key`` with the value now."""
 
     key = None
+    what = None
+    _current = None
+
+    def fresh(self):
+        """The value the task reads, computed now."""
+        raise NotImplementedError
 
     def current(self):
-        """The value the task would read now."""
-        raise NotImplementedError
+        """The value the task would read, computed once per run for the up-to-date checks."""
+        if self._current is None:
+            self._current = self.fresh()
+        return self._current
 
     def same(self, saved, current):
         return _canonical(saved) == _canonical(current)
-
-    def configure_task(self, task):
-        task.value_savers.append(lambda: {self.key: self.current()})
 
     def __call__(self, task, values):
         saved = values.get(self.key)
@@ -55,7 +65,7 @@ class settings_unchanged(_Stored):
     def __init__(self, settings):
         self.settings = {**settings, "versions": package_versions()}
 
-    def current(self):
+    def fresh(self):
         return self.settings
 
     def describe(self, saved, current):
@@ -68,12 +78,7 @@ class settings_unchanged(_Stored):
 
 
 class code_unchanged(_Stored):
-    """The code a task runs has the same fingerprint (see :mod:`tft_build.fingerprint`).
-
-    The fingerprint is computed once, when first needed: checking before the
-    run and saving after it see the same code even if a file is edited
-    meanwhile.
-    """
+    """The code a task runs has the same fingerprint (see :mod:`tft_build.fingerprint`)."""
 
     key = "_code"
     what = "code"
@@ -81,12 +86,9 @@ class code_unchanged(_Stored):
     def __init__(self, targets, project_dirs):
         self.targets = tuple(targets)
         self.project_dirs = tuple(project_dirs)
-        self._current = None
 
-    def current(self):
-        if self._current is None:
-            self._current = fingerprint(self.targets, self.project_dirs).as_value()
-        return self._current
+    def fresh(self):
+        return fingerprint(self.targets, self.project_dirs).as_value()
 
     def same(self, saved, current):
         return saved.get("digest") == current["digest"]
@@ -114,8 +116,7 @@ class remote_files_unchanged(_Stored):
     """The data files on remote storage have the same names, sizes and modification times.
 
     doit hashes only local files; for ``gs://`` and the like, Beam's
-    filesystems list them (Beam is imported only then). Matched once, like
-    the code's fingerprint.
+    filesystems list them (Beam is imported only then).
     """
 
     key = "_remote_files"
@@ -123,12 +124,9 @@ class remote_files_unchanged(_Stored):
 
     def __init__(self, patterns):
         self.patterns = tuple(patterns)
-        self._current = None
 
-    def current(self):
-        if self._current is None:
-            self._current = [list(stamp) for pattern in self.patterns for stamp in location.match(pattern)]
-        return self._current
+    def fresh(self):
+        return [list(stamp) for pattern in self.patterns for stamp in location.match(pattern)]
 
     def describe(self, saved, current):
         old, new = {path: rest for path, *rest in saved}, {path: rest for path, *rest in current}
