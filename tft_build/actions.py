@@ -57,8 +57,7 @@ def run_step(step, cfg, *args, task):
         if os.environ.get(VERBOSE):
             raise
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
-    changed = snapshot.differences(before, snapshot.take(task))
-    changed += [f"module {name}" for name in sourceguard.mismatched(before.modules) if f"module {name}" not in changed]
+    changed = snapshot.changed_while_running(before, task)
     if changed:
         return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
     return before.record()

@@ -15,6 +15,9 @@ from dataclasses import dataclass
 COLUMN_TYPES = ("string", "float", "int", "timestamp")
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+# The transform's vocabulary of a classification label: class names, most frequent first.
+# Here, not in the Beam step, so that training and serving read it without loading Beam.
+LABEL_CLASSES = "label_classes"
 
 # The seed's NYC taxi columns (Kaggle "New York City Taxi Fare Prediction").
 TAXI_COLUMNS = (

@@ -6,8 +6,10 @@ recorded as built. Instead the action (:func:`tft_build.actions.run_step`)
 takes a :class:`Snapshot` of everything the task reads just before the step
 runs: its files' states (:mod:`tft_build.filestate`), its code fingerprint,
 its settings and package versions, remote data stamps. After the step it
-takes another; if any input differs, the task fails with one line and stays
-due. Otherwise the snapshot is the action's return value, which doit keeps as
+takes another, and checks that every project module the step imported came
+from the source the snapshot fingerprinted (:mod:`tft_build.sourceguard`);
+if anything differs, the task fails with one line and stays due (doit
+forgets a failed task's record). Otherwise the snapshot is the action's return value, which doit keeps as
 the task's values, and :func:`recording` makes doit save the snapshot's file
 states instead of hashing the files again.
 """
@@ -15,6 +17,7 @@ states instead of hashing the files again.
 import os
 from dataclasses import dataclass
 
+from tft_build import sourceguard
 from tft_build.filestate import file_state
 
 FILES = "_files"
@@ -48,6 +51,14 @@ def take(task):
 def stored_checks(task):
     """The task's uptodate checks that store a value (settings, code, remote files)."""
     return [check for check, _, _ in task.uptodate if hasattr(check, "fresh")]
+
+
+def changed_while_running(before, task):
+    """What the task reads that differs now from ``before``, and the modules the step
+    imported from another source than ``before`` was fingerprinted from."""
+    changed = differences(before, take(task))
+    imported = [f"module {name}" for name in sourceguard.mismatched(before.modules)]
+    return changed + [name for name in imported if name not in changed]
 
 
 def differences(before, after):

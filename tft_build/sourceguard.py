@@ -33,7 +33,8 @@ from pathlib import Path
 
 PACKAGE = __name__.partition(".")[0]
 _HASH_PYC_FLAGS = (0b11).to_bytes(4, "little")  # hash-based, checked against the source
-_roots = [str(Path(__file__).resolve().parent) + os.sep]  # dirs whose .py files are project code
+# Dirs whose .py files are project code, as found on the import path (no realpath per import).
+_roots = list(dict.fromkeys(os.path.dirname(p) + os.sep for p in (__file__, os.path.realpath(__file__))))
 _loaded = {}  # module name -> sha256 of the source it was imported from
 
 
@@ -47,7 +48,7 @@ def add_code_dirs(dirs):
     for directory in reversed([str(Path(d).resolve()) for d in dirs]):
         if directory + os.sep not in _roots:
             _roots.append(directory + os.sep)
-        if directory not in sys.path:
+        if directory not in sys.path:  # resolved, so what is found here starts with a root
             sys.path.insert(0, directory)
 
 
@@ -97,9 +98,8 @@ class _ProjectFinder(importlib.abc.MetaPathFinder):
                 break
         else:
             return None
-        if type(spec.loader) is importlib.machinery.SourceFileLoader:
-            if os.path.realpath(spec.origin).startswith(tuple(_roots)):
-                spec.loader = _SourceLoader(fullname, spec.origin)
+        if type(spec.loader) is importlib.machinery.SourceFileLoader and spec.origin.startswith(tuple(_roots)):
+            spec.loader = _SourceLoader(fullname, spec.origin)
         return spec
 
 

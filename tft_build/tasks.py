@@ -4,9 +4,9 @@ Task names are the seed's (*tft_tasks*), so its instructions keep working;
 the per-model tasks are generated from the config's ``models`` table
 (``train_<name>_model``, ``train_and_predict_<name>_model``).
 
-Up-to-date rules: data files are ``file_dep`` checked by content digest
-behind a stat key that a restored mtime cannot fool (:mod:`tft_build.filestate`); directories are
-never deps, their small digest or manifest files are; code is the fingerprint
+Up-to-date rules: data files are ``file_dep``, checked by content digest
+behind a stat key that a restored mtime cannot fool (:mod:`tft_build.filestate`);
+directories are never deps, their small digest or manifest files are; code is the fingerprint
 of the functions a step runs (the step itself and the configured plug-ins,
 :class:`code_unchanged`); the settings a step reads are stored and compared
 (:class:`settings_unchanged`). Nothing here imports TensorFlow.

@@ -21,7 +21,7 @@ from tft_build import dotted, interrupt, location, manifest
 from tft_build.atomic import atomic_dir
 from tft_build.errors import ConfigError
 from tft_build.models import Feature
-from tft_build.steps.transform import LABEL_CLASSES
+from tft_build.schema import LABEL_CLASSES
 from tft_build.trace import traced
 
 MODEL_FILE = "model.keras"

@@ -42,7 +42,7 @@ from tft_build import arrowcsv, csvio, dotted, location, manifest, tfrecords
 from tft_build.atomic import atomic_dir
 from tft_build.config import data_files
 from tft_build.errors import ConfigError, DataError
-from tft_build.schema import feature_spec
+from tft_build.schema import LABEL_CLASSES, feature_spec
 from tft_build.trace import traced
 
 SPLITS = ("train", "eval")
@@ -53,7 +53,6 @@ QUARANTINE_HEADER = "file,line,error,row"
 SAMPLE_ROWS = 5
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
-LABEL_CLASSES = "label_classes"  # the vocabulary of a classification label: class names, most frequent first
 SAVED_MODEL = "saved_model.pb"
 DATA_DIGEST = "data.digest.json"
 DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the pipeline's sum of its records' digests

@@ -1,9 +1,12 @@
-"""The `doit` console script and `python -m doit`, with tft_build installed editable, from a wheel,
-and with the project being another checkout of tft_build: each fingerprints the tft_build it runs.
+"""The code that runs is the code that was fingerprinted.
 
-Only `doit explain` runs here (no TensorFlow): it reads the build record the
-shared build made through the editable install, and says what each way of
-running would rerun.
+The mutation matrix of the code inputs (see tests/matrix.py), then the ways
+tft_build is installed and run: the `doit` console script and
+`python -m doit`, with tft_build installed editable, from a wheel, and with
+the project being another checkout of tft_build. Each must fingerprint the
+tft_build it runs; these use `doit explain` only (no TensorFlow). A module
+edited while an earlier task of the same run has it imported is in
+test_pipeline (it needs two models).
 """
 
 import shutil
@@ -14,19 +17,33 @@ from pathlib import Path
 import pytest
 
 from conftest import DOIT_SCRIPT, ROOT
+from matrix import CHANGES, PREDICT, check_cell, matrix_project
+
+INPUTS = ["preprocessing module", "helper module", "model builder module"]
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory):
+    return matrix_project(tmp_path_factory)
+
+
+@pytest.mark.parametrize("change", CHANGES)
+@pytest.mark.parametrize("name", INPUTS)
+def test_the_next_doit_reruns_exactly_what_it_must(project, name, change):
+    check_cell(project, name, change)
+
 
 EDIT = ("    tft_output = tft.TFTransformOutput(", "    TFT_BUILD_EDITED = True\n    tft_output = tft.TFTransformOutput(")
-PREDICTS = ["train_and_predict_non_embedding_model", "train_and_predict_embedding_model"]
 
 
 def explain(project, command):
-    done = subprocess.run([*command, "explain", *PREDICTS], cwd=project.root, capture_output=True, text=True)
+    done = subprocess.run([*command, "explain", PREDICT], cwd=project.root, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     return done.stdout
 
 
 def up_to_date(text):
-    return all(f"up to date: {task}" in text for task in PREDICTS)
+    return f"up to date: {PREDICT}" in text
 
 
 def edit_step(package_dir):
@@ -36,9 +53,9 @@ def edit_step(package_dir):
     path.write_text(source.replace(EDIT[0], EDIT[1], 1))
 
 
-def test_editable_install_console_script_and_python_m_agree(built):
-    assert up_to_date(explain(built, [str(DOIT_SCRIPT)]))
-    assert up_to_date(explain(built, [sys.executable, "-m", "doit"]))
+def test_editable_install_console_script_and_python_m_agree(project):
+    assert up_to_date(explain(project, [str(DOIT_SCRIPT)]))
+    assert up_to_date(explain(project, [sys.executable, "-m", "doit"]))
 
 
 @pytest.fixture(scope="module")
@@ -57,30 +74,30 @@ def wheel_python(tmp_path_factory):
     return python
 
 
-def test_a_wheel_install_fingerprints_its_own_copy(built, wheel_python):
+def test_a_wheel_install_fingerprints_its_own_copy(project, wheel_python):
     installed = subprocess.run(
         [str(wheel_python), "-c", "import tft_build, os; print(os.path.dirname(tft_build.__file__))"],
-        cwd=built.root, capture_output=True, text=True, check=True,
+        cwd=project.root, capture_output=True, text=True, check=True,
     ).stdout.strip()
     assert "venv" in installed
     command = [str(wheel_python), "-m", "doit"]
-    assert up_to_date(explain(built, command)), "the wheel holds the same code as the checkout"
+    assert up_to_date(explain(project, command)), "the wheel holds the same code as the checkout"
     edit_step(Path(installed))
-    text = explain(built, command)
-    assert "will run: train_and_predict_non_embedding_model" in text
+    text = explain(project, command)
+    assert f"will run: {PREDICT}" in text
     assert "code changed: tft_build.steps.serve:train_and_predict" in text and "+    TFT_BUILD_EDITED = True" in text
-    assert up_to_date(explain(built, [str(DOIT_SCRIPT)])), "the editable install did not change"
+    assert up_to_date(explain(project, [str(DOIT_SCRIPT)])), "the editable install did not change"
 
 
-def test_a_project_that_is_another_checkout(built):
+def test_a_project_that_is_another_checkout(project):
     """`python -m doit` imports the checkout in the current dir, the console script the installed copy."""
-    checkout = built.root / "tft_build"
+    checkout = project.root / "tft_build"
     shutil.copytree(ROOT / "tft_build", checkout, ignore=shutil.ignore_patterns("__pycache__"))
     try:
         edit_step(checkout)
-        by_module = explain(built, [sys.executable, "-m", "doit"])
+        by_module = explain(project, [sys.executable, "-m", "doit"])
         assert "code changed: tft_build.steps.serve:train_and_predict" in by_module
-        assert up_to_date(explain(built, [str(DOIT_SCRIPT)]))
+        assert up_to_date(explain(project, [str(DOIT_SCRIPT)]))
     finally:
         shutil.rmtree(checkout)
-    assert up_to_date(explain(built, [sys.executable, "-m", "doit"]))
+    assert up_to_date(explain(project, [sys.executable, "-m", "doit"]))
