@@ -74,3 +74,11 @@ def test_tft_build_is_fingerprinted_where_it_is_loaded_from():
     import tft_build.rowfilter
 
     assert str(module_path("tft_build.rowfilter", ())) == os.path.realpath(tft_build.rowfilter.__file__)
+
+
+def test_only_project_modules_are_guarded(code_dir):
+    assert sourceguard.is_project_file("guarded_x", str(code_dir.resolve() / "guarded_x.py"))
+    assert sourceguard.is_project_file("guarded_pkg.sub", str(code_dir.resolve() / "guarded_pkg" / "sub.py"))
+    venv = code_dir.resolve() / ".venv" / "lib" / "python3.11" / "site-packages" / "numpy" / "__init__.py"
+    assert not sourceguard.is_project_file("numpy", str(venv))
+    assert not sourceguard.is_project_file("tft_build.x", str(code_dir.resolve() / "tft_build" / "x.py"))

@@ -33,8 +33,9 @@ from pathlib import Path
 
 PACKAGE = __name__.partition(".")[0]
 _HASH_PYC_FLAGS = (0b11).to_bytes(4, "little")  # hash-based, checked against the source
-# Dirs whose .py files are project code, as found on the import path (no realpath per import).
-_roots = list(dict.fromkeys(os.path.dirname(p) + os.sep for p in (__file__, os.path.realpath(__file__))))
+# tft_build's own dir, as found on the import path and resolved (no realpath per import).
+_package_dirs = tuple(dict.fromkeys(os.path.dirname(p) + os.sep for p in (__file__, os.path.realpath(__file__))))
+_code_dirs = []  # the user's code dirs, resolved, each ending in a separator
 _loaded = {}  # module name -> sha256 of the source it was imported from
 
 
@@ -46,10 +47,20 @@ def source_digest(data):
 def add_code_dirs(dirs):
     """Treat modules under ``dirs`` as project code, and import them from there first."""
     for directory in reversed([str(Path(d).resolve()) for d in dirs]):
-        if directory + os.sep not in _roots:
-            _roots.append(directory + os.sep)
-        if directory not in sys.path:  # resolved, so what is found here starts with a root
+        if directory + os.sep not in _code_dirs:
+            _code_dirs.append(directory + os.sep)
+        if directory not in sys.path:  # resolved, so what is found here starts with its code dir
             sys.path.insert(0, directory)
+
+
+def is_project_file(module_name, origin):
+    """Whether ``origin`` is the source of project code: tft_build's, or a user module
+    that sits directly in a code dir (a virtualenv inside the project dir is not)."""
+    top = module_name.partition(".")[0]
+    if top == PACKAGE:
+        return origin.startswith(_package_dirs)
+    placed = (top, top + ".py")
+    return any(origin.startswith(d) and origin[len(d):].partition(os.sep)[0] in placed for d in _code_dirs)
 
 
 def install():
@@ -98,7 +109,7 @@ class _ProjectFinder(importlib.abc.MetaPathFinder):
                 break
         else:
             return None
-        if type(spec.loader) is importlib.machinery.SourceFileLoader and spec.origin.startswith(tuple(_roots)):
+        if type(spec.loader) is importlib.machinery.SourceFileLoader and is_project_file(fullname, spec.origin):
             spec.loader = _SourceLoader(fullname, spec.origin)
         return spec
 
