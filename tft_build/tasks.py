@@ -18,6 +18,7 @@ from doit.exceptions import InvalidDodoFile
 
 from tft_build import dotted, location, runs, sourceguard
 from tft_build.actions import clean_outputs, run_step
+from tft_build.codecache import CACHE_FILE as CODE_CACHE
 from tft_build.config import load_config, matching_files, settings_for
 from tft_build.errors import TftBuildError
 from tft_build.filestate import StatDigestChecker
@@ -108,7 +109,7 @@ def step_checks(cfg, step, plugins, settings, splits=()):
     and the data of ``splits`` on remote storage (local data files are ``file_dep``)."""
     remote = [p for split in splits for p in getattr(cfg, f"{split}_data") if location.is_remote(p)]
     return [
-        code_unchanged([step, *plugins], cfg.code_dirs),
+        code_unchanged([step, *plugins], cfg.code_dirs, cfg.artifact(CODE_CACHE)),
         settings_unchanged(settings),
         *([remote_files_unchanged(remote)] if remote else []),
     ]

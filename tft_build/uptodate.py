@@ -17,6 +17,7 @@ import json
 from importlib import metadata
 
 from tft_build import location
+from tft_build.codecache import cached_fingerprint
 from tft_build.fingerprint import fingerprint
 
 VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
@@ -78,16 +79,23 @@ class settings_unchanged(_Stored):
 
 
 class code_unchanged(_Stored):
-    """The code a task runs has the same fingerprint (see :mod:`tft_build.fingerprint`)."""
+    """The code a task runs has the same fingerprint (see :mod:`tft_build.fingerprint`).
+
+    With ``cache_path``, fingerprints are kept between runs while no file
+    they read changed (:mod:`tft_build.codecache`).
+    """
 
     key = "_code"
     what = "code"
 
-    def __init__(self, targets, project_dirs):
+    def __init__(self, targets, project_dirs, cache_path=None):
         self.targets = tuple(targets)
         self.project_dirs = tuple(project_dirs)
+        self.cache_path = cache_path
 
     def fresh(self):
+        if self.cache_path:
+            return cached_fingerprint(self.targets, self.project_dirs, self.cache_path)
         return fingerprint(self.targets, self.project_dirs).as_value()
 
     def same(self, saved, current):
