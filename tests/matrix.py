@@ -14,6 +14,8 @@ date. Runs alternate between the ``doit`` console script and
 import json
 import os
 
+import pytest
+
 from conftest import make_project, ran
 from tft_build.config import Config
 from tft_build.csvio import read_rows
@@ -64,13 +66,24 @@ TOGGLES = {
 
 
 
-def matrix_project(tmp_path_factory):
-    """A one-model project, built once; the cells change it in turn."""
-    project = make_project(tmp_path_factory.mktemp("record"), train_rows=200, eval_rows=60)
-    (project.root / "pyproject.toml").write_text(CONFIG)
-    project.doit()
-    project.cells = 0
-    return project
+def matrix_tests(inputs):
+    """``(project fixture, cell test)`` for the cells of ``inputs``: bind both at a test module's top level."""
+
+    @pytest.fixture(scope="module")
+    def project(tmp_path_factory):
+        """A one-model project, built once; the cells change it in turn."""
+        project = make_project(tmp_path_factory.mktemp("record"), train_rows=200, eval_rows=60)
+        (project.root / "pyproject.toml").write_text(CONFIG)
+        project.doit()
+        project.cells = 0
+        return project
+
+    @pytest.mark.parametrize("change", CHANGES)
+    @pytest.mark.parametrize("name", inputs)
+    def test_the_next_doit_reruns_exactly_what_it_must(project, name, change):
+        check_cell(project, name, change)
+
+    return project, test_the_next_doit_reruns_exactly_what_it_must
 
 def next_edit(project, relative):
     """``(old, new)``: a text replacement in ``relative`` that changes what the pipeline computes."""

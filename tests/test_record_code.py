@@ -17,20 +17,9 @@ from pathlib import Path
 import pytest
 
 from conftest import DOIT_SCRIPT, ROOT
-from matrix import CHANGES, PREDICT, check_cell, matrix_project
+from matrix import PREDICT, matrix_tests
 
-INPUTS = ["preprocessing module", "helper module", "model builder module"]
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return matrix_project(tmp_path_factory)
-
-
-@pytest.mark.parametrize("change", CHANGES)
-@pytest.mark.parametrize("name", INPUTS)
-def test_the_next_doit_reruns_exactly_what_it_must(project, name, change):
-    check_cell(project, name, change)
+project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["preprocessing module", "helper module", "model builder module"])
 
 
 EDIT = ("    tft_output = tft.TFTransformOutput(", "    TFT_BUILD_EDITED = True\n    tft_output = tft.TFTransformOutput(")

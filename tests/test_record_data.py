@@ -4,24 +4,10 @@ and a state database that another program holds busy."""
 import subprocess
 import sys
 
-import pytest
-
-from matrix import CHANGES, check_cell, matrix_project
 from conftest import ran
-from matrix import TRAIN
+from matrix import TRAIN, matrix_tests
 
-INPUTS = ["train CSV", "eval CSV", "setting"]
-
-
-@pytest.fixture(scope="module")
-def project(tmp_path_factory):
-    return matrix_project(tmp_path_factory)
-
-
-@pytest.mark.parametrize("change", CHANGES)
-@pytest.mark.parametrize("name", INPUTS)
-def test_the_next_doit_reruns_exactly_what_it_must(project, name, change):
-    check_cell(project, name, change)
+project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["train CSV", "eval CSV", "setting"])
 
 
 HOLD = """

@@ -22,6 +22,8 @@ import time
 
 from doit.dependency import FileChangedChecker
 
+from tft_build.manifest import file_sha256
+
 RACY_NS = 2_000_000_000  # a key is trusted once the file has been still this long before hashing
 _digests = {}  # path -> (stat key, md5, taken at ns): this process's digest cache
 
@@ -54,11 +56,7 @@ def file_state(path, previous=None):
 
 def file_md5(path):
     """The md5 of a file's content (what doit's records have always held)."""
-    md5 = hashlib.md5()
-    with open(path, "rb") as data:
-        for block in iter(lambda: data.read(1 << 20), b""):
-            md5.update(block)
-    return md5.hexdigest()
+    return file_sha256(path, hashlib.md5)
 
 
 class StatDigestChecker(FileChangedChecker):

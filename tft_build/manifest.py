@@ -20,9 +20,9 @@ def to_json(data):
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def file_sha256(path):
-    """Hex sha256 of a file's bytes, read in 1 MiB blocks."""
-    digest = hashlib.sha256()
+def file_sha256(path, algorithm=hashlib.sha256):
+    """Hex digest of a file's bytes (sha256 unless told), read in 1 MiB blocks."""
+    digest = algorithm()
     with open(path, "rb") as f:
         for block in iter(lambda: f.read(1 << 20), b""):
             digest.update(block)
