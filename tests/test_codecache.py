@@ -62,3 +62,11 @@ def test_a_racily_new_module_is_not_cached(code, monkeypatch):
     os.utime(module, (time.time(), time.time()))
     cached(module, cache)
     assert not cache.exists() or "cached_user_code" not in cache.read_text()
+
+
+def test_a_module_changed_just_now_with_an_old_mtime_is_not_cached(code, monkeypatch):
+    module, cache = code
+    monkeypatch.setattr(filestate, "RACY_NS", 10 * 10**9)
+    os.utime(module, (time.time() - 3600, time.time() - 3600))  # old mtime, but the ctime is now
+    cached(module, cache)
+    assert not cache.exists() or "cached_user_code" not in cache.read_text()

@@ -34,9 +34,13 @@ def cached_fingerprint(targets, project_dirs, cache_path):
     taken = time.time_ns()
     value = fingerprint(targets, project_dirs).as_value()
     stamps = _stamps(value["modules"], project_dirs)
-    if stamps is not None and all(trusted(k, taken) for k in [*stamps["files"].values(), *stamps["dirs"].values()]):
+    keys = [stamp[1:] for stamp in stamps["files"].values()] + list(stamps["dirs"].values()) if stamps else []
+    if stamps is not None and all(trusted(k, taken) for k in keys):
         entries[key] = {**stamps, "value": value}
-        write_file_atomic(cache_path, json.dumps(entries, sort_keys=True))
+        try:
+            write_file_atomic(cache_path, json.dumps(entries, sort_keys=True))
+        except OSError:  # a read-only artifacts dir: no cache, the same answers
+            pass
     return value
 
 
