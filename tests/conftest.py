@@ -11,6 +11,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,6 +20,8 @@ import pytest
 from tft_build import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
+# No test reads or fills the user's build cache; projects get their own (Project.cache).
+os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tft_build-tests-cache-")
 DOIT_SCRIPT = Path(sys.executable).parent / "doit"  # the console script pip installed beside this Python
 
 SMALL_CONFIG = """\
@@ -123,9 +126,14 @@ class Project:
     def artifacts(self):
         return self.root / "artifacts"
 
+    @property
+    def cache(self):
+        """This project's own build cache (beside it: a copy of the project does not share it)."""
+        return self.root.parent / f"{self.root.name}.cache"
+
     def environment(self, env=None):
         base = {k: v for k, v in os.environ.items() if k != "TFT_BUILD_CONFIG"}
-        return {**base, **(env or {})}
+        return {**base, "XDG_CACHE_HOME": str(self.cache), **(env or {})}
 
     def doit(self, *args, check=True, env=None, script=False):
         """Run ``doit ARGS`` here (``python -m doit``, or the ``doit`` console script with

@@ -17,11 +17,13 @@ import shlex
 import shutil
 import sys
 import tempfile
+import time
 from pathlib import Path
 
 from doit.exceptions import TaskFailed
 
-from tft_build import interrupt, location, runs, snapshot, sourceguard, trace
+from tft_build import buildcache, interrupt, location, portable, runs, snapshot, sourceguard, trace
+from tft_build.cachestore import parse_size
 from tft_build.errors import TftBuildError, first_line
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -35,14 +37,34 @@ def run_step(step, cfg, *args, task):
     line (``--beam-args``) are added to the config's for this run only.
     Returns the snapshot of the inputs the step ran on, which doit saves as
     the task's values; an input that changed while it ran fails the task.
+    A build of the same inputs in the build cache is restored instead of run;
+    a build that ran is stored there.
     """
     interrupt.check()
     before = snapshot.take(task)
     stale_engine = sourceguard.refresh(before.modules)
     if stale_engine:
         return TaskFailed(f"{task.name}: module {stale_engine[0]} changed since this run imported it; run doit again")
-    module_name, _, function = step.partition(":")
     trace_file = cfg.artifact("traces", f"{task.name}.json")
+    cache = CachedBuild(cfg, task, before, trace_file)
+    if cache.restore():
+        changed = snapshot.changed_while_running(before, task)
+        if changed:
+            return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it was restored; run doit again")
+        return {**before.record(), buildcache.RESTORED: cache.key}
+    failure = _run(step, cfg, args, task, trace_file)
+    if failure:
+        return failure
+    changed = snapshot.changed_while_running(before, task)
+    if changed:
+        return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
+    cache.save()
+    return before.record()
+
+
+def _run(step, cfg, args, task, trace_file):
+    """Call the step, traced; a :class:`TaskFailed` if it failed, else None."""
+    module_name, _, function = step.partition(":")
     extra_beam_args = shlex.split(task.options.get("beam_args") or "") if task.options else []
     if extra_beam_args:
         cfg = dataclasses.replace(cfg, beam_pipeline_args=cfg.beam_pipeline_args + tuple(extra_beam_args))
@@ -57,10 +79,43 @@ def run_step(step, cfg, *args, task):
         if os.environ.get(VERBOSE):
             raise
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
-    changed = snapshot.changed_while_running(before, task)
-    if changed:
-        return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
-    return before.record()
+    return None
+
+
+class CachedBuild:
+    """A task's build in the build cache (:mod:`tft_build.buildcache`): restored
+    instead of run when its key is there, stored after it ran."""
+
+    def __init__(self, cfg, task, before, trace_file):
+        self.cfg = cfg
+        self.store = buildcache.store_for(cfg)
+        declared = (task.meta or {}).get("outputs") or []
+        self.outputs = declared + [trace_file] if declared and self.store else []
+        self.roots = portable.roots(cfg)
+        self.described = buildcache.inputs(task.name, before, self.roots) if self.outputs else None
+        self.key = self.described and buildcache.key_of(self.described)
+        self.started = time.perf_counter()
+
+    def restore(self):
+        """Whether the outputs were restored from the cache."""
+        if not self.outputs:
+            return False
+        try:
+            return buildcache.restore(self.store, self.key, self.outputs, self.roots)
+        except OSError as err:
+            sys.stderr.write(f"tft_build: could not restore from the cache {self.store.root}: {err}; running instead\n")
+            return False
+
+    def save(self):
+        """Store the outputs of the run; a cache that cannot be written never fails the build."""
+        if not self.outputs:
+            return
+        try:
+            seconds = time.perf_counter() - self.started
+            buildcache.save(self.store, self.key, self.described, self.outputs, self.roots, seconds)
+            buildcache.bound(self.store, parse_size(self.cfg.cache_max_size))
+        except OSError as err:
+            sys.stderr.write(f"tft_build: could not store the build in the cache {self.store.root}: {err}\n")
 
 
 @contextlib.contextmanager

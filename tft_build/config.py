@@ -21,7 +21,8 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tft_build import csvio, location
+from tft_build import csvio, location, portable
+from tft_build.cachestore import parse_size
 from tft_build.errors import ConfigError, DataError
 from tft_build.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
 
@@ -68,6 +69,10 @@ class Config:
     # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
     shared_dir: str = ""
     on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
+    # The build cache (tft_build.buildcache): a dir, maybe shared by checkouts
+    # and machines; None: $XDG_CACHE_HOME/tft_build; "": no cache.
+    cache_dir: str | None = None
+    cache_max_size: str = "5GB"  # least recently used builds go past this
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
     origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
 
@@ -108,8 +113,8 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SET
 BAD_ROW_POLICIES = ("fail", "skip")
 DEFAULT_TYPES = {"string": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
-PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir")
-MAY_BE_EMPTY = ("noise_floor_file", "shared_dir")  # "": none
+PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir")
+MAY_BE_EMPTY = ("noise_floor_file", "shared_dir", "cache_dir")  # "": none
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
@@ -141,8 +146,16 @@ def load_config(project_dir=".", environ=None):
         sources.append(str(path))
     cfg = Config(project_dir=project_dir, config_files=tuple(sources), origins=tuple(origins.items()), **values)
     cfg = _absolute_paths(cfg)
+    if cfg.cache_dir is None:
+        cfg = dataclasses.replace(cfg, cache_dir=default_cache_dir(environ))
     _check_consistency(cfg, Path(sources[-1]) if sources else project_dir)
     return _with_objective(cfg)
+
+
+def default_cache_dir(environ):
+    """The user's cache dir for tft_build: ``$XDG_CACHE_HOME/tft_build``, else ``~/.cache/tft_build``."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tft_build")
 
 
 def _absolute_paths(cfg):
@@ -187,6 +200,8 @@ def _parse_table(table, path):
             values[key] = _parse_models(value, where)
         elif key == "beam_pipeline_args":
             values[key] = tuple(_str_list(value, where))
+        elif key == "cache_max_size":
+            values[key] = _size(value, where)
         else:
             values[key] = _typed(value, SCALAR_TYPES[key], where, positive=key != "seed")
     if "artifacts_dir" in values:
@@ -212,6 +227,15 @@ def _typed(value, type_, where, positive=False):
     if positive and type_ in (int, float) and value <= 0:
         raise ConfigError(f"{where}: must be positive, got {value!r}")
     return value
+
+
+def _size(value, where):
+    """A size as written (``"5GB"``, or bytes as a number), checked."""
+    try:
+        parse_size(value)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return str(value)
 
 
 def _str_list(value, where):
@@ -313,7 +337,8 @@ def matching_files(patterns):
 
 
 def settings_for(cfg, *names):
-    """The named settings as a JSON-able dict, for ``config_changed``."""
+    """The named settings as a JSON-able dict, for ``settings_unchanged``; paths are
+    named relative to the project (:mod:`tft_build.portable`)."""
     out = {}
     for name in names:
         value = getattr(cfg, name)
@@ -321,6 +346,8 @@ def settings_for(cfg, *names):
             value = [[c.name, c.type] + ([c.default] if c.optional else []) for c in value]
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
+        elif name in PATH_KEYS and value:  # stored relative to the project: a moved project is the same
+            value = portable.portable(value, portable.roots(cfg))
         elif isinstance(value, Path):
             value = str(value)
         out[name] = value

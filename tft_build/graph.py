@@ -21,7 +21,9 @@ from doit.exceptions import InvalidCommand
 from tft_build import runs
 from tft_build.commands import project_config
 
-COLOURS = {"ran": "#b7e4c7", "up to date": "#dbe9f6", "failed": "#f4a6a6", runs.NEVER_RUN: "#ffffff"}
+COLOURS = {
+    "ran": "#b7e4c7", runs.RESTORED: "#d8f3dc", "up to date": "#dbe9f6", "failed": "#f4a6a6", runs.NEVER_RUN: "#ffffff",
+}
 FORMATS = ("svg", "png", "dot")
 DOT_HINT = "graphviz's `dot` is not installed (apt-get install graphviz); wrote the .dot source instead"
 

@@ -1,7 +1,8 @@
 """What each run did: task statuses, durations, history, and the report after a run.
 
 :class:`RunReporter` is doit's console reporter plus bookkeeping. For every
-task of a run it records ran / up to date / failed and the seconds it took;
+task of a run it records ran / restored (from the build cache) / up to date /
+failed and the seconds it took;
 when the run ends it appends them to ``reports/runs.jsonl`` (the history),
 updates ``reports/status.json`` (each task's last status, for pictures),
 prints a compact timing table that compares each task with its previous run
@@ -17,11 +18,13 @@ from pathlib import Path
 from doit.reporter import ConsoleReporter
 from tabulate import tabulate
 
+from tft_build import buildcache
 from tft_build.atomic import write_file_atomic
 from tft_build.manifest import to_json
 
 SLOWDOWN = 0.20  # flag a task that ran this much slower than its previous run
 NEVER_RUN = "never run"
+RESTORED = "restored"  # from the build cache instead of run
 _current_run = None
 
 
@@ -62,7 +65,7 @@ class RunReporter(ConsoleReporter):
 
     def add_success(self, task):
         super().add_success(task)
-        self._finish(task, "ran")
+        self._finish(task, RESTORED if task.values.get(buildcache.RESTORED) else "ran")
 
     def add_failure(self, task, fail):
         super().add_failure(task, fail)
@@ -118,7 +121,7 @@ def timing_row(line, history):
     if line["status"] == "ran" and previous and line["seconds"] is not None:
         ratio = line["seconds"] / previous - 1
         change = f"{ratio:+.0%}" + (" slower" if ratio > SLOWDOWN else "")
-    return {**line, "previous": previous if line["status"] == "ran" else None, "change": change}
+    return {**line, "previous": previous if line["status"] in ("ran", RESTORED) else None, "change": change}
 
 
 def timing_table(rows):

@@ -9,9 +9,9 @@ its settings and package versions, remote data stamps. After the step it
 takes another, and checks that every project module the step imported came
 from the source the snapshot fingerprinted (:mod:`tft_build.sourceguard`);
 if anything differs, the task fails with one line and stays due (doit
-forgets a failed task's record). Otherwise the snapshot is the action's return value, which doit keeps as
-the task's values, and :func:`recording` makes doit save the snapshot's file
-states instead of hashing the files again.
+forgets a failed task's record). Otherwise the snapshot is the action's
+return value, which doit keeps as the task's values, and :func:`recording`
+makes doit save the snapshot's file states instead of hashing the files again.
 """
 
 import os
@@ -98,13 +98,29 @@ def recording(dep_manager):
 
 
 class _Recording:
-    """Delegates to doit's :class:`~doit.dependency.Dependency`; only ``save_success`` differs."""
+    """Delegates to doit's :class:`~doit.dependency.Dependency`; ``save_success`` and the
+    saving of refreshed stat keys for up-to-date tasks differ."""
 
     def __init__(self, inner):
         self._inner = inner
 
     def __getattr__(self, name):
         return getattr(self._inner, name)
+
+    def get_status(self, task, tasks_dict, get_log=False):
+        status = self._inner.get_status(task, tasks_dict, get_log)
+        if status.status == "up-to-date":
+            self._refresh(task)
+        return status
+
+    def _refresh(self, task):
+        """Save the new stat key of an input whose content did not change (the project was
+        copied or restored, a file touched), so that later runs need not hash it again."""
+        for dep in task.file_dep:
+            saved = self._inner._get(task.name, dep)
+            state = _state(dep)
+            if saved and state and state != saved and state[0] is not None and state[4] == saved[4]:
+                self._inner._set(task.name, dep, state)
 
     def save_success(self, task, result_hash=None):
         files = task.values.pop(FILES, None)

@@ -16,7 +16,7 @@ import os
 
 from doit.exceptions import InvalidDodoFile
 
-from tft_build import dotted, location, runs, sourceguard
+from tft_build import dotted, location, portable, runs, sourceguard
 from tft_build.actions import clean_outputs, run_step
 from tft_build.codecache import CACHE_FILE as CODE_CACHE
 from tft_build.config import load_config, matching_files, settings_for
@@ -59,6 +59,7 @@ def load_tasks(project_dir="."):
         "backend": STATE_BACKEND,
         "dep_file": str(cfg.artifacts_dir / STATE_FILE),
         "check_file_uptodate": StatDigestChecker,
+        "codec_cls": portable.codec_for(portable.roots(cfg)),  # a moved project keeps its record
         "verbosity": 2,
         "cleanall": True,  # `doit clean` empties the artifacts, not only the defaults'
         "reporter": runs.reporter_for(cfg),
@@ -76,13 +77,17 @@ def load_tasks(project_dir="."):
 
 
 def recorded(cfg, creator_name, creator):
-    """The creator, with the task's run records: where they live, and forgotten on clean."""
+    """The creator, with what the task makes (``outputs``: the dirs and files it replaces,
+    which clean removes and the build cache stores) and its run records, forgotten on clean."""
 
     def create():
         task = creator()
-        task["meta"] = {"tft_build": cfg}  # for the doit commands of tft_build (graph, run, clean)
+        outputs = task.pop("outputs", [])
+        # for the doit commands of tft_build (graph, run, clean, cache) and the build cache
+        task["meta"] = {"tft_build": cfg, "outputs": outputs}
         name = creator_name[len("task_"):]
-        task["clean"] = task.get("clean", []) + [(runs.forget_status, [cfg.artifacts_dir, name])]
+        cleaners = [(clean_outputs, [cfg, outputs])] if outputs else []
+        task["clean"] = cleaners + [(runs.forget_status, [cfg.artifacts_dir, name])]
         return task
 
     create.__name__ = creator_name
@@ -126,7 +131,7 @@ def transform_like_task(cfg, directory, step, plugins, settings, doc):
         "targets": list(outputs.values()),
         "params": [BEAM_ARGS],
         "uptodate": step_checks(cfg, step, plugins, settings_for(cfg, *settings), ("train", "eval")),
-        "clean": [(clean_outputs, [cfg, [cfg.artifact(directory)]])],
+        "outputs": [cfg.artifact(directory)],
     }
 
 
@@ -176,7 +181,7 @@ def train_task(cfg, name):
         "file_dep": [output_files(cfg, "transformed")["data"]],
         "targets": [cfg.artifact("models", name, "MANIFEST.json")],
         "uptodate": step_checks(cfg, step, [builder], settings),
-        "clean": [(clean_outputs, [cfg, [cfg.artifact("models", name)]])],
+        "outputs": [cfg.artifact("models", name)],
     }
 
 
@@ -198,7 +203,7 @@ def predict_task(cfg, name):
         + noise,
         "targets": targets,
         "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS), ("eval",)),
-        "clean": [(clean_outputs, [cfg, [cfg.artifact("serving", name)] + targets[1:]])],
+        "outputs": [cfg.artifact("serving", name)] + targets[1:],
     }
 
 
