@@ -31,7 +31,7 @@ from pathlib import Path
 
 FORMAT = "v1"
 FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, xfs, bcachefs)
-GRACE_S = 600  # gc leaves younger unreferenced objects: an entry may be on its way
+GRACE_S = 600  # gc leaves younger temp files: a writer may still be using them
 SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12,
               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
@@ -83,7 +83,6 @@ class Store:
         """Make the file ``src`` (whose sha256 is ``sha``) an object, unless it is one already."""
         final = self.object_path(sha)
         if final.exists():
-            os.utime(final)  # seen now: gc's grace for an entry on its way
             return
         final.parent.mkdir(parents=True, exist_ok=True)
         with self._temp_name() as tmp:
@@ -184,10 +183,10 @@ class Store:
             else:
                 kept |= shas
                 used += extra
-        now = time.time()
         for path in self.objects.glob("*/*"):
-            if path.name not in kept and now - path.stat().st_mtime > GRACE_S:
-                path.unlink()
+            if path.name not in kept:
+                path.unlink()  # an entry still on its way that needs it finds it missing: rebuilt
+        now = time.time()
         for path in self.tmp.glob("*"):
             if now - path.stat().st_mtime > GRACE_S:
                 path.unlink()

@@ -4,7 +4,7 @@ Installed as doit command plugins under the built-in names, so ``doit``,
 ``doit TASK`` and ``doit clean`` get them. Both take the project's lock
 (:mod:`tft_build.lock`), waiting for another run or, with ``--no-wait``,
 failing at once. ``clean`` first checks that the artifacts dir is safe to
-empty (:mod:`tft_build.safety`). Ctrl-C stops a run with a one-line message;
+empty (:mod:`tft_build.safety`) and keeps the build cache, saying so. Ctrl-C stops a run with a one-line message;
 doit saves the state of the tasks that finished before it. ``run`` saves a
 task's files as its snapshot saw them (:func:`tft_build.snapshot.recording`).
 
@@ -87,7 +87,10 @@ class SafeClean(Clean):
             if cfg is not None:
                 check_clean_target(cfg)
             with locked(cfg, no_wait):
-                return super()._execute(dryrun, cleandep, cleanall, cleanforget, pos_args)
+                status = super()._execute(dryrun, cleandep, cleanall, cleanforget, pos_args)
+            if cfg is not None and cfg.cache_dir:
+                self.outstream.write(f"the build cache {cfg.cache_dir} is kept; `doit cache clear` empties it\n")
+            return status
         except TftBuildError as err:
             sys.stderr.write(f"tft_build: {err}\n")
             return 2

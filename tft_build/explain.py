@@ -7,6 +7,9 @@ one line a task:
 - ``will run: NAME`` with each reason below it: a file that changed, a target
   that is missing, a setting that changed (old -> new), a function that
   changed (with the diff of its source against the version last built);
+- ``will restore from cache: NAME``, with the same reasons, when the build
+  cache holds a build of exactly the inputs it will have (its producers'
+  restored outputs foreseen from their cache entries);
 - ``may run: NAME``, when only an input made by a task that runs first could
   change it: whether it runs depends on whether that output really changes
   (early cutoff), which only running the producer can tell;
@@ -15,11 +18,19 @@ one line a task:
 It reads doit's database and the source files; it imports no TensorFlow.
 """
 
+import os
+
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
+from tft_build import buildcache, portable, snapshot
+from tft_build.cachestore import Damaged
+from tft_build.commands import project_config
 from tft_build.snapshot import shown
+
+RESTORE = "will restore from cache"
+DUE = ("will run", "may run")  # a task whose outputs cannot be foreseen
 
 
 class Explain(DoitCmdBase):
@@ -31,13 +42,15 @@ class Explain(DoitCmdBase):
     doc_description = (
         "For TASKs (default: the default tasks) and what they depend on, says for each task "
         "'will run' with its reasons (changed files, settings and code, with a diff of changed "
-        "functions; missing targets), 'may run' (only if a task that runs first changes its "
+        "functions; missing targets), 'will restore from cache' (the same, with a build of those "
+        "inputs in the build cache), 'may run' (only if a task that runs first changes its "
         "output), or 'up to date'."
     )
     cmd_options = ()
 
     def _execute(self, pos_args=None):
         tasks = TaskControl(self.task_list).tasks
+        self.foresight = Foresight(tasks)
         selected = list(self.sel_tasks or tasks)
         unknown = [name for name in selected if name not in tasks]
         if unknown:
@@ -56,17 +69,52 @@ class Explain(DoitCmdBase):
         """``(kind, reasons)`` for one task, given the verdicts of its dependencies."""
         task = tasks[name]
         status = self.dep_manager.get_status(task, tasks, get_log=True)
+        unknown = [dep for dep in sorted(task.file_dep) if dep in producers and verdicts[producers[dep]][0] in DUE]
         if status.status != "up-to-date":
             values = self.dep_manager.get_values(name)
             if not values and any(hasattr(check, "changes") for check, _, _ in task.uptodate):
-                return "will run", ["never built (no record in doit's database)"]
-            return "will run", list(status_reasons(status.reasons, values, producers))
-        changing = [
-            f"if {producers[dep]} changes {shown(dep)}"
-            for dep in sorted(task.file_dep)
-            if dep in producers and verdicts.get(producers[dep], ("up to date",))[0] != "up to date"
-        ]
-        return ("may run", changing) if changing else ("up to date", [])
+                reasons = ["never built (no record in doit's database)"]
+            else:
+                reasons = list(status_reasons(status.reasons, values, producers))
+            return (RESTORE if not unknown and self.foresight.restorable(task) else "will run"), reasons
+        if unknown:
+            return "may run", [f"if {producers[dep]} changes {shown(dep)}" for dep in unknown]
+        restored = [dep for dep in sorted(task.file_dep) if self.foresight.changes(dep, self.dep_manager._get(name, dep))]
+        if not restored:
+            return "up to date", []
+        reasons = [f"input {shown(dep)} changes when {producers[dep]} is restored" for dep in restored]
+        return (RESTORE if self.foresight.restorable(task) else "will run"), reasons
+
+
+class Foresight:
+    """What the build cache will do: which due tasks it restores, and the files it puts back."""
+
+    def __init__(self, tasks):
+        cfg = project_config(tasks.values())
+        self.store = cfg and buildcache.store_for(cfg)
+        self.roots = cfg and portable.roots(cfg)
+        self.files = {}  # path -> the state (md5 only) a restore will give it
+
+    def restorable(self, task):
+        """Whether running ``task`` now restores it from the cache (and, if so, foresee its files)."""
+        if not self.store or not (task.meta or {}).get("outputs"):
+            return False
+        before = snapshot.take(task, self.files)
+        try:
+            entry = self.store.get(buildcache.key_of(buildcache.inputs(task.name, before, self.roots)))
+        except Damaged:
+            return False
+        if entry is None:
+            return False
+        for name, output in entry["outputs"].items():
+            root = portable.local(name, self.roots)
+            for rel, digest in output["files"].items():
+                self.files[os.path.join(root, rel) if rel else root] = [None] * 4 + [digest["md5"]]
+        return True
+
+    def changes(self, path, saved):
+        """Whether a restore foreseen puts other content at ``path`` than its ``saved`` state."""
+        return path in self.files and (not saved or saved[4] != self.files[path][4])
 
 
 def dependency_order(tasks, selected):

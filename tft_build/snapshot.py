@@ -41,11 +41,12 @@ class Snapshot:
         return {**self.values, FILES: self.files}
 
 
-def take(task):
-    """The snapshot of ``task``'s inputs, computed now."""
-    files = {dep: _state(dep) for dep in sorted(task.file_dep)}
+def take(task, files=None):
+    """The snapshot of ``task``'s inputs, computed now; ``files`` (path -> state) may
+    say what some files will hold (``doit explain`` foreseeing a restore)."""
+    states = {dep: (files or {}).get(dep) or _state(dep) for dep in sorted(task.file_dep)}
     values = {check.key: check.fresh() for check in stored_checks(task)}
-    return Snapshot(files, values)
+    return Snapshot(states, values)
 
 
 def stored_checks(task):

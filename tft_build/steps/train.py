@@ -6,10 +6,13 @@ its per-epoch history, the training label's statistics (the serving step's
 baseline) and a manifest atomically under ``artifacts/models/<model>/``.
 A regression model predicts the label; a classification model the
 probability of each class (ids from the transform's label vocabulary).
-Seeds and op determinism make a rerun on the
-same data give the same weights.
+Seeds and op determinism make a rerun on the same data give the same
+weights, and :func:`reproducible_keras_file` the same bytes.
 """
 
+import json
+import os
+import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -25,6 +28,8 @@ from tft_build.schema import LABEL_CLASSES
 from tft_build.trace import traced
 
 MODEL_FILE = "model.keras"
+KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
+FIXED_SAVE_TIME = "1980-01-01@00:00:00"
 HISTORY_FILE = "history.json"
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 
@@ -52,10 +57,29 @@ def train_model(cfg, model_name):
     summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best]}
     with atomic_dir(cfg.artifact("models", model_name)) as staging:
         model.save(staging / MODEL_FILE)
+        reproducible_keras_file(staging / MODEL_FILE)
         (staging / HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary, "label_stats": stats}))
         manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
     return summary
+
+
+def reproducible_keras_file(path):
+    """Rewrite a ``.keras`` zip without what changes from save to save: the save time in
+    its metadata and the weights' zip timestamp. Equal weights then give equal bytes,
+    so a retrained model that did not change is no change for the tasks that read it
+    (early cutoff), and the build cache's keys of those tasks stay the same."""
+    with zipfile.ZipFile(path) as saved:
+        members = [(info, saved.read(info)) for info in saved.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as out:
+        for info, data in members:
+            if info.filename == KERAS_METADATA:
+                data = json.dumps({**json.loads(data), "date_saved": FIXED_SAVE_TIME}).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            out.writestr(fixed, data)
+    os.replace(tmp, path)
 
 
 def quality_metric(cfg):
