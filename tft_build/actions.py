@@ -101,7 +101,7 @@ class CachedBuild:
         if not self.outputs:
             return False
         try:
-            return buildcache.restore(self.store, self.key, self.outputs, self.roots)
+            return buildcache.restore(self.store, self.key, self.outputs, self.roots, self.cfg.shared_dir)
         except OSError as err:
             sys.stderr.write(f"tft_build: could not restore from the cache {self.store.root}: {err}; running instead\n")
             return False

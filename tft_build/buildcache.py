@@ -22,10 +22,11 @@ import tempfile
 import time
 from pathlib import Path
 
-from tft_build import atomic, portable, snapshot
+from tft_build import atomic, location, manifest, portable, snapshot
 from tft_build.cachestore import Damaged, Store, file_digests
 
 RESTORED = "_restored"  # in a restored task's values: the key it came from
+SHARED = "shared:"  # an entry's name for the files of a step dir's build under shared_dir
 KEY_FORMAT = 1
 
 
@@ -54,7 +55,7 @@ def key_of(described):
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def restore(store, key, outputs, roots, out=None):
+def restore(store, key, outputs, roots, shared_dir="", out=None):
     """Put the outputs of the build ``key`` back in place; False when there is none.
 
     A damaged entry (an object missing or not matching its sha256) is said in
@@ -65,11 +66,18 @@ def restore(store, key, outputs, roots, out=None):
         entry = store.get(key)
         if entry is None:
             return False
-        placed = {portable.local(name, roots): output for name, output in entry["outputs"].items()}
-        if sorted(placed) != sorted(map(str, outputs)):
+        placed = {name: output for name, output in entry["outputs"].items() if not name.startswith(SHARED)}
+        if sorted(portable.local(name, roots) for name in placed) != sorted(map(str, outputs)):
             return False  # made by a tft_build that wrote other outputs
-        for path, output in placed.items():
-            _restore_output(store, Path(path), output)
+        for name, output in placed.items():
+            final = Path(portable.local(name, roots))
+            shared = entry["outputs"].get(SHARED + name)
+            if shared:
+                _restore_shared(store, final, output, shared, shared_dir)
+            elif "dirs" in output:
+                _replace_dir(final, lambda staging, output=output: _fill(store, staging, output))
+            else:
+                _restore_file(store, final, output["files"][""]["sha256"])
     except Damaged as err:
         out.write(f"tft_build: build cache {store.root}: {err}; removed it, running the task instead\n")
         store.remove(key)
@@ -78,49 +86,112 @@ def restore(store, key, outputs, roots, out=None):
     return True
 
 
-def _restore_output(store, final, output):
-    """One output (a dir or a file), assembled beside its place and renamed into it."""
+def _restore_file(store, final, sha):
+    """One file, restored beside its place and renamed into it."""
     final.parent.mkdir(parents=True, exist_ok=True)
-    if "dirs" not in output:
-        with tempfile.TemporaryDirectory(prefix=f".{final.name}.restore-", dir=final.parent) as staging:
-            tmp = Path(staging) / final.name
-            store.restore_object(output["files"][""]["sha256"], tmp)
-            os.replace(tmp, final)
-        return
+    with tempfile.TemporaryDirectory(prefix=f".{final.name}.restore-", dir=final.parent) as staging:
+        tmp = Path(staging) / final.name
+        store.restore_object(sha, tmp)
+        os.replace(tmp, final)
+
+
+def _replace_dir(final, fill):
+    """A dir output: ``fill(staging)`` builds it beside its place, then it is renamed into it."""
+    final.parent.mkdir(parents=True, exist_ok=True)
     atomic.remove_stale_staging(final)
     staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
     staging.chmod(0o755)
     try:
-        for rel in output["dirs"]:
-            (staging / rel).mkdir(parents=True, exist_ok=True)
-        for rel, digest in sorted(output["files"].items(), key=lambda item: item[0] == "MANIFEST.json"):
-            store.restore_object(digest["sha256"], staging / rel)
+        fill(staging)
     except BaseException:
         shutil.rmtree(staging, ignore_errors=True)
         raise
     atomic.replace_dir(staging, final)
 
 
+def _fill(store, root, output, skip=()):
+    """Restore a stored dir's subdirs and files under ``root`` (local, or on a Beam filesystem)."""
+    if not location.is_remote(root):
+        for rel in output["dirs"]:
+            Path(root, rel).mkdir(parents=True, exist_ok=True)
+    for rel, digest in sorted(output["files"].items()):
+        if rel in skip:
+            continue
+        if location.is_remote(root):
+            with tempfile.TemporaryDirectory() as tmp:
+                store.restore_object(digest["sha256"], Path(tmp, "file"))
+                location.copy_file(str(Path(tmp, "file")), location.join(root, rel))
+        else:
+            store.restore_object(digest["sha256"], Path(root, rel))
+
+
+def _restore_shared(store, final, output, shared, shared_dir):
+    """A step dir whose bulk output lives under ``shared_dir``: the bulk files go to a new
+    build dir there, and the step dir gets a pointer to it and a manifest that lists it."""
+    previous = location.pointed_build(final)
+    build = location.fresh_build_dir(shared_dir, final.name)
+
+    def fill(staging):
+        _fill(store, build, shared)
+        _fill(store, staging, output, skip=(location.LOCATION, manifest.MANIFEST))
+        (staging / location.LOCATION).write_text(manifest.to_json({"data_dir": build}), encoding="utf-8")
+        stored = output["files"][manifest.MANIFEST]["sha256"]
+        store.restore_object(stored, staging / manifest.MANIFEST)
+        facts = json.loads((staging / manifest.MANIFEST).read_text(encoding="utf-8"))
+        (staging / manifest.MANIFEST).unlink()
+        manifest.write_manifest(staging, {k: v for k, v in facts.items() if k != "files"})
+
+    try:
+        _replace_dir(final, fill)
+    except BaseException:
+        location.remove_build(build)
+        raise
+    if previous and previous != build:
+        location.remove_build(previous)
+
+
 def save(store, key, described, outputs, roots, seconds):
-    """Store the outputs of a build that just ran under ``key`` (objects first, entry last)."""
+    """Store the outputs of a build that just ran under ``key`` (objects first, entry last).
+
+    A step dir that points to a build under ``shared_dir`` is stored with the
+    files of that build, under the name ``shared:<step dir>``.
+    """
     stored = {}
     for path in map(Path, outputs):
         if path.is_dir():
-            files = {str(p.relative_to(path)): p for p in sorted(path.rglob("*")) if p.is_file()}
-            dirs = sorted(str(p.relative_to(path)) for p in path.rglob("*") if p.is_dir())
-            output = {"dirs": dirs, "files": {}}
+            stored[portable.portable(path, roots)] = _stored_tree(store, path)
+            pointed = location.pointed_build(path)
+            if pointed:
+                stored[SHARED + portable.portable(path, roots)] = _stored_tree(store, pointed)
         elif path.is_file():
-            files, output = {"": path}, {"files": {}}
+            stored[portable.portable(path, roots)] = {"files": {"": _put(store, path)}}
         else:
             return  # an output the build did not make: nothing whole to remember
-        for rel, file in files.items():
-            sha, md5, size = file_digests(file)
-            store.put_object(file, sha)
-            output["files"][rel] = {"sha256": sha, "md5": md5, "size": size}
-        stored[portable.portable(path, roots)] = output
     entry = {"key": key, "task": described["task"], "inputs": described, "outputs": stored,
              "seconds": round(seconds, 3), "stored": time.strftime("%Y-%m-%dT%H:%M:%S")}
     store.put_entry(key, entry)
+
+
+def _stored_tree(store, root):
+    """Store every file of a dir (local, or on a Beam filesystem); its subdirs and file digests."""
+    files = {}
+    for rel, path in location.tree(root).items():
+        if location.is_remote(path):
+            with tempfile.TemporaryDirectory() as tmp:
+                location.copy_file(path, str(Path(tmp, "file")))
+                files[rel] = _put(store, Path(tmp, "file"))
+        else:
+            files[rel] = _put(store, path)
+    local = not location.is_remote(root)
+    dirs = sorted(str(p.relative_to(root)) for p in Path(root).rglob("*") if p.is_dir()) if local else []
+    return {"dirs": dirs, "files": files}
+
+
+def _put(store, path):
+    """Store one local file as an object; its digests."""
+    sha, md5, size = file_digests(path)
+    store.put_object(path, sha)
+    return {"sha256": sha, "md5": md5, "size": size}
 
 
 def bound(store, max_bytes, out=None):

@@ -107,6 +107,8 @@ class Foresight:
         if entry is None:
             return False
         for name, output in entry["outputs"].items():
+            if name.startswith(buildcache.SHARED):
+                continue  # not in the project: no task reads it by path
             root = portable.local(name, self.roots)
             for rel, digest in output["files"].items():
                 self.files[os.path.join(root, rel) if rel else root] = [None] * 4 + [digest["md5"]]

@@ -28,17 +28,17 @@ LOCATION = "location.json"
 
 def data_dir(cfg, directory):
     """Where the bulk output of the step dir ``directory`` ("raw", "transformed") is now."""
-    pointer = Path(cfg.artifact(directory, LOCATION))
-    if pointer.is_file():
-        return json.loads(pointer.read_text(encoding="utf-8"))["data_dir"]
-    return cfg.artifact(directory)
+    return pointed_build(cfg.artifact(directory)) or cfg.artifact(directory)
 
 
 def new_build_dir(cfg, directory, staging):
     """Where a new build of ``directory`` writes its bulk output: a fresh shared dir, or ``staging``."""
-    if not cfg.shared_dir:
-        return str(staging)
-    return join(cfg.shared_dir, directory, uuid.uuid4().hex)
+    return fresh_build_dir(cfg.shared_dir, directory) if cfg.shared_dir else str(staging)
+
+
+def fresh_build_dir(shared_dir, directory):
+    """A new, unique build dir for the step dir ``directory`` under ``shared_dir``."""
+    return join(shared_dir, directory, uuid.uuid4().hex)
 
 
 def join(base, *parts):
@@ -84,6 +84,39 @@ def remove_build(path):
 
 def remove_pointed_build(step_dir):
     """Delete the shared build that ``step_dir/location.json`` names, if any (``doit clean``)."""
+    pointed = pointed_build(step_dir)
+    if pointed:
+        remove_build(pointed)
+
+
+def pointed_build(step_dir):
+    """The shared build dir that ``step_dir/location.json`` names, or None."""
     pointer = Path(step_dir) / LOCATION
-    if pointer.is_file():
-        remove_build(json.loads(pointer.read_text(encoding="utf-8"))["data_dir"])
+    return json.loads(pointer.read_text(encoding="utf-8"))["data_dir"] if pointer.is_file() else None
+
+
+def tree(root):
+    """Every file of a build dir, local or on a Beam filesystem: ``{path relative to root: path}``."""
+    root = str(root).rstrip("/")
+    if not is_remote(root):
+        return {str(p.relative_to(root)): str(p) for p in sorted(Path(root).rglob("*")) if p.is_file()}
+    from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
+
+    found = FileSystems.match([join(root, "**")])[0].metadata_list
+    return {m.path[len(root) + 1:]: m.path for m in sorted(found, key=lambda m: m.path)}
+
+
+def copy_file(src, dst):
+    """Copy one file between local paths and Beam filesystems (either side may be remote)."""
+    if not (is_remote(src) or is_remote(dst)):
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(src, dst)
+        return
+    from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
+
+    if not is_remote(dst):
+        Path(dst).parent.mkdir(parents=True, exist_ok=True)
+    reader = open_binary(src)
+    writer = FileSystems.create(dst) if is_remote(dst) else open(dst, "wb")
+    with reader, writer:
+        shutil.copyfileobj(reader, writer, 1 << 20)
