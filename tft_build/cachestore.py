@@ -141,6 +141,7 @@ class Store:
         except FileNotFoundError:
             raise Damaged(f"object {sha[:12]} is missing") from None
         if actual != sha:
+            src.unlink()  # or a later build of the same bytes would keep it as theirs
             raise Damaged(f"object {sha[:12]} holds other bytes (sha256 {actual[:12]})")
         place(src, dst)
 
