@@ -2,7 +2,8 @@
 
 ``<artifacts>/reports/index.html`` shows the task graph, the timings of the
 last run and of the runs before it, each task's call trace, the models'
-metrics and training curves, and sample rows raw and transformed. It is
+metrics, the builds in the build cache side by side (as ``doit compare``
+shows them), training curves, and sample rows raw and transformed. It is
 written by the doit process after every run, so it only reads small JSON
 files and imports nothing heavy (no TensorFlow), and it opens anywhere without
 a network: the CSS is inline, the graph is graphviz's SVG inlined, and the
@@ -16,6 +17,7 @@ import json
 import math
 from pathlib import Path
 
+from tft_build import compare
 from tft_build.atomic import write_file_atomic
 
 REPORT_FILE = "index.html"
@@ -29,9 +31,6 @@ HISTORY_FACTS = ("best_epoch", "epochs_run", "val_rmse", "val_accuracy")  # told
 BAR_CHARTS = (
     (("rmse", "baseline_rmse", "noise_floor_rmse"), "rmse against the baseline and the noise floor (lower is better)"),
     (("accuracy", "baseline_accuracy"), "accuracy against the majority-class baseline (higher is better)"),
-)
-FIRST_METRICS = (  # columns before the others
-    "rmse", "mae", "accuracy", "log_loss", "count", "baseline_rmse", "noise_floor_rmse", "baseline_accuracy",
 )
 LIST_ITEMS = 6  # a list value (say a one-hot vector) shows this many items
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
@@ -66,21 +65,25 @@ svg.chart .axis { stroke: #888; }
 """
 
 
-def write_report(artifacts_dir, graph_svg, timing_rows):
+def write_report(artifacts_dir, graph_svg, timing_rows, cfg=None):
     """Write ``<artifacts_dir>/reports/index.html`` (atomically); returns its path."""
     path = Path(artifacts_dir) / "reports" / REPORT_FILE
-    write_file_atomic(path, render_page(artifacts_dir, graph_svg, timing_rows))
+    write_file_atomic(path, render_page(artifacts_dir, graph_svg, timing_rows, cfg))
     return path
 
 
-def render_page(artifacts_dir, graph_svg, timing_rows):
-    """The report's HTML text: a header, a table of contents and the sections."""
+def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
+    """The report's HTML text: a header, a table of contents and the sections.
+
+    With the project's ``cfg``, the builds in its build cache are a section too.
+    """
     artifacts = Path(artifacts_dir)
     sections = [
         ("graph", "Task graph", graph_section(graph_svg)),
         ("timings", "Timings", timings_section(timing_rows, artifacts / "reports" / "runs.jsonl")),
         ("traces", "Call traces", file_section(artifacts.glob("traces/*.json"), read_trace, render_traces)),
         ("models", "Models", file_section(artifacts.glob("metrics/*.json"), read_metrics, render_models)),
+        *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
         ("curves", "Training curves", file_section(artifacts.glob("models/*/history.json"), read_history,
                                                    render_curves)),
         ("sample", "Sample rows", file_section(artifacts.glob("transformed/sample.json"), read_sample,
@@ -204,7 +207,7 @@ def render_models(loaded):
     """A table with a row per model, and bar charts of its quality against the references."""
     models = {path.stem: metrics for path, metrics in loaded}
     found = unique(k for metrics in models.values() for k in metrics)
-    keys = [k for k in FIRST_METRICS if k in found] + [k for k in found if k not in FIRST_METRICS]
+    keys = compare.metrics_first(found)
     rows = [[model] + [metrics.get(k) for k in keys] for model, metrics in models.items()]
     charts = []
     for series, title in BAR_CHARTS:
@@ -213,6 +216,19 @@ def render_models(loaded):
         bars = {model: values for model, values in bars.items() if values}
         charts.append(bar_chart(bars, title=title) if bars else "")
     return table(["model", *keys], rows) + "".join(charts)
+
+
+def builds_section(cfg):
+    """Each model's builds in the build cache side by side, as ``doit compare`` shows them;
+    a cache that cannot be read is a note."""
+    try:
+        tables, notes = compare.compare(cfg)
+    except MALFORMED as error:
+        return note(f"could not read the build cache: {esc(type(error).__name__)} {esc(str(error))}")
+    caption = "newest first; (workspace): the build in the artifacts dir now; then the inputs that differ"
+    return "".join(note(esc(line)) for line in notes) + "".join(
+        tag("h3", esc(model)) + table(headers, rows, caption=caption) for model, headers, rows in tables
+    )
 
 
 def read_history(data):

@@ -186,7 +186,7 @@ def report_path(cfg):
 
 
 def write_reports(cfg, tasks, rows):
-    """The HTML report, with the task graph as it stands after this run.
+    """The HTML report, with the task graph as it stands after this run and the builds in the cache.
 
     A run where every task was up to date changes nothing that the report
     shows but its timing rows, so the report is only rewritten when a task
@@ -195,7 +195,7 @@ def write_reports(cfg, tasks, rows):
     from tft_build import graph, html_report  # only after a run
 
     picture = graph.task_graph(graph.task_infos(tasks.values()), read_status(cfg.artifacts_dir), cfg.project_dir)
-    html_report.write_report(cfg.artifacts_dir, graph.svg_text(picture), rows)
+    html_report.write_report(cfg.artifacts_dir, graph.svg_text(picture), rows, cfg)
 
 
 def calls_table(traces):
