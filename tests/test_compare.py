@@ -16,7 +16,7 @@ from doit.exceptions import InvalidCommand
 
 from conftest import SMALL_CONFIG, make_project
 from tft_build import compare, html_report
-from tft_build.cachestore import Store
+from tft_build.cachestore import ENTRIES, OBJECTS, Store, entry_name
 from tft_build.config import Config
 
 MODEL = "embedding"
@@ -39,7 +39,7 @@ def cfg(tmp_path, monkeypatch):
 def put_object(store, data):
     """Store ``data`` as an object; its digests as an entry names them."""
     sha = hashlib.sha256(data).hexdigest()
-    path = store.object_path(sha)
+    path = store.files.where(OBJECTS, sha)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(data)
     return {"sha256": sha, "md5": hashlib.md5(data).hexdigest(), "size": len(data)}
@@ -127,8 +127,8 @@ def test_damaged_entries_are_skipped_with_a_note(cfg):
     pipeline(cfg, "2026-12-01T10:00:00", 3.0)
     lost, _ = pipeline(cfg, "2026-12-01T11:00:00", 2.5, nbuckets=8)
     store = Store(cfg.cache_dir)
-    store.object_path(store.get(lost)["outputs"][METRICS]["files"][""]["sha256"]).write_text("{}")
-    cut = store.entry_path("ab" * 32)
+    store.files.where(OBJECTS, store.get(lost)["outputs"][METRICS]["files"][""]["sha256"]).write_text("{}")
+    cut = store.files.where(ENTRIES, entry_name("ab" * 32))
     cut.parent.mkdir(parents=True, exist_ok=True)
     cut.write_text('{"key": "' + "ab" * 32 + '", "inputs": {')
     headers, rows, notes = only_table(cfg)

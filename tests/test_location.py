@@ -1,56 +1,20 @@
 """Where bulk output lives, and data on remote storage read through Beam's filesystems.
 
-No cloud storage is reachable here, so a Beam filesystem of a made-up scheme
-(``testfs://`` over a local dir) stands in for ``gs://`` and the like: the
-code that matches, reads, checks and deletes remote files is the code that
-runs for a real scheme; only Beam's own filesystem underneath differs.
+No cloud storage is reachable here, so ``testfs://`` (:mod:`remotefs`, a Beam
+filesystem over a local dir) stands in for ``gs://`` and the like.
 """
 
 import json
-import os
-import shutil
 
 import pytest
-from apache_beam.io.filesystem import FileMetadata, MatchResult
-from apache_beam.io.localfilesystem import LocalFileSystem
 
+from remotefs import SCHEME
 from tft_build import arrowcsv, csvio, location
 from tft_build.config import Config, matching_files
 from tft_build.schema import columns_from_pairs
 from tft_build.uptodate import remote_files_unchanged
 
-SCHEME = "testfs://"
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int", 0)])
-
-
-class RemoteStandIn(LocalFileSystem):
-    """``testfs:///abs/path`` is the local ``/abs/path``, seen through Beam as a remote filesystem."""
-
-    @classmethod
-    def scheme(cls):
-        return "testfs"
-
-    def match(self, patterns, limits=None):
-        results = super().match([local(p) for p in patterns], limits)
-        return [
-            MatchResult(pattern, [FileMetadata(SCHEME + m.path, m.size_in_bytes, m.last_updated_in_seconds)
-                                  for m in result.metadata_list])
-            for pattern, result in zip(patterns, results)
-        ]
-
-    def open(self, path, *args, **kwargs):
-        return super().open(local(path), *args, **kwargs)
-
-    def exists(self, path):
-        return super().exists(local(path))
-
-    def delete(self, paths):
-        for path in map(local, paths):
-            shutil.rmtree(path) if os.path.isdir(path) else os.remove(path)
-
-
-def local(path):
-    return path[len(SCHEME):] if path.startswith(SCHEME) else path
 
 
 @pytest.fixture

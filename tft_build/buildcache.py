@@ -79,7 +79,7 @@ def restore(store, key, outputs, roots, shared_dir="", out=None):
             else:
                 _restore_file(store, final, output["files"][""]["sha256"])
     except Damaged as err:
-        out.write(f"tft_build: build cache {store.root}: {err}; removed it, running the task instead\n")
+        out.write(f"tft_build: build cache {store.location}: {err}; removed it, running the task instead\n")
         store.remove(key)
         return False
     store.touch(key)

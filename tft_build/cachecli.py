@@ -62,7 +62,7 @@ class Cache(DoitCmdBase):
         per_task = Counter(entry["task"] for _, entry in entries if entry)
         damaged = sum(1 for _, entry in entries if entry is None)
         lines = [
-            f"build cache: {store.root.parent}",
+            f"build cache: {store.location}",
             f"builds: {len(entries)}" + (f" ({damaged} unreadable)" if damaged else ""),
             *[f"  {task}: {count}" for task, count in sorted(per_task.items())],
             f"size: {_megabytes(store.size())} of {_megabytes(bound)} allowed (files shared by builds count once)",
@@ -91,7 +91,7 @@ class Cache(DoitCmdBase):
     def _clear(self, store, cfg, tasks, bound):
         count, size = len(store.keys()), store.size()
         store.clear()
-        self.outstream.write(f"removed {count} build(s), {_megabytes(size)} from {store.root.parent}\n")
+        self.outstream.write(f"removed {count} build(s), {_megabytes(size)} from {store.location}\n")
         return 0
 
 

@@ -27,7 +27,7 @@ from doit.exceptions import InvalidCommand
 from tabulate import tabulate
 
 from tft_build import buildcache, portable
-from tft_build.cachestore import file_digests
+from tft_build.cachestore import OBJECTS, file_digests
 from tft_build.commands import project_config
 from tft_build.snapshot import shown
 
@@ -148,7 +148,9 @@ def model_table(store, cfg, model, builds, made, last):
 
 def read_metrics(store, sha):
     """A metrics file's scalar values, from its object in the cache, checked against its sha256."""
-    data = store.object_path(sha).read_bytes()
+    data = store.files.read(OBJECTS, sha)
+    if data is None:
+        raise ValueError(f"object {sha[:12]} is missing")
     if hashlib.sha256(data).hexdigest() != sha:
         raise ValueError(f"object {sha[:12]} holds other bytes")
     return {str(k): v for k, v in json.loads(data).items() if not isinstance(v, (list, dict))}

@@ -69,7 +69,7 @@ class Config:
     # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
     shared_dir: str = ""
     on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
-    # The build cache (tft_build.buildcache): a dir, maybe shared by checkouts
+    # The build cache (tft_build.buildcache): a dir or a URL (gs://, s3://, hdfs://), maybe shared by checkouts
     # and machines; None: $XDG_CACHE_HOME/tft_build; "": no cache.
     cache_dir: str | None = None
     cache_max_size: str = "5GB"  # least recently used builds go past this

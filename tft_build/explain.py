@@ -102,7 +102,7 @@ class Foresight:
         before = snapshot.take(task, self.files)
         try:
             entry = self.store.get(buildcache.key_of(buildcache.inputs(task.name, before, self.roots)))
-        except Damaged:
+        except (Damaged, OSError):  # a cache that cannot be read now restores nothing either
             return False
         if entry is None:
             return False
