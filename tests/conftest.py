@@ -12,7 +12,7 @@ import signal
 import subprocess
 import sys
 import tempfile
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
@@ -22,7 +22,8 @@ from tft_build import datagen
 ROOT = Path(__file__).resolve().parent.parent
 # No test reads or fills the user's build cache; projects get their own (Project.cache).
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tft_build-tests-cache-")
-DOIT_SCRIPT = Path(sys.executable).parent / "doit"  # the console script pip installed beside this Python
+DOIT_SCRIPT = Path(sys.executable).parent / "doit"
+NO_CACHE = {"TFT_BUILD_CACHE_DIR": ""}  # for tests of what a run does: a build done before would be restored  # the console script pip installed beside this Python
 
 SMALL_CONFIG = """\
 [tool.tft_build]
@@ -121,6 +122,7 @@ class Project:
     """A pipeline project in a temp dir, and a way to run doit in it."""
 
     root: Path
+    env: dict = field(default_factory=dict)  # the environment of every doit run here, besides the user's
 
     @property
     def artifacts(self):
@@ -133,7 +135,7 @@ class Project:
 
     def environment(self, env=None):
         base = {k: v for k, v in os.environ.items() if k != "TFT_BUILD_CONFIG"}
-        return {**base, "XDG_CACHE_HOME": str(self.cache), **(env or {})}
+        return {**base, "XDG_CACHE_HOME": str(self.cache), **self.env, **(env or {})}
 
     def doit(self, *args, check=True, env=None, script=False):
         """Run ``doit ARGS`` here (``python -m doit``, or the ``doit`` console script with

@@ -8,7 +8,9 @@ that reads it runs): the next ``doit`` reruns exactly what it must. An edit
 test hook of conftest), so the timing is exact. The cells of one file share
 one small one-model project, in order; each ends with the project up to
 date. Runs alternate between the ``doit`` console script and
-``python -m doit``: both must agree.
+``python -m doit``: both must agree. The build cache is off: the cells toggle
+between versions built before, which it would restore instead of running
+(its own tests are tests/test_cache.py).
 """
 
 import json
@@ -16,7 +18,7 @@ import os
 
 import pytest
 
-from conftest import make_project, ran
+from conftest import NO_CACHE, make_project, ran
 from tft_build.config import Config
 from tft_build.csvio import read_rows
 from tft_build.rowfilter import is_clean_ride
@@ -73,6 +75,7 @@ def matrix_tests(inputs):
     def project(tmp_path_factory):
         """A one-model project, built once; the cells change it in turn."""
         project = make_project(tmp_path_factory.mktemp("record"), train_rows=200, eval_rows=60)
+        project.env = NO_CACHE
         (project.root / "pyproject.toml").write_text(CONFIG)
         project.doit()
         project.cells = 0

@@ -2,7 +2,7 @@
 
 import pytest
 
-from tft_build.config import ENV_VAR, data_files, load_config, settings_for
+from tft_build.config import CACHE_ENV_VAR, ENV_VAR, data_files, load_config, settings_for
 from tft_build.errors import ConfigError
 
 
@@ -114,3 +114,23 @@ def test_settings_for_is_json_friendly(tmp_path):
     assert settings["nbuckets"] == 10
     assert settings["columns"][0] == ["key", "string"]
     assert isinstance(settings["beam_pipeline_args"], list)
+
+
+def test_the_build_cache_dir_from_the_user_cache_a_config_file_or_the_environment(tmp_path):
+    assert load_config(tmp_path, environ={"XDG_CACHE_HOME": "/x"}).cache_dir == "/x/tft_build"
+    write(tmp_path / "pyproject.toml", '[tool.tft_build]\ncache_dir = "cache"\ncache_max_size = "2GiB"\n')
+    cfg = load_config(tmp_path, environ={"XDG_CACHE_HOME": "/x"})
+    assert (cfg.cache_dir, cfg.cache_max_size) == (str(tmp_path / "cache"), "2GiB")
+    off = load_config(tmp_path, environ={CACHE_ENV_VAR: ""})
+    assert off.cache_dir == "" and off.where("cache_dir") == f"${CACHE_ENV_VAR}: setting 'cache_dir'"
+    assert load_config(tmp_path, environ={CACHE_ENV_VAR: "gs://team/cache"}).cache_dir == "gs://team/cache"
+    write(tmp_path / "pyproject.toml", '[tool.tft_build]\ncache_max_size = "5 parsecs"\n')
+    with pytest.raises(ConfigError, match="cache_max_size.*is not a size"):
+        load_config(tmp_path, environ={})
+
+
+def test_stored_paths_are_relative_to_the_project(tmp_path):
+    """A moved project reads the same settings (tft_build.portable)."""
+    here, there = (load_config(root, environ={}) for root in (tmp_path / "a", tmp_path / "b"))
+    assert settings_for(here, "noise_floor_file") == {"noise_floor_file": "$PROJECT/data/noise_floor.json"}
+    assert settings_for(here, "noise_floor_file") == settings_for(there, "noise_floor_file")

@@ -13,7 +13,7 @@ import sys
 
 import pytest
 
-from conftest import SMALL_CONFIG, ran, skipped
+from conftest import NO_CACHE, SMALL_CONFIG, ran, skipped
 from test_tasks import SEED_TASKS
 
 MODELS = ["non_embedding", "embedding"]
@@ -224,7 +224,8 @@ def test_a_module_edited_while_an_earlier_task_runs_is_imported_anew(built, tmp_
         "point": "build_non_embedding_model", "path": str(built.root / "my_models.py"), "old": old,
         "new": f"{old}\n    open({str(proof)!r}, 'w').close()", "marker": str(tmp_path / "edited"),
     }
-    done = built.doit("train_non_embedding_model", "train_embedding_model", env={"TFT_TEST_EDIT": json.dumps(edit)})
+    done = built.doit("train_non_embedding_model", "train_embedding_model",
+                      env={"TFT_TEST_EDIT": json.dumps(edit), **NO_CACHE})
     assert ran(done.stdout) == {"train_non_embedding_model", "train_embedding_model"}
     assert proof.exists(), "train_embedding_model ran the my_models imported before the edit"
     explain = built.doit("explain", "train_embedding_model", "train_non_embedding_model", script=True).stdout

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make_project, ran
+from conftest import NO_CACHE, make_project, ran
 
 HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count"
 GOOD = "k{i},{fare},2014-05-01 08:15:00 UTC,-73.99,40.75,-73.97,40.78,1"
@@ -52,6 +52,7 @@ def leftovers(artifacts):
 def project(tmp_path_factory):
     """A small project whose transform was built once (the good artifacts)."""
     project = make_project(tmp_path_factory.mktemp("reliable"), train_rows=300, eval_rows=80)
+    project.env = NO_CACHE  # these tests kill, interrupt and race real runs, not restores
     project.doit("transform_raw_data")
     project.good_train = (project.root / "data" / "train.csv").read_bytes()
     project.good = tree_hashes(project.artifacts)
@@ -230,12 +231,15 @@ def test_ctrl_c_keeps_the_tasks_that_finished(project, tmp_path):
     long_training.write_text("epochs = 500\npatience = 500\n")
     started = time.time()
     process = project.start("train_non_embedding_model", env={"TFT_BUILD_CONFIG": str(long_training)})
-    assert wait_for(lambda: trace.exists() and trace.stat().st_mtime > started)
-    # Soon after the transform: the training task is tracing tf.data functions, where TensorFlow's
-    # finalizers swallow a KeyboardInterrupt (see tft_build/interrupt.py); it must stop all the same.
-    time.sleep(0.2)
-    process.send_signal(signal.SIGINT)
-    out, err = process.communicate()
+    try:
+        assert wait_for(lambda: trace.exists() and trace.stat().st_mtime > started)
+        # Soon after the transform: the training task is tracing tf.data functions, where TensorFlow's
+        # finalizers swallow a KeyboardInterrupt (see tft_build/interrupt.py); it must stop all the same.
+        time.sleep(0.2)
+        process.send_signal(signal.SIGINT)
+        out, err = process.communicate(timeout=300)
+    finally:
+        process.kill()  # a failed wait must not leave 500 epochs holding the project's lock
     assert process.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
     again = project.doit("explain", "transform_raw_data").stdout

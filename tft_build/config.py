@@ -5,7 +5,8 @@ example), the ``[tool.tft_build]`` table of the project's ``pyproject.toml``,
 a ``tft_build.toml`` in the project dir (what ``tft-tasks init-config``
 writes) and a TOML file named by the environment variable
 ``TFT_BUILD_CONFIG``; the last two take their keys at top level or under
-``[tool.tft_build]``. Relative paths are relative to the file that set them,
+``[tool.tft_build]``; ``$TFT_BUILD_CACHE_DIR``, when set, is ``cache_dir``.
+Relative paths are relative to the file that set them,
 so a config file can live beside its data, and user modules named by dotted
 path are found beside the project or any of its config files.
 
@@ -27,6 +28,7 @@ from tft_build.errors import ConfigError, DataError
 from tft_build.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
 
 ENV_VAR = "TFT_BUILD_CONFIG"
+CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off
 PROJECT_CONFIG = "tft_build.toml"
 OBJECTIVES = ("regression", "classification")
 
@@ -146,10 +148,22 @@ def load_config(project_dir=".", environ=None):
         sources.append(str(path))
     cfg = Config(project_dir=project_dir, config_files=tuple(sources), origins=tuple(origins.items()), **values)
     cfg = _absolute_paths(cfg)
-    if cfg.cache_dir is None:
-        cfg = dataclasses.replace(cfg, cache_dir=default_cache_dir(environ))
+    cfg = _with_cache_dir(cfg, environ)
     _check_consistency(cfg, Path(sources[-1]) if sources else project_dir)
     return _with_objective(cfg)
+
+
+def _with_cache_dir(cfg, environ):
+    """The config with ``cache_dir`` decided: ``$TFT_BUILD_CACHE_DIR`` when set (CI, or one run
+    without the cache: ``TFT_BUILD_CACHE_DIR= doit``), else the configured one, else the user's."""
+    if CACHE_ENV_VAR in environ:
+        value = environ[CACHE_ENV_VAR]
+        value = _resolve(cfg.project_dir, value, f"${CACHE_ENV_VAR}") if value else ""
+        origins = cfg.origins + (("cache_dir", f"${CACHE_ENV_VAR}"),)
+        return dataclasses.replace(cfg, cache_dir=value, origins=origins)
+    if cfg.cache_dir is None:
+        return dataclasses.replace(cfg, cache_dir=default_cache_dir(environ))
+    return cfg
 
 
 def default_cache_dir(environ):
