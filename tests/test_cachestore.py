@@ -15,7 +15,8 @@ from pathlib import Path
 import pytest
 
 from remotefs import SCHEME, local
-from tft_build.cachestore import ENTRIES, GRACE_S, OBJECTS, TMP, Damaged, Store
+from tft_build.cachefiles import ENTRIES, OBJECTS, TMP
+from tft_build.cachestore import GRACE_S, Damaged, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -16,7 +16,8 @@ from doit.exceptions import InvalidCommand
 
 from conftest import SMALL_CONFIG, make_project
 from tft_build import compare, html_report
-from tft_build.cachestore import ENTRIES, OBJECTS, Store, entry_name
+from tft_build.cachefiles import ENTRIES, OBJECTS
+from tft_build.cachestore import Store, entry_name
 from tft_build.config import Config
 
 MODEL = "embedding"

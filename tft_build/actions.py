@@ -103,7 +103,7 @@ class CachedBuild:
         try:
             return buildcache.restore(self.store, self.key, self.outputs, self.roots, self.cfg.shared_dir)
         except OSError as err:
-            sys.stderr.write(f"tft_build: could not restore from the cache {self.store.location}: {err}; running instead\n")
+            buildcache.give_up(self.store, "restore from", err)
             return False
 
     def save(self):
@@ -115,7 +115,7 @@ class CachedBuild:
             buildcache.save(self.store, self.key, self.described, self.outputs, self.roots, seconds)
             buildcache.bound(self.store, parse_size(self.cfg.cache_max_size))
         except OSError as err:
-            sys.stderr.write(f"tft_build: could not store the build in the cache {self.store.location}: {err}\n")
+            buildcache.give_up(self.store, "store the build in", err)
 
 
 @contextlib.contextmanager

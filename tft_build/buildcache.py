@@ -23,16 +23,32 @@ import time
 from pathlib import Path
 
 from tft_build import atomic, location, manifest, portable, snapshot
-from tft_build.cachestore import Damaged, Store, file_digests
+from tft_build.cachefiles import file_digests
+from tft_build.cachestore import Damaged, Store
 
 RESTORED = "_restored"  # in a restored task's values: the key it came from
 SHARED = "shared:"  # an entry's name for the files of a step dir's build under shared_dir
 KEY_FORMAT = 1
 
 
+_given_up = set()  # cache dirs that failed in this process: the run goes on without them
+
+
 def store_for(cfg):
-    """The config's build cache, or None when ``cache_dir = ""`` turns it off."""
-    return Store(cfg.cache_dir) if cfg.cache_dir else None
+    """The config's build cache, or None when ``cache_dir = ""`` turns it off or it failed
+    earlier in this run (:func:`give_up`)."""
+    return Store(cfg.cache_dir) if cfg.cache_dir and cfg.cache_dir not in _given_up else None
+
+
+def give_up(store, doing, err, out=None):
+    """Say in one line that the cache could not be used, and go on without it for the rest of
+    the run: a store that cannot be reached (no network, no access) can take minutes per call
+    to say so, and a build never waits for or fails because of its cache."""
+    _given_up.add(store.location)
+    (out or sys.stderr).write(
+        f"tft_build: could not {doing} the build cache {store.location}: {err}; "
+        "going on without it for this run\n"
+    )
 
 
 def inputs(task_name, snap, roots):

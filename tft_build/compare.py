@@ -27,7 +27,7 @@ from doit.exceptions import InvalidCommand
 from tabulate import tabulate
 
 from tft_build import buildcache, portable
-from tft_build.cachestore import OBJECTS, file_digests
+from tft_build.cachefiles import OBJECTS, file_digests
 from tft_build.commands import project_config
 from tft_build.snapshot import shown
 
