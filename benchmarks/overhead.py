@@ -54,7 +54,7 @@ def main():
         (tmp / "trivial" / "dodo.py").write_text(TRIVIAL_DODO)
         override = tmp / "override.toml"
         override.write_text(f'artifacts_dir = "{tmp / "artifacts"}"\n')
-        ours_env = {**os.environ, "TFT_BUILD_CONFIG": str(override)}
+        ours_env = {**os.environ, "TFT_BUILD_CONFIG": str(override), "TFT_BUILD_CACHE_DIR": ""}  # not the user's cache
         doit = [sys.executable, "-m", "doit"]
         print("building the project once (artifacts in a temp dir)...", flush=True)
         subprocess.run(doit, cwd=ROOT, env=ours_env, check=True, capture_output=True)

@@ -76,6 +76,7 @@ def main():
         override = Path(tmp) / "override.toml"
         override.write_text(f'artifacts_dir = "{Path(tmp) / "artifacts"}"\n')
         os.environ["TFT_BUILD_CONFIG"] = str(override)
+        os.environ["TFT_BUILD_CACHE_DIR"] = ""  # a real transform, and none stored in the user's cache
         print("transforming the default data (artifacts in a temp dir)...", flush=True)
         subprocess.run([sys.executable, "-m", "doit", "transform_raw_data"], cwd=ROOT, check=True, capture_output=True)
 

@@ -46,7 +46,8 @@ def make_project(root, rows, seed):
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
     config = root / "bench.toml"
     config.write_text(f'train_data = "{data / "train.csv"}"\neval_data = "{data / "eval.csv"}"\n')
-    return {**os.environ, "TFT_BUILD_CONFIG": str(config), "PYTHONPATH": str(ROOT)}
+    # No build cache: it would restore a transform measured before instead of running it.
+    return {**os.environ, "TFT_BUILD_CONFIG": str(config), "PYTHONPATH": str(ROOT), "TFT_BUILD_CACHE_DIR": ""}
 
 
 def tree_rss_bytes(pid):
