@@ -16,7 +16,6 @@ The store itself (files by content, entries, gc) is :mod:`tft_build.cachestore`.
 import hashlib
 import json
 import os
-import shutil
 import sys
 import tempfile
 import time
@@ -91,7 +90,8 @@ def restore(store, key, outputs, roots, shared_dir="", out=None):
             if shared:
                 _restore_shared(store, final, output, shared, shared_dir)
             elif "dirs" in output:
-                _replace_dir(final, lambda staging, output=output: _fill(store, staging, output))
+                with atomic.atomic_dir(final) as staging:
+                    _fill(store, staging, output)
             else:
                 _restore_file(store, final, output["files"][""]["sha256"])
     except Damaged as err:
@@ -109,20 +109,6 @@ def _restore_file(store, final, sha):
         tmp = Path(staging) / final.name
         store.restore_object(sha, tmp)
         os.replace(tmp, final)
-
-
-def _replace_dir(final, fill):
-    """A dir output: ``fill(staging)`` builds it beside its place, then it is renamed into it."""
-    final.parent.mkdir(parents=True, exist_ok=True)
-    atomic.remove_stale_staging(final)
-    staging = Path(tempfile.mkdtemp(prefix=f".{final.name}.tmp-", dir=final.parent))
-    staging.chmod(0o755)
-    try:
-        fill(staging)
-    except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        raise
-    atomic.replace_dir(staging, final)
 
 
 def _fill(store, root, output, skip=()):
@@ -147,18 +133,15 @@ def _restore_shared(store, final, output, shared, shared_dir):
     previous = location.pointed_build(final)
     build = location.fresh_build_dir(shared_dir, final.name)
 
-    def fill(staging):
-        _fill(store, build, shared)
-        _fill(store, staging, output, skip=(location.LOCATION, manifest.MANIFEST))
-        (staging / location.LOCATION).write_text(manifest.to_json({"data_dir": build}), encoding="utf-8")
-        stored = output["files"][manifest.MANIFEST]["sha256"]
-        store.restore_object(stored, staging / manifest.MANIFEST)
-        facts = json.loads((staging / manifest.MANIFEST).read_text(encoding="utf-8"))
-        (staging / manifest.MANIFEST).unlink()
-        manifest.write_manifest(staging, {k: v for k, v in facts.items() if k != "files"})
-
     try:
-        _replace_dir(final, fill)
+        with atomic.atomic_dir(final) as staging:
+            _fill(store, build, shared)
+            _fill(store, staging, output, skip=(location.LOCATION, manifest.MANIFEST))
+            location.write_pointer(staging, build)
+            store.restore_object(output["files"][manifest.MANIFEST]["sha256"], staging / manifest.MANIFEST)
+            facts = json.loads((staging / manifest.MANIFEST).read_text(encoding="utf-8"))
+            (staging / manifest.MANIFEST).unlink()
+            manifest.write_manifest(staging, {k: v for k, v in facts.items() if k != "files"})
     except BaseException:
         location.remove_build(build)
         raise

@@ -55,7 +55,10 @@ class Cache(DoitCmdBase):
             self.outstream.write(f"the build cache is off ({cfg.where('cache_dir')} is \"\")\n")
             return 0
         bound = parse_size(max_size or cfg.cache_max_size)
-        return getattr(self, f"_{action}")(store, cfg, tasks, bound)
+        try:
+            return getattr(self, f"_{action}")(store, cfg, tasks, bound)
+        except OSError as err:  # a cache dir that cannot be read or reached: one line, not a traceback
+            raise InvalidCommand(f"cache {action}: the build cache {store.location}: {err}") from None
 
     def _status(self, store, cfg, tasks, bound):
         entries = store.read_all()

@@ -22,6 +22,7 @@ import uuid
 from pathlib import Path
 
 from tft_build.errors import DataError, first_line
+from tft_build.manifest import to_json
 
 LOCATION = "location.json"
 
@@ -87,6 +88,11 @@ def remove_pointed_build(step_dir):
     pointed = pointed_build(step_dir)
     if pointed:
         remove_build(pointed)
+
+
+def write_pointer(step_dir, build):
+    """Write ``step_dir/location.json``, naming the shared build dir ``build``."""
+    (Path(step_dir) / LOCATION).write_text(to_json({"data_dir": build}), encoding="utf-8")
 
 
 def pointed_build(step_dir):

@@ -140,7 +140,7 @@ def run_transform(cfg, directory, preprocessing_fn):
             write_digests(staging, data)
             write_sample(staging, data, cfg, row_filter)
             if data != str(staging):
-                (staging / location.LOCATION).write_text(manifest.to_json({"data_dir": data}), encoding="utf-8")
+                location.write_pointer(staging, data)
             manifest.write_manifest(staging, {"rows": counts})
     if previous not in (out_dir, data):  # the shared build this one replaced
         location.remove_build(previous)
