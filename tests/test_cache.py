@@ -114,6 +114,22 @@ def test_a_corrupted_cached_file_is_found_and_rebuilt(explored):
     assert "all whole" in explored.doit("cache", "verify").stdout
 
 
+def test_a_build_whose_input_changed_while_it_ran_is_not_stored(explored, tmp_path):
+    """The helper module is edited by the user's code while the transform runs (the conftest hook):
+    the task fails, and the cache holds no build under the key of the inputs it started from."""
+    helpers = explored.root / "my_helpers.py"
+    source = helpers.read_text()
+    before = len(entries(explored, "transform_raw_data"))
+    set_nbuckets(explored, 9)  # a state never built: the transform runs
+    edit = {"point": "preprocessing_fn", "path": str(helpers), "old": "hour >= 16", "new": "hour >= 15",
+            "marker": str(tmp_path / "edited")}
+    done = explored.doit(MODEL, check=False, script=True, env={"TFT_TEST_EDIT": json.dumps(edit)})
+    assert done.returncode != 0 and "module my_helpers changed while it ran" in done.stdout + done.stderr
+    assert len(entries(explored, "transform_raw_data")) == before
+    helpers.write_text(source)
+    set_nbuckets(explored, 8)
+
+
 def test_cache_status_gc_clean_and_clear(explored):
     status = explored.doit("cache", "status").stdout
     assert f"build cache: {explored.cache / 'tft_build'}" in status
