@@ -12,7 +12,7 @@ import time
 
 from tabulate import tabulate
 
-from tft_build import trace
+from tft_build.engine import trace
 
 
 def work(x):

@@ -57,7 +57,7 @@ def epoch_seconds(cfg, name, features, stats, data, epochs):
     """Median seconds of an epoch (after the first) for a fresh model on ``data``."""
     import tf_keras as keras
 
-    from tft_build import dotted
+    from tft_build.engine import dotted
 
     keras.utils.set_random_seed(cfg.seed)
     model = dotted.resolve(cfg, f"models.{name}")(features, stats, cfg)
@@ -82,8 +82,8 @@ def main():
 
         import tensorflow_transform as tft
 
-        from tft_build import location
-        from tft_build.config import load_config
+        from tft_build.io import location
+        from tft_build.config.settings import load_config
         from tft_build.steps import train
 
         cfg = load_config(ROOT)

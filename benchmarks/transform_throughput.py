@@ -1,6 +1,6 @@
 """Throughput of the transform task against the TF ceiling, at several data sizes.
 
-For each size, in one run: generate the rides (``tft_build.datagen``) into a
+For each size, in one run: generate the rides (``tft_build.examples.taxi.datagen``) into a
 temp dir, run ``doit transform_raw_data`` there (train data = the big CSV, eval
 data = a small one) and time it while polling the peak RSS of its process
 tree, then measure the TF ceiling: ``tf.data`` reading the same train CSV,
@@ -27,8 +27,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tft_build import datagen  # noqa: E402
-from tft_build.config import Config  # noqa: E402
+from tft_build.examples.taxi import datagen  # noqa: E402
+from tft_build.config.settings import Config  # noqa: E402
 
 EVAL_ROWS = 10_000
 CEILING_BATCH = 4096

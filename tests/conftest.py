@@ -17,7 +17,7 @@ from pathlib import Path
 
 import pytest
 
-from tft_build import datagen
+from tft_build.examples.taxi import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
 # No test reads or fills the user's build cache; projects get their own (Project.cache).
@@ -72,7 +72,7 @@ def reached(point):
 ROW_FILTER = '''"""The taxi row filter, reaching the test hook on each batch it reads."""
 
 import my_hook
-from tft_build.rowfilter import is_clean_ride
+from tft_build.examples.taxi.rowfilter import is_clean_ride
 
 
 def row_filter(row):
@@ -91,7 +91,7 @@ def not_called(x):
 
 def user_preprocessing():
     """The taxi preprocessing_fn as a user's copy, with a helper from another module."""
-    source = (ROOT / "tft_build" / "preprocessing.py").read_text()
+    source = (ROOT / "tft_build" / "examples" / "taxi" / "preprocessing.py").read_text()
     source = source.replace("import tensorflow as tf\n", "import tensorflow as tf\n\nimport my_helpers\nimport my_hook\n", 1)
     source = source.replace(
         "    return features\n", '    features["rush_hour"] = my_helpers.rush_hour(hour)\n    return features\n', 1
@@ -101,8 +101,8 @@ def user_preprocessing():
 
 def user_models():
     """The taxi model builders as a user's copy, each reaching the test hook."""
-    source = (ROOT / "tft_build" / "models.py").read_text()
-    source = source.replace("\nimport tf_keras", "\nimport my_hook\nimport tf_keras", 1)
+    source = (ROOT / "tft_build" / "examples" / "taxi" / "models.py").read_text()
+    source = source.replace("\nfrom tft_build.generic.models", "\nimport my_hook\nfrom tft_build.generic.models", 1)
     for builder in ("build_non_embedding_model", "build_embedding_model"):
         source = with_hook(source, f"def {builder}(features, label_stats, cfg):")
     return source

@@ -4,7 +4,7 @@ import os
 
 import pytest
 
-from tft_build.atomic import atomic_dir, write_file_atomic
+from tft_build.io.atomic import atomic_dir, write_file_atomic
 
 
 def test_atomic_dir_replaces_the_output_on_success(tmp_path):

@@ -2,9 +2,9 @@
 
 import io
 
-from tft_build import buildcache
-from tft_build.config import Config
-from tft_build.snapshot import Snapshot
+from tft_build.engine import buildcache
+from tft_build.config.settings import Config
+from tft_build.engine.snapshot import Snapshot
 
 CODE = {"digest": "c0de", "externals": {}, "definitions": {"m:f": {"hash": "h", "source": "def f(): ..."}},
         "modules": {"m": "s0urce"}}

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from remotefs import SCHEME, local
-from tft_build.cachefiles import ENTRIES, OBJECTS, TMP
-from tft_build.cachestore import GRACE_S, Damaged, Store
+from tft_build.engine.cachefiles import ENTRIES, OBJECTS, TMP
+from tft_build.engine.cachestore import GRACE_S, Damaged, Store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -215,7 +215,7 @@ def test_an_unreachable_url_cache_fails_as_oserror():
 def test_a_local_cache_and_making_a_url_one_import_no_beam(tmp_path):
     script = f"""
 import sys
-from tft_build.cachestore import Store
+from tft_build.engine.cachestore import Store
 store = Store({str(tmp_path / 'cache')!r})
 (src := __import__('pathlib').Path({str(tmp_path / 'f')!r})).write_bytes(b"x")
 sha = __import__('hashlib').sha256(b"x").hexdigest()

@@ -5,7 +5,10 @@ import time
 
 import pytest
 
-from tft_build import codecache, filestate, fingerprint
+from tft_build import layout
+from tft_build.engine import codecache
+from tft_build.engine import filestate
+from tft_build.engine import fingerprint
 
 
 @pytest.fixture
@@ -16,7 +19,7 @@ def code(tmp_path, monkeypatch):
     module = tmp_path / "cached_user_code.py"
     module.write_text("def f(x):\n    return x + 1\n")
     (tmp_path / "artifacts").mkdir()  # as the tasks make it when they load, before any fingerprint
-    return module, tmp_path / "artifacts" / codecache.CACHE_FILE
+    return module, tmp_path / "artifacts" / layout.CODE_CACHE
 
 
 def cached(module, cache):

@@ -15,10 +15,12 @@ import pytest
 from doit.exceptions import InvalidCommand
 
 from conftest import SMALL_CONFIG, make_project
-from tft_build import compare, html_report
-from tft_build.cachefiles import ENTRIES, OBJECTS
-from tft_build.cachestore import Store, entry_name
-from tft_build.config import Config
+from tft_build.commands import compare as compare_cmd
+from tft_build.report import compare
+from tft_build.report import html_report
+from tft_build.engine.cachefiles import ENTRIES, OBJECTS
+from tft_build.engine.cachestore import Store, entry_name
+from tft_build.config.settings import Config
 
 MODEL = "embedding"
 TRAIN_CSV, EVAL_CSV = "$PROJECT/data/train.csv", "$PROJECT/data/eval.csv"
@@ -147,10 +149,10 @@ def test_no_cache_and_an_empty_cache_are_one_line(cfg):
 
 def test_models_are_named_by_name_or_task():
     cfg = Config(project_dir=Path("."), models=(("a", "m:a"), ("b_model", "m:b")))
-    assert [compare.model_named(cfg, name) for name in ("a", "train_a_model", "train_and_predict_b_model_model")] \
+    assert [compare_cmd.model_named(cfg, name) for name in ("a", "train_a_model", "train_and_predict_b_model_model")] \
         == ["a", "a", "b_model"]
     with pytest.raises(InvalidCommand, match="no model named c; the models are a, b_model"):
-        compare.model_named(cfg, "c")
+        compare_cmd.model_named(cfg, "c")
 
 
 def test_the_report_shows_the_builds_and_a_cache_problem_as_a_note(cfg, monkeypatch):
@@ -169,7 +171,7 @@ def test_the_report_shows_the_builds_and_a_cache_problem_as_a_note(cfg, monkeypa
 
 
 def test_compare_imports_no_tensorflow():
-    code = "import sys, tft_build.compare; print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])"
+    code = "import sys, tft_build.report.compare; print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

@@ -2,7 +2,8 @@
 
 import pytest
 
-from tft_build.config import CACHE_ENV_VAR, ENV_VAR, data_files, load_config, settings_for
+from tft_build.config.settings import CACHE_ENV_VAR, ENV_VAR, data_files, load_config
+from tft_build.engine.uptodate import settings_for
 from tft_build.errors import ConfigError
 
 
@@ -17,7 +18,7 @@ def test_defaults_are_the_taxi_example(tmp_path):
     assert [c.name for c in cfg.columns][:2] == ["key", "fare_amount"]
     assert cfg.artifacts_dir == tmp_path / "artifacts"
     assert cfg.train_data == (str(tmp_path / "data/train.csv"),)
-    assert dict(cfg.models)["embedding"] == "tft_build.models:build_embedding_model"
+    assert dict(cfg.models)["embedding"] == "tft_build.examples.taxi.models:build_embedding_model"
 
 
 def test_pyproject_table_then_env_override(tmp_path):
@@ -130,7 +131,7 @@ def test_the_build_cache_dir_from_the_user_cache_a_config_file_or_the_environmen
 
 
 def test_stored_paths_are_relative_to_the_project(tmp_path):
-    """A moved project reads the same settings (tft_build.portable)."""
+    """A moved project reads the same settings (tft_build.engine.portable)."""
     here, there = (load_config(root, environ={}) for root in (tmp_path / "a", tmp_path / "b"))
     assert settings_for(here, "noise_floor_file") == {"noise_floor_file": "$PROJECT/data/noise_floor.json"}
     assert settings_for(here, "noise_floor_file") == settings_for(there, "noise_floor_file")

@@ -14,8 +14,8 @@ import numpy as np
 import pytest
 from hypothesis import given, settings, strategies as st
 
-from tft_build import datagen
-from tft_build.datagen import HEADER, fare, generate_rides, is_clean
+from tft_build.examples.taxi import datagen
+from tft_build.examples.taxi.datagen import HEADER, fare, generate_rides, is_clean
 
 MIDTOWN = (-73.9840, 40.7549)
 BROOKLYN = (-73.9570, 40.7140)
@@ -217,7 +217,7 @@ def test_cli_writes_consistent_files(tmp_path, capsys):
 
 
 def test_cli_help_runs_as_module():
-    result = subprocess.run([sys.executable, "-m", "tft_build.datagen", "--help"],
+    result = subprocess.run([sys.executable, "-m", "tft_build.examples.taxi.datagen", "--help"],
                             capture_output=True, text=True, check=True)
     assert "--train-rows" in result.stdout and "noise floor" in result.stdout
 

@@ -8,7 +8,7 @@ import sys
 import numpy as np
 import pytest
 
-from tft_build.exampledata import DATASETS, generate_lines, main, write_dataset
+from tft_build.examples.exampledata import DATASETS, generate_lines, main, write_dataset
 
 NAMES = sorted(DATASETS)
 PARSE = {"int": int, "float": float, "string": str}
@@ -153,7 +153,7 @@ def test_churn_outcome_is_learnable(samples):
 
 
 def test_command_line(tmp_path):
-    run = subprocess.run([sys.executable, "-m", "tft_build.exampledata", "churn",
+    run = subprocess.run([sys.executable, "-m", "tft_build.examples.exampledata", "churn",
                           "--out", str(tmp_path), "--train-rows", "40", "--eval-rows", "10",
                           "--no-header", "--shards", "2"],
                          capture_output=True, text=True, check=True)

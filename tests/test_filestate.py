@@ -3,8 +3,8 @@
 import os
 import time
 
-from tft_build import filestate
-from tft_build.filestate import StatDigestChecker, file_state
+from tft_build.engine import filestate
+from tft_build.engine.filestate import StatDigestChecker, file_state
 
 
 def test_an_edit_with_the_old_mtime_restored_is_a_change(tmp_path):

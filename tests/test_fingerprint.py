@@ -8,7 +8,7 @@ import uuid
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tft_build import fingerprint as fp
+from tft_build.engine import fingerprint as fp
 
 def project(tmp_path, **modules):
     """Write the modules into a fresh dir under tmp_path; returns that dir.
@@ -115,10 +115,10 @@ def test_dynamic_lookups_fall_back_to_the_whole_module(tmp_path):
 def test_fingerprinting_the_taxi_code_imports_no_tensorflow():
     code = (
         "import sys\n"
-        "from tft_build.fingerprint import fingerprint\n"
-        "f = fingerprint(['tft_build.preprocessing:preprocessing_fn', 'tft_build.steps.train:train_model',"
+        "from tft_build.engine.fingerprint import fingerprint\n"
+        "f = fingerprint(['tft_build.examples.taxi.preprocessing:preprocessing_fn', 'tft_build.steps.train:train_model',"
         " 'tft_build.steps.transform:transform_raw_data', 'tft_build.steps.serve:train_and_predict'], [])\n"
-        "assert 'tft_build.preprocessing:parse_timestamp' in f.definitions\n"
+        "assert 'tft_build.generic.preprocessing:parse_timestamp' in f.definitions\n"
         "assert 'tensorflow' in f.externals and 'apache_beam' in f.externals\n"
         "print([m for m in ('tensorflow', 'tensorflow_transform', 'apache_beam', 'tf_keras') if m in sys.modules])\n"
     )

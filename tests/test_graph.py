@@ -5,7 +5,7 @@ import subprocess
 import sys
 import xml.etree.ElementTree as ET
 
-from tft_build import graph
+from tft_build.report import graph
 
 INFOS = [
     {"name": "make", "doc": "makes", "file_dep": ["/p/data/in.csv"], "targets": ["/p/artifacts/out.json"]},
@@ -46,7 +46,7 @@ def test_call_traces_are_nested_with_numbered_edges():
 def test_without_dot_the_source_is_written_with_a_hint(tmp_path):
     code = (
         "import sys\n"
-        "from tft_build import graph\n"
+        "from tft_build.report import graph\n"
         f"dot = graph.task_graph({INFOS!r}, {{}}, '/p')\n"
         "print(graph.write_picture(dot, sys.argv[1]))\n"
         "print(graph.svg_text(dot))\n"

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from tft_build import html_report
+from tft_build.report import html_report
 
 TASKS = ["preprocess_raw_data", "transform_raw_data", "train_embedding_model"]
 TIMING_ROWS = [
@@ -224,7 +224,7 @@ def test_ticks_are_round_even_steps_covering_the_range(lo, width, count):
 
 
 def test_the_report_imports_no_tensorflow():
-    code = "import sys, tft_build.html_report; print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])"
+    code = "import sys, tft_build.report.html_report; print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])"
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from tft_build import initconfig
-from tft_build.initconfig import (
+from tft_build.commands import init_config as initconfig
+from tft_build.commands.init_config import (
     NA_VALUES,
     ColumnInfo,
     choose_key,
@@ -227,7 +227,7 @@ def test_config_round_trips_through_tomllib(capsys):
             "sold_at": "timestamp",
             "x": "int",
         },
-        "models": {"default": "tft_build.models:build_default_model"},
+        "models": {"default": "tft_build.generic.models:build_default_model"},
     }
     assert list(read_config("proj")["columns"]) == ["id", "sale price", "a.b", 'quo"te', "ünï", "n", "sold_at", "x"]
     assert 'a.b" = { type = "string", default = "" }' in text
@@ -384,13 +384,13 @@ def test_unwritable_dir_is_one_line(capsys):
 
 def test_imports_no_tensorflow():
     heavy = ("tensorflow", "tensorflow_transform", "apache_beam")
-    code = f"import sys, tft_build.initconfig; print([m for m in sys.modules if m.split('.')[0] in {heavy}])"
+    code = f"import sys, tft_build.commands.init_config; print([m for m in sys.modules if m.split('.')[0] in {heavy}])"
     done = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 
 
 def test_load_config_reads_the_generated_config(capsys, tmp_path):
-    from tft_build.config import load_config
+    from tft_build.config.settings import load_config
 
     write("data/houses.csv", HOUSES)
     assert run(capsys, "data/houses.csv", "--label", "price", "--dir", "proj")[0] == 0

@@ -5,7 +5,7 @@ import signal
 
 import pytest
 
-from tft_build import interrupt
+from tft_build.engine import interrupt
 
 
 def test_a_swallowed_ctrl_c_is_raised_again_at_the_next_check():

@@ -9,10 +9,13 @@ import json
 import pytest
 
 from remotefs import SCHEME
-from tft_build import arrowcsv, csvio, location
-from tft_build.config import Config, matching_files
-from tft_build.schema import columns_from_pairs
-from tft_build.uptodate import remote_files_unchanged
+from tft_build import layout
+from tft_build.io import arrowcsv
+from tft_build.io import csvio
+from tft_build.io import location
+from tft_build.config.settings import Config, matching_files
+from tft_build.config.schema import columns_from_pairs
+from tft_build.engine.uptodate import remote_files_unchanged
 
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int", 0)])
 
@@ -64,7 +67,7 @@ def test_build_dirs_local_or_shared(tmp_path):
     shared = Config(project_dir=tmp_path, artifacts_dir=tmp_path / "artifacts", shared_dir="gs://bucket/run/")
     build = location.new_build_dir(shared, "transformed", staging)
     assert build.startswith("gs://bucket/run/transformed/") and len(build.rsplit("/", 1)[1]) == 32
-    pointer = tmp_path / "artifacts" / "transformed" / location.LOCATION
+    pointer = tmp_path / "artifacts" / "transformed" / layout.LOCATION
     pointer.parent.mkdir(parents=True)
     pointer.write_text(json.dumps({"data_dir": build}))
     assert location.data_dir(cfg, "transformed") == build
@@ -76,7 +79,7 @@ def test_a_pointed_remote_build_is_removed(tmp_path):
     (build / "train-00000-of-00001.tfrecord").write_bytes(b"x")
     step_dir = tmp_path / "artifacts" / "transformed"
     step_dir.mkdir(parents=True)
-    (step_dir / location.LOCATION).write_text(json.dumps({"data_dir": f"{SCHEME}{build}"}))
+    (step_dir / layout.LOCATION).write_text(json.dumps({"data_dir": f"{SCHEME}{build}"}))
     location.remove_pointed_build(step_dir)
     assert not build.exists() and (tmp_path / "shared" / "transformed").exists()
 

@@ -5,7 +5,7 @@ import json
 
 import pytest
 
-from tft_build import manifest
+from tft_build.io import manifest
 
 
 def digest(*parts):

@@ -3,9 +3,10 @@
 import numpy as np
 import pytest
 
-from tft_build import models
-from tft_build.config import Config
-from tft_build.models import Feature
+from tft_build.examples.taxi import models
+from tft_build.generic import models as generic_models
+from tft_build.config.settings import Config
+from tft_build.generic.models import Feature
 
 FEATURES = {
     "trip_km": Feature("float"),
@@ -62,12 +63,12 @@ def test_the_model_learns_a_simple_function(tmp_path):
 
 @pytest.mark.parametrize("buckets,dim", [(33, 4), (100, 5), (10_000, 16), (10**9, 16)])
 def test_embedding_dim(buckets, dim):
-    assert models.embedding_dim(buckets) == dim
+    assert generic_models.embedding_dim(buckets) == dim
 
 
 def test_classification_head_starts_from_the_class_prior(tmp_path):
     stats = {"classes": ["stayed", "left", "downgraded"], "counts": [59, 29, 9]}
-    model = models.build_default_model(FEATURES, stats, Config(project_dir=tmp_path))
+    model = generic_models.build_default_model(FEATURES, stats, Config(project_dir=tmp_path))
     out = model.predict(batch(5, np.random.default_rng(0)), verbose=0)
     assert out.shape == (5, 3)
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)

@@ -18,7 +18,7 @@ import subprocess
 import pytest
 
 from conftest import ROOT, Project, ran
-from tft_build import exampledata
+from tft_build.examples import exampledata
 
 ALL_TASKS = (
     "train_and_predict_default_model", "train_and_predict_linear_model",
@@ -48,7 +48,7 @@ garage = {{ type = "string", default = "unknown" }}
 price = "float"
 
 [models]
-default = "tft_build.models:build_default_model"
+default = "tft_build.generic.models:build_default_model"
 linear = "my_pipeline:build_linear_model"
 """
 

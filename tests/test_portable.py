@@ -2,7 +2,7 @@
 
 import json
 
-from tft_build import portable
+from tft_build.engine import portable
 
 ROOTS = (("$ARTIFACTS", "/p/artifacts"), ("$PROJECT", "/p"))
 MOVED = (("$ARTIFACTS", "/elsewhere/q/artifacts"), ("$PROJECT", "/elsewhere/q"))

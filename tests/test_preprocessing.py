@@ -9,7 +9,8 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from tft_build import preprocessing as pp
+from tft_build.examples.taxi import preprocessing as pp
+from tft_build.generic import preprocessing as generic
 
 moments = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2099, 12, 31))
 
@@ -18,16 +19,16 @@ moments = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=dateti
 @given(st.lists(moments, min_size=1, max_size=20))
 def test_parse_timestamp_matches_datetime(times):
     text = tf.constant([t.strftime("%Y-%m-%d %H:%M:%S UTC") for t in times])
-    hour, weekday, days = (v.numpy().tolist() for v in pp.parse_timestamp(text))
+    hour, weekday, days = (v.numpy().tolist() for v in generic.parse_timestamp(text))
     assert hour == [t.hour for t in times]
     assert weekday == [t.weekday() for t in times]
-    epoch = datetime.date(pp.EPOCH_YEAR, 1, 1)
+    epoch = datetime.date(generic.EPOCH_YEAR, 1, 1)
     assert days == [(t.date() - epoch).days for t in times]
 
 
 def test_days_from_civil_known_dates():
     dates = [(1970, 1, 1), (2000, 2, 29), (2012, 9, 4), (2015, 6, 30)]
-    got = pp.days_from_civil(*(tf.constant([d[i] for d in dates], tf.int64) for i in range(3))).numpy()
+    got = generic.days_from_civil(*(tf.constant([d[i] for d in dates], tf.int64) for i in range(3))).numpy()
     expected = [(datetime.date(*d) - datetime.date(1970, 1, 1)).days for d in dates]
     assert got.tolist() == expected
 

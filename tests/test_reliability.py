@@ -216,7 +216,7 @@ def test_two_runs_at_once_one_waits(project):
 
 
 def test_no_wait_fails_at_once(project):
-    from tft_build.lock import project_lock
+    from tft_build.engine.lock import project_lock
 
     with project_lock(project.artifacts):
         done = project.doit("--no-wait", "transform_raw_data", check=False)
@@ -234,7 +234,7 @@ def test_ctrl_c_keeps_the_tasks_that_finished(project, tmp_path):
     try:
         assert wait_for(lambda: trace.exists() and trace.stat().st_mtime > started)
         # Soon after the transform: the training task is tracing tf.data functions, where TensorFlow's
-        # finalizers swallow a KeyboardInterrupt (see tft_build/interrupt.py); it must stop all the same.
+        # finalizers swallow a KeyboardInterrupt (see tft_build/engine/interrupt.py); it must stop all the same.
         time.sleep(0.2)
         process.send_signal(signal.SIGINT)
         out, err = process.communicate(timeout=300)

@@ -2,8 +2,8 @@
 
 import numpy as np
 
-from tft_build import datagen
-from tft_build.rowfilter import is_clean_ride
+from tft_build.examples.taxi import datagen
+from tft_build.examples.taxi.rowfilter import is_clean_ride
 
 COLUMNS = ("fare_amount", "pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude",
            "passenger_count")

@@ -2,43 +2,44 @@
 
 import json
 
-from tft_build import runs
+from tft_build.report import history, timings
+from tft_build.report.reporter import record_run
 
 
 def test_record_run_appends_history_and_compares_with_the_previous_run(tmp_path):
-    runs.record_run(tmp_path, "r1", {"a": ("ran", 10.0), "b": ("ran", 2.0)})
-    rows = runs.record_run(tmp_path, "r2", {"a": ("ran", 13.0), "b": ("up to date", None)})
+    record_run(tmp_path, "r1", {"a": ("ran", 10.0), "b": ("ran", 2.0)})
+    rows = record_run(tmp_path, "r2", {"a": ("ran", 13.0), "b": ("up to date", None)})
     by_task = {row["task"]: row for row in rows}
     assert by_task["a"]["previous"] == 10.0 and by_task["a"]["change"] == "+30% slower"
     assert by_task["b"]["change"] == "" and by_task["b"]["previous"] is None
-    rows = runs.record_run(tmp_path, "r3", {"a": ("ran", 11.0)})
+    rows = record_run(tmp_path, "r3", {"a": ("ran", 11.0)})
     assert rows[0]["change"] == "-15%"
-    assert len(runs.read_history(tmp_path)) == 5
-    status = runs.read_status(tmp_path)
+    assert len(history.read_history(tmp_path)) == 5
+    status = history.read_status(tmp_path)
     assert status["a"]["seconds"] == 11.0
     assert status["b"] == {"run": "r2", "seconds": 2.0, "status": "up to date", "task": "b"}
 
 
 def test_table_shows_each_task_once(tmp_path):
-    rows = runs.record_run(tmp_path, "r1", {"a": ("ran", 1.5), "b": ("failed", 0.25)})
-    table = runs.timing_table(rows).splitlines()
+    rows = record_run(tmp_path, "r1", {"a": ("ran", 1.5), "b": ("failed", 0.25)})
+    table = timings.timing_table(rows).splitlines()
     assert table[0].split() == ["task", "status", "seconds", "previous", "change"]
     assert table[2].split() == ["a", "ran", "1.50"] and table[3].split() == ["b", "failed", "0.25"]
 
 
 def test_a_cut_history_line_is_skipped(tmp_path):
-    runs.record_run(tmp_path, "r1", {"a": ("ran", 1.0)})
-    with open(tmp_path / "reports" / "runs.jsonl", "a") as f:
+    record_run(tmp_path, "r1", {"a": ("ran", 1.0)})
+    with open(tmp_path / "reports" / "history.jsonl", "a") as f:
         f.write('{"run": "r2", "task"')
-    assert [h["run"] for h in runs.read_history(tmp_path)] == ["r1"]
+    assert [h["run"] for h in history.read_history(tmp_path)] == ["r1"]
 
 
 def test_forget_status_makes_a_task_never_run(tmp_path):
-    runs.record_run(tmp_path, "r1", {"a": ("ran", 1.0), "b": ("ran", 1.0)})
+    record_run(tmp_path, "r1", {"a": ("ran", 1.0), "b": ("ran", 1.0)})
     (tmp_path / "traces").mkdir()
     (tmp_path / "traces" / "a.json").write_text(json.dumps({"calls": []}))
-    runs.forget_status(tmp_path, "a")
-    assert set(runs.read_status(tmp_path)) == {"b"}
+    history.forget_status(tmp_path, "a")
+    assert set(history.read_status(tmp_path)) == {"b"}
     assert not (tmp_path / "traces" / "a.json").exists()
 
 
@@ -47,6 +48,6 @@ def test_calls_table_orders_by_start():
         {"caller": "t", "called": "late", "start": 2.0, "elapsed_time": 0.5},
         {"caller": "t", "called": "early", "start": 1.0, "elapsed_time": 1.25},
     ]}
-    lines = runs.calls_table(traces).splitlines()
+    lines = timings.calls_table(traces).splitlines()
     assert lines[0].split() == ["task", "caller", "called", "elapsed_time"]
     assert lines[2].split() == ["t", "t", "early", "1.250"]

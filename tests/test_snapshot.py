@@ -3,9 +3,9 @@
 from doit.dependency import Dependency, SqliteDB
 from doit.task import Task
 
-from tft_build.filestate import StatDigestChecker, file_md5
-from tft_build.snapshot import FILES, Snapshot, differences, recording, take
-from tft_build.uptodate import settings_unchanged
+from tft_build.engine.filestate import StatDigestChecker, file_md5
+from tft_build.engine.snapshot import FILES, Snapshot, differences, recording, take
+from tft_build.engine.uptodate import settings_unchanged
 
 
 def test_saving_records_the_snapshot_not_the_file_as_edited_after_the_step(tmp_path):

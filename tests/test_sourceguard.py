@@ -6,8 +6,8 @@ import sys
 
 import pytest
 
-from tft_build import sourceguard
-from tft_build.fingerprint import fingerprint, module_path
+from tft_build.engine import sourceguard
+from tft_build.engine.fingerprint import fingerprint, module_path
 
 
 @pytest.fixture
@@ -51,8 +51,8 @@ def test_a_module_edited_after_import_is_dropped_before_the_next_step(code_dir):
 
 
 def test_a_stale_engine_module_is_reported():
-    importlib.import_module("tft_build.rowfilter")  # through the guard
-    assert sourceguard.refresh({"tft_build.rowfilter": "another source"}) == ["tft_build.rowfilter"]
+    importlib.import_module("tft_build.examples.taxi.rowfilter")  # through the guard
+    assert sourceguard.refresh({"tft_build.examples.taxi.rowfilter": "another source"}) == ["tft_build.examples.taxi.rowfilter"]
 
 
 def test_the_fingerprint_reads_the_file_that_was_imported(code_dir, tmp_path_factory):
@@ -71,9 +71,9 @@ def test_the_fingerprint_reads_the_file_that_was_imported(code_dir, tmp_path_fac
 
 
 def test_tft_build_is_fingerprinted_where_it_is_loaded_from():
-    import tft_build.rowfilter
+    import tft_build.examples.taxi.rowfilter
 
-    assert str(module_path("tft_build.rowfilter", ())) == os.path.realpath(tft_build.rowfilter.__file__)
+    assert str(module_path("tft_build.examples.taxi.rowfilter", ())) == os.path.realpath(tft_build.examples.taxi.rowfilter.__file__)
 
 
 def test_only_project_modules_are_guarded(code_dir):

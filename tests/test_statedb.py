@@ -8,7 +8,7 @@ import sys
 import pytest
 from doit.exceptions import InvalidCommand
 
-from tft_build.statedb import BUSY, OK, health, open_checked
+from tft_build.engine.statedb import BUSY, OK, health, open_checked
 
 HOLD = """
 import sqlite3, sys

@@ -7,9 +7,10 @@ from pathlib import Path
 
 import pytest
 
-from tft_build import runs, tasks
-from tft_build.config import load_config
-from tft_build.uptodate import code_unchanged
+from tft_build import tasks
+from tft_build.report import history
+from tft_build.config.settings import load_config
+from tft_build.engine.uptodate import code_unchanged
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_TASKS = [
@@ -43,7 +44,7 @@ def test_the_seed_tasks_with_docs(project, monkeypatch):
     assert sorted(defined) == sorted(SEED_TASKS)
     for name, task in defined.items():
         assert task["doc"].strip() and "\n" not in task["doc"].strip(), name
-    assert doit_config["backend"] == "tft_sqlite3"  # doit's sqlite3, guarded (tft_build.statedb)
+    assert doit_config["backend"] == "tft_sqlite3"  # doit's sqlite3, guarded (tft_build.engine.statedb)
     assert sorted(doit_config["default_tasks"]) == [
         "train_and_predict_embedding_model",
         "train_and_predict_non_embedding_model",
@@ -80,7 +81,7 @@ def test_data_is_file_dep_and_code_is_fingerprinted(project, monkeypatch):
     assert project.preprocessing_fn not in code_targets(defined["preprocess_raw_data"])
     assert code_targets(defined["train_non_embedding_model"]) == (
         "tft_build.steps.train:train_model",
-        "tft_build.models:build_non_embedding_model",
+        "tft_build.examples.taxi.models:build_non_embedding_model",
     )
     for task in defined.values():
         assert not [dep for dep in task.get("file_dep", []) if dep.endswith(".py")]
@@ -89,7 +90,7 @@ def test_data_is_file_dep_and_code_is_fingerprinted(project, monkeypatch):
 def test_every_task_forgets_its_last_run_on_clean(project, monkeypatch):
     _, defined = all_tasks(project, monkeypatch)
     for name, task in defined.items():
-        forget = [args for action, args in task["clean"] if action is runs.forget_status]
+        forget = [args for action, args in task["clean"] if action is history.forget_status]
         assert forget == [[project.artifacts_dir, name]]
 
 

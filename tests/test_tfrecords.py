@@ -5,7 +5,7 @@ import pyarrow as pa
 import pytest
 import tensorflow as tf
 
-from tft_build import tfrecords
+from tft_build.io import tfrecords
 
 
 def scalar_column(values, value_type):

@@ -4,7 +4,7 @@ import json
 
 import pytest
 
-from tft_build import trace
+from tft_build.engine import trace
 
 
 @trace.traced

@@ -1,10 +1,10 @@
 """The stored-input checks: compare, and say what changed."""
 
-from tft_build.uptodate import code_unchanged, settings_unchanged
+from tft_build.engine.uptodate import code_unchanged, settings_unchanged
 
 
 def saved(check):
-    """What a task's snapshot stores for ``check`` (see tft_build.snapshot)."""
+    """What a task's snapshot stores for ``check`` (see tft_build.engine.snapshot)."""
     return {check.key: check.fresh()}
 
 

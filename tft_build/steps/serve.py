@@ -24,12 +24,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tabulate import tabulate
 
-from tft_build import csvio, dotted, location, manifest
-from tft_build.atomic import atomic_dir, write_file_atomic
-from tft_build.config import data_files
-from tft_build.schema import feature_spec
+from tft_build import layout
+from tft_build.io import csvio
+from tft_build.engine import dotted
+from tft_build.io import location
+from tft_build.io import manifest
+from tft_build.io.atomic import atomic_dir, write_file_atomic
+from tft_build.config.settings import data_files
+from tft_build.config.schema import feature_spec
 from tft_build.steps import train
-from tft_build.trace import traced
+from tft_build.engine.trace import traced
 
 PREDICT_BATCH = 4096
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
@@ -69,11 +73,11 @@ class ServingModule(tf.Module):
 @traced
 def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
-    tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
+    tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     raw_spec = serving_spec(cfg)
-    stats = json.loads(Path(cfg.artifact("models", model_name, train.HISTORY_FILE)).read_text())["label_stats"]
+    stats = json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())["label_stats"]
     module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
-    with atomic_dir(cfg.artifact("serving", model_name)) as staging:
+    with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
         tf.saved_model.save(
             module,
             str(staging),
@@ -82,9 +86,9 @@ def train_and_predict(cfg, model_name):
         manifest.write_manifest(staging, {"model": model_name})
 
     rows = eval_rows(cfg)
-    served = tf.saved_model.load(cfg.artifact("serving", model_name))
+    served = tf.saved_model.load(cfg.artifact(layout.SERVING, model_name))
     outputs = predict_raw(served.signatures["serving_raw"], rows, raw_spec)
-    write_file_atomic(cfg.artifact("predictions", f"{model_name}.csv"), predictions_csv(cfg, rows, outputs))
+    write_file_atomic(cfg.artifact(*layout.predictions_file(model_name)), predictions_csv(cfg, rows, outputs))
     clean = np.array([keep for _, keep in rows])
     labels = [row[cfg.label] for row, keep in rows if keep]
     metrics = (
@@ -93,7 +97,7 @@ def train_and_predict(cfg, model_name):
         else regression_metrics(cfg, labels, outputs["prediction"][clean], stats)
     )
     metrics["rows_not_clean"] = int((~clean).sum())
-    write_file_atomic(cfg.artifact("metrics", f"{model_name}.json"), manifest.to_json(metrics))
+    write_file_atomic(cfg.artifact(*layout.metrics_file(model_name)), manifest.to_json(metrics))
     print(summary_table(model_name, metrics))
     return metrics
 
@@ -201,7 +205,7 @@ def classification_metrics(labels, outputs, stats):
 def noise_floor(cfg):
     """The generator's noise floor for this eval data, or None when unknown.
 
-    Only data made by ``tft_build.datagen`` has one; it is used only when the
+    Only data made by ``tft_build.examples.taxi.datagen`` has one; it is used only when the
     eval file's sha256 matches the one the floor was computed for.
     """
     files = data_files(cfg, "eval")

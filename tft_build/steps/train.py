@@ -20,24 +20,26 @@ import tensorflow_transform as tft
 import tf_keras as keras
 from tensorflow_metadata.proto.v0 import schema_pb2
 
-from tft_build import dotted, interrupt, location, manifest
-from tft_build.atomic import atomic_dir
+from tft_build import layout
+from tft_build.engine import dotted
+from tft_build.engine import interrupt
+from tft_build.io import location
+from tft_build.io import manifest
+from tft_build.io.atomic import atomic_dir
 from tft_build.errors import ConfigError
-from tft_build.models import Feature
-from tft_build.schema import LABEL_CLASSES
-from tft_build.trace import traced
+from tft_build.generic.models import Feature
+from tft_build.engine.trace import traced
 
 MODEL_FILE = "model.keras"
 KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
 FIXED_SAVE_TIME = "1980-01-01@00:00:00"
-HISTORY_FILE = "history.json"
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 
 
 @traced
 def train_model(cfg, model_name):
     """Train the model called ``model_name`` and save it under ``artifacts/models``."""
-    tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
+    tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     features = model_features(tft_output, cfg.label)
     builder = dotted.resolve(cfg, f"models.{model_name}")
     keras.utils.set_random_seed(cfg.seed)
@@ -55,10 +57,10 @@ def train_model(cfg, model_name):
     best = int(np.argmin(history["val_loss"]))
     metric = f"val_{quality_metric(cfg)}"
     summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best]}
-    with atomic_dir(cfg.artifact("models", model_name)) as staging:
+    with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
         model.save(staging / MODEL_FILE)
         reproducible_keras_file(staging / MODEL_FILE)
-        (staging / HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary, "label_stats": stats}))
+        (staging / layout.HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary, "label_stats": stats}))
         manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
     return summary
@@ -121,7 +123,7 @@ def model_features(tft_output, label):
                 raise ConfigError(
                     f"preprocessing_fn: integer feature '{name}' has no 0-based domain; "
                     "produce it with tft.bucketize/compute_and_apply_vocabulary or "
-                    "tft_build.preprocessing.categorical"
+                    "tft_build.generic.preprocessing.categorical"
                 )
             features[name] = Feature("int", int(domain.max) + 1)
         elif spec.dtype.is_floating:
@@ -136,7 +138,7 @@ def model_features(tft_output, label):
 @traced
 def dataset(cfg, split, spec, shuffle):
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
-    files = sorted(tf.io.gfile.glob(location.join(location.data_dir(cfg, "transformed"), f"{split}-*.tfrecord")))
+    files = sorted(tf.io.gfile.glob(location.join(location.data_dir(cfg, layout.TRANSFORMED), f"{split}-*.tfrecord")))
     ds = tf.data.TFRecordDataset(files).cache()
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
@@ -177,11 +179,11 @@ def label_stats(train, cfg, tft_output):
     labels = np.concatenate([y.numpy() for _, y in train])
     if not cfg.classification:
         return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
-    classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(LABEL_CLASSES)]
+    classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(layout.LABEL_CLASSES)]
     return {"classes": classes, "counts": np.bincount(labels, minlength=len(classes)).tolist()}
 
 
 @traced
 def load_model(cfg, model_name):
     """The trained ``tf_keras`` model called ``model_name``."""
-    return keras.models.load_model(cfg.artifact("models", model_name, MODEL_FILE))
+    return keras.models.load_model(cfg.artifact(layout.MODELS, model_name, MODEL_FILE))

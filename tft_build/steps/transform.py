@@ -7,7 +7,7 @@ training and eval rows with the resulting transform_fn, encode and write
 them (summing the records' digests on the way), check that rows really went
 through, write the digests and the manifest, rename. The bulk output goes
 to the build's data dir: the staging dir itself, or a fresh dir on shared
-storage for a distributed runner (:mod:`tft_build.location`).
+storage for a distributed runner (:mod:`tft_build.io.location`).
 
 Data moves in record batches of fixed size (TFT's record-batch mode, one TF
 call per batch), never row by row in Python. The training CSVs are read
@@ -38,12 +38,18 @@ from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
 
-from tft_build import arrowcsv, csvio, dotted, location, manifest, tfrecords
-from tft_build.atomic import atomic_dir
-from tft_build.config import data_files
+from tft_build import layout
+from tft_build.io import arrowcsv
+from tft_build.io import csvio
+from tft_build.engine import dotted
+from tft_build.io import location
+from tft_build.io import manifest
+from tft_build.io import tfrecords
+from tft_build.io.atomic import atomic_dir
+from tft_build.config.settings import data_files
 from tft_build.errors import ConfigError, DataError
-from tft_build.schema import LABEL_CLASSES, feature_spec
-from tft_build.trace import traced
+from tft_build.config.schema import feature_spec
+from tft_build.engine.trace import traced
 
 SPLITS = ("train", "eval")
 SAMPLE = "sample.json"
@@ -54,23 +60,20 @@ SAMPLE_ROWS = 5
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
 SAVED_MODEL = "saved_model.pb"
-DATA_DIGEST = "data.digest.json"
-DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the pipeline's sum of its records' digests
-TRANSFORM_DIGEST = "transform_fn.digest.json"
 METRICS_NAMESPACE = "tft_build"
 
 
 @traced
 def preprocess_raw_data(cfg):
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
-    return run_transform(cfg, "raw", identity_fn)
+    return run_transform(cfg, layout.RAW, identity_fn)
 
 
 @traced
 def transform_raw_data(cfg):
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
     user_fn = dotted.resolve(cfg, "preprocessing_fn")
-    return run_transform(cfg, "transformed", checked_preprocessing_fn(cfg, user_fn))
+    return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn))
 
 
 def checked_preprocessing_fn(cfg, user_fn):
@@ -111,7 +114,7 @@ def label_target(cfg, label):
         raise ConfigError(f"{where}: the class label '{cfg.label}' must be text or integers, not floats")
     if label.dtype.is_integer:
         label = tf.strings.as_string(label)
-    return tft.compute_and_apply_vocabulary(label, vocab_filename=LABEL_CLASSES)
+    return tft.compute_and_apply_vocabulary(label, vocab_filename=layout.LABEL_CLASSES)
 
 
 def identity_fn(inputs):
@@ -223,7 +226,7 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
                 | f"AddDigests{split}" >> beam.CombineGlobally(manifest.add_digests)
                 | f"DigestJson{split}" >> beam.Map(lambda part: manifest.to_json(manifest.digest_json(part)))
                 | f"WriteDigest{split}" >> beam.io.WriteToText(
-                    location.join(data, f"{split}.{DIGEST_SUFFIX}"), shard_name_template=""
+                    location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}"), shard_name_template=""
                 )
             )
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(data)
@@ -414,16 +417,16 @@ def write_digests(staging, data):
     spec = tft.TFTransformOutput(data).transformed_feature_spec()
     digests = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
     for split in SPLITS:
-        with tf.io.gfile.GFile(location.join(data, f"{split}.{DIGEST_SUFFIX}")) as f:
+        with tf.io.gfile.GFile(location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}")) as f:
             digests[split] = json.loads(f.read())
-    (staging / DATA_DIGEST).write_text(manifest.to_json(digests), encoding="utf-8")
+    (staging / layout.DATA_DIGEST).write_text(manifest.to_json(digests), encoding="utf-8")
     # fingerprint.pb holds a random id of each save; saved_model.pb counts by its meaning.
     graph = {
         part: tree_digest(location.join(data, part), ignore=("fingerprint.pb", SAVED_MODEL))
         for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
     }
     graph["graph"] = hashlib.sha256(canonical_graph(data).encode()).hexdigest()
-    (staging / TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
+    (staging / layout.TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
 
 
 def tree_digest(root, ignore=()):

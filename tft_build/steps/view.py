@@ -10,8 +10,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tabulate import tabulate
 
-from tft_build import location
-from tft_build.trace import traced
+from tft_build import layout
+from tft_build.io import location
+from tft_build.engine.trace import traced
 
 SAMPLE_ROWS = 3
 
@@ -31,7 +32,7 @@ def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
 def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
     """Print sample rows raw and transformed, side by side."""
     raw = sample_raw(cfg, rows)
-    transformed = tft.TFTransformOutput(location.data_dir(cfg, "transformed")).transform_raw_features(dict(raw))
+    transformed = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED)).transform_raw_features(dict(raw))
     for i in range(len(next(iter(raw.values())))):
         left = [[name, show(t.numpy()[i])] for name, t in raw.items()]
         right = [[name, show(t.numpy()[i])] for name, t in sorted(transformed.items())]
@@ -45,7 +46,7 @@ def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
 @traced
 def sample_raw(cfg, rows):
     """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
-    raw_dir = location.data_dir(cfg, "raw")
+    raw_dir = location.data_dir(cfg, layout.RAW)
     tft_output = tft.TFTransformOutput(raw_dir)
     files = sorted(tf.io.gfile.glob(location.join(raw_dir, "train-*.tfrecord")))
     batch = next(iter(tf.data.TFRecordDataset(files).batch(rows)))

@@ -1,0 +1,41 @@
+"""What tft_build's doit commands share: the project's config, the lock option and the lock.
+
+These commands replace or join doit's own for every doit project on the
+machine; a dodo.py that is not tft_build's gets doit's behaviour unchanged
+(``run``, ``clean``) or one line saying so (the others).
+"""
+
+import contextlib
+
+from doit.control import TaskControl
+from doit.exceptions import InvalidCommand
+
+from tft_build.engine.lock import project_lock
+from tft_build.engine.pipeline import project_config
+
+NO_WAIT = {
+    "name": "no_wait",
+    "long": "no-wait",
+    "type": bool,
+    "default": False,
+    "help": "fail at once when another run holds the project's lock, instead of waiting",
+}
+
+
+def project_tasks(command, task_list):
+    """``(cfg, {name: task})`` of a tft_build project; doit's one-line error for another project."""
+    tasks = TaskControl(task_list).tasks
+    cfg = project_config(tasks.values())
+    if cfg is None:
+        raise InvalidCommand(f"{command}: this is not a tft_build project (no task made by tft_build)")
+    return cfg, tasks
+
+
+@contextlib.contextmanager
+def locked(cfg, no_wait):
+    """The project's lock for a tft_build project; nothing for another doit project."""
+    if cfg is None:
+        yield
+    else:
+        with project_lock(cfg.artifacts_dir, wait=not no_wait):
+            yield

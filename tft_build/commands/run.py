@@ -1,0 +1,47 @@
+"""doit's ``run`` with the project lock, Ctrl-C handling and a build record of what ran.
+
+Installed as a doit command plugin under the built-in name, so ``doit`` and
+``doit TASK`` get it. It takes the project's lock (:mod:`tft_build.engine.lock`),
+waiting for another run or, with ``--no-wait``, failing at once. Ctrl-C stops a
+run with a one-line message; doit saves the state of the tasks that finished
+before it. A task's files are saved as its snapshot saw them
+(:func:`tft_build.engine.snapshot.recording`).
+
+The ``_execute`` signature repeats doit 0.37's (doit calls it by name).
+"""
+
+import sys
+
+from doit.cmd_run import Run
+
+from tft_build.commands.base import NO_WAIT, locked
+from tft_build.engine import interrupt, snapshot
+from tft_build.engine.pipeline import project_config
+from tft_build.errors import TftBuildError
+
+INTERRUPTED = 130  # the shell's status for a Ctrl-C
+
+
+class LockedRun(Run):
+    """doit ``run``, one at a time per project."""
+
+    cmd_options = Run.cmd_options + (NO_WAIT,)
+
+    def _execute(self, outfile, verbosity=None, always=False, continue_=False, reporter="console",
+                 num_process=0, par_type="process", single=False, auto_delayed_regex=False,
+                 force_verbosity=False, failure_verbosity=0, pdb=False, no_wait=False):
+        cfg = project_config(self.task_list)
+        if cfg is not None:
+            self.dep_manager = snapshot.recording(self.dep_manager)
+        try:
+            with locked(cfg, no_wait), interrupt.remembered():
+                return super()._execute(
+                    outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
+                    auto_delayed_regex, force_verbosity, failure_verbosity, pdb,
+                )
+        except TftBuildError as err:
+            sys.stderr.write(f"tft_build: {err}\n")
+            return 2
+        except KeyboardInterrupt:
+            sys.stderr.write("tft_build: interrupted; the tasks that finished are saved, run `doit` to go on\n")
+            return INTERRUPTED

@@ -1,0 +1,63 @@
+"""The raw data's columns, and how they map to TF feature specs.
+
+A column is a name and a type: string, float, int, or timestamp (text like
+``2014-05-01 08:15:00 UTC``, checked when read and handed to TF as a string).
+A column with a ``default`` is optional: a missing value (an empty field or
+one of :data:`NA_VALUES`) is read as the default, and the served model fills
+it in for a ``tf.Example`` that lacks the feature, so training and serving
+impute alike. The CSV reader (``csvio``) and the Beam steps both use these, so
+the TF-free half lives here and the TF half (:func:`feature_spec`) imports
+TensorFlow only when called.
+"""
+
+from dataclasses import dataclass
+
+COLUMN_TYPES = ("string", "float", "int", "timestamp")
+# What an optional column's field may say for "no value" (after stripping spaces).
+NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+
+# The seed's NYC taxi columns (Kaggle "New York City Taxi Fare Prediction").
+TAXI_COLUMNS = (
+    ("key", "string"),
+    ("fare_amount", "float"),
+    ("pickup_datetime", "timestamp"),
+    ("pickup_longitude", "float"),
+    ("pickup_latitude", "float"),
+    ("dropoff_longitude", "float"),
+    ("dropoff_latitude", "float"),
+    ("passenger_count", "float"),
+)
+
+
+@dataclass(frozen=True)
+class Column:
+    """One raw column: its CSV header name and its value type."""
+
+    name: str
+    type: str
+    default: str | float | int | None = None  # None: required, a missing value is an error
+
+    @property
+    def optional(self):
+        return self.default is not None
+
+
+def columns_from_pairs(pairs):
+    """Columns from ``(name, type)`` or ``(name, type, default)`` tuples, in order."""
+    return tuple(Column(*pair) for pair in pairs)
+
+
+def feature_spec(columns, with_defaults=False):
+    """The ``tf.io`` feature spec of the raw columns: one scalar per row.
+
+    TFT's metadata takes no defaults; the served model's ``tf.Example``
+    parser does (``with_defaults``), so an absent optional feature gets the
+    value a missing CSV field gets.
+    """
+    import tensorflow as tf
+
+    dtypes = {"string": tf.string, "timestamp": tf.string, "float": tf.float32, "int": tf.int64}
+    return {
+        c.name: tf.io.FixedLenFeature([], dtypes[c.type], c.default if with_defaults and c.optional else None)
+        for c in columns
+    }

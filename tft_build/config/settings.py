@@ -1,0 +1,355 @@
+"""The pipeline's settings: one frozen dataclass, read from TOML.
+
+Settings come, lowest priority first, from the defaults below (the taxi
+example), the ``[tool.tft_build]`` table of the project's ``pyproject.toml``,
+a ``tft_build.toml`` in the project dir (what ``tft-tasks init-config``
+writes) and a TOML file named by the environment variable
+``TFT_BUILD_CONFIG``; the last two take their keys at top level or under
+``[tool.tft_build]``; ``$TFT_BUILD_CACHE_DIR``, when set, is ``cache_dir``.
+Relative paths are relative to the file that set them,
+so a config file can live beside its data, and user modules named by dotted
+path are found beside the project or any of its config files.
+
+The config is passed explicitly to every task and step; each task declares
+the part it reads (:func:`settings_for`) so that changing a setting reruns
+exactly the tasks that read it.
+"""
+
+import dataclasses
+import glob
+import os
+import tomllib
+from dataclasses import dataclass
+from pathlib import Path
+
+from tft_build.io import csvio
+from tft_build.io import location
+from tft_build import former
+from tft_build.config.sizes import parse_size
+from tft_build.errors import ConfigError, DataError
+from tft_build.config.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
+
+ENV_VAR = "TFT_BUILD_CONFIG"
+CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off
+PROJECT_CONFIG = "tft_build.toml"
+OBJECTIVES = ("regression", "classification")
+
+# A local runner named explicitly: Beam's plain DirectRunner first tries to
+# download the Prism runner, which this tool must never do.
+DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--direct_num_workers=1")
+
+DEFAULT_MODELS = (
+    ("non_embedding", "tft_build.examples.taxi.models:build_non_embedding_model"),
+    ("embedding", "tft_build.examples.taxi.models:build_embedding_model"),
+)
+
+
+@dataclass(frozen=True)
+class Config:
+    """Every setting of a pipeline run (the seed's ``MLMetaData`` and more)."""
+
+    project_dir: Path
+    train_data: tuple[str, ...] = ("data/train.csv",)
+    eval_data: tuple[str, ...] = ("data/eval.csv",)
+    columns: tuple[Column, ...] = columns_from_pairs(TAXI_COLUMNS)
+    header: bool = True  # False: the CSVs have no header row; columns are in config order
+    label: str = "fare_amount"
+    objective: str = ""  # "regression" or "classification"; "" picks by the label's type
+    key_column: str = "key"
+    artifacts_dir: Path = Path("artifacts")
+    noise_floor_file: str = "data/noise_floor.json"
+    nbuckets: int = 10
+    batch_size: int = 256
+    epochs: int = 60
+    patience: int = 6
+    lr_patience: int = 1
+    learning_rate: float = 0.003
+    seed: int = 2026
+    preprocessing_fn: str = "tft_build.examples.taxi.preprocessing:preprocessing_fn"
+    row_filter: str = "tft_build.examples.taxi.rowfilter:is_clean_ride"
+    models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
+    beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
+    # Where Beam steps write their bulk output for workers on other machines
+    # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
+    shared_dir: str = ""
+    on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
+    # The build cache (tft_build.engine.buildcache): a dir or a URL (gs://, s3://, hdfs://), maybe shared by checkouts
+    # and machines; None: $XDG_CACHE_HOME/tft_build; "": no cache.
+    cache_dir: str | None = None
+    cache_max_size: str = "5GB"  # least recently used builds go past this
+    config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
+    origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
+
+    def column(self, name):
+        """The column called ``name``."""
+        return next(c for c in self.columns if c.name == name)
+
+    def model_builder(self, model):
+        """The dotted path of the builder of the model called ``model``."""
+        return dict(self.models)[model]
+
+    def where(self, setting):
+        """``file: setting 'name'``: where a user fixes ``setting``, for error messages."""
+        source = dict(self.origins).get(setting.partition(".")[0], "default settings")
+        return f"{source}: setting '{setting}'"
+
+    @property
+    def code_dirs(self):
+        """Where user modules named by dotted path live: the project dir, then each config file's dir."""
+        dirs = [self.project_dir] + [Path(f).parent for f in self.config_files]
+        return tuple(dict.fromkeys(dirs))
+
+    @property
+    def classification(self):
+        return self.objective == "classification"
+
+    def artifact(self, *parts):
+        """A path under the artifacts dir, as a canonical string.
+
+        doit links a consumer to its producer only when the strings are equal,
+        so every task names artifacts through this one function.
+        """
+        return str(self.artifacts_dir.joinpath(*parts))
+
+
+NOT_SETTINGS = ("project_dir", "config_files", "origins")
+FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SETTINGS}
+BAD_ROW_POLICIES = ("fail", "skip")
+DEFAULT_TYPES = {"string": str, "timestamp": str, "float": float, "int": int}
+PATH_LIST_KEYS = ("train_data", "eval_data")
+PLUGIN_KEYS = ("preprocessing_fn", "row_filter")  # dotted paths, read as they are now (tft_build.former)
+PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir")
+MAY_BE_EMPTY = ("noise_floor_file", "shared_dir", "cache_dir")  # "": none
+SCALAR_TYPES = {
+    "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
+    "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
+    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "header": bool, "objective": str,
+}
+
+
+def load_config(project_dir=".", environ=None):
+    """The config of the project in ``project_dir``, with the env override."""
+    environ = os.environ if environ is None else environ
+    project_dir = Path(project_dir).resolve()
+    pyproject = project_dir / "pyproject.toml"
+    files = [project_dir / PROJECT_CONFIG]
+    override = environ.get(ENV_VAR)
+    if override:
+        path = Path(override)
+        path = path if path.is_absolute() else project_dir / path
+        if not path.is_file():
+            raise ConfigError(f"{ENV_VAR}={override}: no such config file")
+        files.append(path)
+    tables = [(pyproject, _read_toml(pyproject).get("tool", {}).get("tft_build", {}))] if pyproject.exists() else []
+    for path in filter(Path.exists, files):
+        table = _read_toml(path)
+        tables.append((path, table.get("tool", {}).get("tft_build", table)))
+    values, origins, sources = {}, {}, []
+    for path, table in tables:
+        values.update(_parse_table(table, path))
+        origins.update(dict.fromkeys(table, str(path)))
+        sources.append(str(path))
+    cfg = Config(project_dir=project_dir, config_files=tuple(sources), origins=tuple(origins.items()), **values)
+    cfg = _absolute_paths(cfg)
+    cfg = _with_cache_dir(cfg, environ)
+    _check_consistency(cfg, Path(sources[-1]) if sources else project_dir)
+    return _with_objective(cfg)
+
+
+def _with_cache_dir(cfg, environ):
+    """The config with ``cache_dir`` decided: ``$TFT_BUILD_CACHE_DIR`` when set (CI, or one run
+    without the cache: ``TFT_BUILD_CACHE_DIR= doit``), else the configured one, else the user's."""
+    if CACHE_ENV_VAR in environ:
+        value = environ[CACHE_ENV_VAR]
+        value = _resolve(cfg.project_dir, value, f"${CACHE_ENV_VAR}") if value else ""
+        origins = cfg.origins + (("cache_dir", f"${CACHE_ENV_VAR}"),)
+        return dataclasses.replace(cfg, cache_dir=value, origins=origins)
+    if cfg.cache_dir is None:
+        return dataclasses.replace(cfg, cache_dir=default_cache_dir(environ))
+    return cfg
+
+
+def default_cache_dir(environ):
+    """The user's cache dir for tft_build: ``$XDG_CACHE_HOME/tft_build``, else ``~/.cache/tft_build``."""
+    base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.path.join(base, "tft_build")
+
+
+def _absolute_paths(cfg):
+    """The defaults' relative paths made absolute against the project dir."""
+    root = cfg.project_dir
+    return dataclasses.replace(
+        cfg,
+        train_data=tuple(_resolve(root, p, "train_data") for p in cfg.train_data),
+        eval_data=tuple(_resolve(root, p, "eval_data") for p in cfg.eval_data),
+        artifacts_dir=root / cfg.artifacts_dir,
+        noise_floor_file=_resolve(root, cfg.noise_floor_file, "noise_floor_file")
+        if cfg.noise_floor_file else "",
+    )
+
+
+def _read_toml(path):
+    try:
+        with open(path, "rb") as f:
+            return tomllib.load(f)
+    except tomllib.TOMLDecodeError as err:
+        raise ConfigError(f"{path}: not valid TOML: {err}") from None
+
+
+def _parse_table(table, path):
+    """Validated ``Config`` keyword arguments from one TOML table."""
+    values = {}
+    base = path.parent.resolve()
+    for key, value in table.items():
+        where = f"{path}: setting '{key}'"
+        if key not in FIELDS:
+            known = ", ".join(sorted(FIELDS))
+            raise ConfigError(f"{path}: unknown setting '{key}' (known: {known})")
+        if key in PATH_LIST_KEYS:
+            values[key] = tuple(_resolve(base, p, where) for p in _str_list(value, where))
+        elif key in MAY_BE_EMPTY and value == "":
+            values[key] = ""
+        elif key in PATH_KEYS:
+            values[key] = _resolve(base, _typed(value, str, where), where)
+        elif key == "columns":
+            values[key] = _parse_columns(value, where)
+        elif key == "models":
+            values[key] = _parse_models(value, where)
+        elif key == "beam_pipeline_args":
+            values[key] = tuple(_str_list(value, where))
+        elif key == "cache_max_size":
+            values[key] = _size(value, where)
+        elif key in PLUGIN_KEYS:
+            values[key] = former.current_path(_typed(value, str, where))
+        else:
+            values[key] = _typed(value, SCALAR_TYPES[key], where, positive=key != "seed")
+    if "artifacts_dir" in values:
+        values["artifacts_dir"] = Path(values["artifacts_dir"])
+    return values
+
+
+def _resolve(base, path, where):
+    if not path:
+        raise ConfigError(f"{where}: empty path")
+    return str(base / path) if not os.path.isabs(path) and "://" not in path else path
+
+
+def _typed(value, type_, where, positive=False):
+    # bool is an int in Python, but `epochs = true` is a mistake, not 1.
+    ok = isinstance(value, type_) and (type_ is bool or not isinstance(value, bool))
+    if type_ is float and isinstance(value, int) and not isinstance(value, bool):
+        return float(value)
+    if not ok:
+        raise ConfigError(
+            f"{where}: expected {type_.__name__}, got {type(value).__name__} {value!r}"
+        )
+    if positive and type_ in (int, float) and value <= 0:
+        raise ConfigError(f"{where}: must be positive, got {value!r}")
+    return value
+
+
+def _size(value, where):
+    """A size as written (``"5GB"``, or bytes as a number), checked."""
+    try:
+        parse_size(value)
+    except ValueError as err:
+        raise ConfigError(f"{where}: {err}") from None
+    return str(value)
+
+
+def _str_list(value, where):
+    if isinstance(value, str):
+        value = [value]
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
+    return value
+
+
+def _parse_columns(value, where):
+    """Columns from ``name = "type"`` or, for an optional column, ``name = {type = "...", default = ...}``."""
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: expected a table of column = type, e.g. fare = \"float\"")
+    return tuple(_parse_column(name, spec, where) for name, spec in value.items())
+
+
+def _parse_column(name, spec, where):
+    where = f"{where}: column '{name}'"
+    if isinstance(spec, dict):
+        unknown = set(spec) - {"type", "default"}
+        if unknown or "type" not in spec:
+            raise ConfigError(f"{where}: expected {{type = \"...\", default = ...}}, got {spec!r}")
+        type_, default = spec["type"], spec.get("default")
+    else:
+        type_, default = spec, None
+    if type_ not in COLUMN_TYPES:
+        raise ConfigError(f"{where}: type {type_!r}; use one of {', '.join(COLUMN_TYPES)}")
+    if default is not None:
+        default = _typed(default, DEFAULT_TYPES[type_], f"{where} default")
+        if type_ == "timestamp":
+            try:
+                csvio.check_timestamp(where, default)
+            except DataError as err:
+                raise ConfigError(str(err)) from None
+    return Column(name, type_, default)
+
+
+def _parse_models(value, where):
+    if not isinstance(value, dict) or not value:
+        raise ConfigError(f"{where}: expected a table of model name = \"module:builder\"")
+    for name, builder in value.items():
+        if not name.isidentifier():
+            raise ConfigError(f"{where}: model name {name!r} must be a Python identifier")
+        _dotted(builder, f"{where}: model '{name}'")
+    return tuple((name, former.current_path(builder)) for name, builder in value.items())
+
+
+def _dotted(value, where):
+    if not isinstance(value, str) or value.count(":") != 1:
+        raise ConfigError(f"{where}: expected \"package.module:function\", got {value!r}")
+    return value
+
+
+def _check_consistency(cfg, path):
+    names = [c.name for c in cfg.columns]
+    where = f"{path}"
+    if len(set(names)) != len(names):
+        raise ConfigError(f"{where}: duplicate column names in 'columns'")
+    if cfg.label not in names:
+        raise ConfigError(f"{where}: label '{cfg.label}' is not a column ({', '.join(names)})")
+    label = cfg.column(cfg.label)
+    if label.optional:
+        raise ConfigError(f"{where}: label '{cfg.label}' cannot be optional (it has a default); remove the default")
+    if cfg.objective and cfg.objective not in OBJECTIVES:
+        raise ConfigError(f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\"")
+    if label.type in ("string", "timestamp") and cfg.objective == "regression":
+        raise ConfigError(f"{where}: label '{cfg.label}' is a {label.type} column; regression needs a float or int label")
+    if cfg.key_column and cfg.key_column not in names:
+        raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column; name one, or set key_column = \"\"")
+    _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
+    _dotted(cfg.row_filter, f"{where}: setting 'row_filter'")
+    if cfg.on_bad_rows not in BAD_ROW_POLICIES:
+        raise ConfigError(f"{where}: setting 'on_bad_rows' is {cfg.on_bad_rows!r}; use \"fail\" or \"skip\"")
+
+
+def _with_objective(cfg):
+    """The config with ``objective`` decided: string labels are classes, numbers are regressed."""
+    if cfg.objective:
+        return cfg
+    numeric = cfg.column(cfg.label).type in ("float", "int")
+    return dataclasses.replace(cfg, objective="regression" if numeric else "classification")
+
+
+def data_files(cfg, split):
+    """The sorted files that the ``split`` ("train" or "eval") globs match."""
+    return matching_files(cfg.train_data if split == "train" else cfg.eval_data)
+
+
+def matching_files(patterns):
+    """The files that each path or glob matches, sorted per pattern, local or remote."""
+    files = []
+    for pattern in patterns:
+        if location.is_remote(pattern):
+            files.extend(path for path, _, _ in location.match(pattern))
+        else:
+            files.extend(sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+    return files

@@ -1,0 +1,182 @@
+"""What a doit task runs: a step by dotted name, and the clean action.
+
+Tasks name their step as ``"tft_build.steps.transform:transform_raw_data"``;
+the step module (and with it TensorFlow) is imported only when the task really
+runs, so loading the tasks stays fast. A step's user errors become a one-line
+doit failure instead of a traceback. Around the step, the task's inputs are
+snapshot, checked again afterwards and returned as the build record
+(:mod:`tft_build.engine.snapshot`).
+"""
+
+import contextlib
+import dataclasses
+import importlib
+import logging
+import os
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from doit.exceptions import TaskFailed
+
+from tft_build import layout
+from tft_build.engine import buildcache
+from tft_build.engine import interrupt
+from tft_build.io import location
+from tft_build.engine import portable
+from tft_build.engine import snapshot
+from tft_build.engine import sourceguard
+from tft_build.engine import trace
+from tft_build.config.sizes import parse_size
+from tft_build.errors import TftBuildError, first_line
+
+VERBOSE = "TFT_BUILD_VERBOSE"
+
+
+def run_step(step, cfg, *args, task, run=""):
+    """Import and call ``step(cfg, *args)``, traced; a user error fails the task in one line.
+
+    doit passes ``task`` (the running doit task); the call trace goes to
+    ``<artifacts>/traces/<task>.json``, stamped with ``run`` (the run's id). Beam options given on the command
+    line (``--beam-args``) are added to the config's for this run only.
+    Returns the snapshot of the inputs the step ran on, which doit saves as
+    the task's values; an input that changed while it ran fails the task.
+    A build of the same inputs in the build cache is restored instead of run;
+    a build that ran is stored there.
+    """
+    interrupt.check()
+    before = snapshot.take(task)
+    stale_engine = sourceguard.refresh(before.modules)
+    if stale_engine:
+        return TaskFailed(f"{task.name}: module {stale_engine[0]} changed since this run imported it; run doit again")
+    trace_file = cfg.artifact(*layout.trace_file(task.name))
+    cache = CachedBuild(cfg, task, before, trace_file)
+    if cache.restore():
+        changed = snapshot.changed_while_running(before, task)
+        if changed:
+            return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it was restored; run doit again")
+        return {**before.record(), buildcache.RESTORED: cache.key}
+    failure = _run(step, cfg, args, task, trace_file, run)
+    if failure:
+        return failure
+    changed = snapshot.changed_while_running(before, task)
+    if changed:
+        return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
+    cache.save()
+    return before.record()
+
+
+def _run(step, cfg, args, task, trace_file, run):
+    """Call the step, traced; a :class:`TaskFailed` if it failed, else None."""
+    module_name, _, function = step.partition(":")
+    extra_beam_args = shlex.split(task.options.get("beam_args") or "") if task.options else []
+    if extra_beam_args:
+        cfg = dataclasses.replace(cfg, beam_pipeline_args=cfg.beam_pipeline_args + tuple(extra_beam_args))
+    try:
+        with quiet_native_stderr():
+            module = importlib.import_module(module_name)
+        with trace.recording(task.name, trace_file, run):
+            getattr(module, function)(cfg, *args)
+    except TftBuildError as err:
+        return TaskFailed(str(err))
+    except Exception as err:  # noqa: BLE001 -- one line unless the user asks for the traceback
+        if os.environ.get(VERBOSE):
+            raise
+        return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
+    return None
+
+
+class CachedBuild:
+    """A task's build in the build cache (:mod:`tft_build.engine.buildcache`): restored
+    instead of run when its key is there, stored after it ran."""
+
+    def __init__(self, cfg, task, before, trace_file):
+        self.cfg = cfg
+        self.store = buildcache.store_for(cfg)
+        declared = (task.meta or {}).get("outputs") or []
+        self.outputs = declared + [trace_file] if declared and self.store else []
+        self.roots = portable.roots(cfg)
+        self.described = buildcache.inputs(task.name, before, self.roots) if self.outputs else None
+        self.key = self.described and buildcache.key_of(self.described)
+        self.started = time.perf_counter()
+
+    def restore(self):
+        """Whether the outputs were restored from the cache."""
+        if not self.outputs:
+            return False
+        try:
+            return buildcache.restore(self.store, self.key, self.outputs, self.roots, self.cfg.shared_dir)
+        except OSError as err:
+            buildcache.give_up(self.store, "restore from", err)
+            return False
+
+    def save(self):
+        """Store the outputs of the run; a cache that cannot be written never fails the build."""
+        if not self.outputs:
+            return
+        try:
+            seconds = time.perf_counter() - self.started
+            buildcache.save(self.store, self.key, self.described, self.outputs, self.roots, seconds)
+            buildcache.bound(self.store, parse_size(self.cfg.cache_max_size))
+        except OSError as err:
+            buildcache.give_up(self.store, "store the build in", err)
+
+
+@contextlib.contextmanager
+def quiet_native_stderr():
+    """Hide TensorFlow's C++ start-up chatter (no env var silences it).
+
+    Native code writes to file descriptor 2 directly, so the descriptor is
+    pointed at a temp file while the step module (and TensorFlow) load, and
+    what was written is replayed if the import fails. Python's own logging is
+    set to errors only and to the real stderr, which doit does not wrap.
+    """
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")  # errors reach Python as exceptions
+    sys.stderr.flush()
+    saved = os.dup(2)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), 2)
+        try:
+            yield
+            _quiet_python_logging()
+        except BaseException:
+            os.dup2(saved, 2)
+            captured.seek(0)
+            sys.__stderr__.write(captured.read().decode("utf-8", "replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _quiet_python_logging():
+    """Errors only from absl; none from Beam, whose failures come back as exceptions."""
+    import absl.logging  # installed with TensorFlow; imported only once it is
+
+    logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+    absl.logging.set_verbosity(absl.logging.ERROR)
+    absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
+
+
+def clean_outputs(cfg, paths):
+    """Remove ``paths`` (files or directories), only ever inside the artifacts dir."""
+    root = Path(cfg.artifacts_dir).resolve()
+    for path in map(Path, paths):
+        path = path.resolve()
+        if root not in path.parents:
+            raise TftBuildError(f"refusing to clean {path}: it is outside the artifacts dir {root}")
+        if path.is_dir():
+            location.remove_pointed_build(path)
+            shutil.rmtree(path)
+        elif path.exists():
+            path.unlink()
+        _remove_empty_parents(path.parent, root)
+
+
+def _remove_empty_parents(directory, root):
+    while directory != root and directory.is_dir() and not any(directory.iterdir()):
+        directory.rmdir()
+        directory = directory.parent

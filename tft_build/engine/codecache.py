@@ -1,0 +1,86 @@
+"""Code fingerprints kept between runs, so that a no-op ``doit`` parses no source.
+
+A fingerprint (:mod:`tft_build.engine.fingerprint`) is a pure function of the source
+files it read, of where import finds each module, of the directories those
+live in (a file added there can change what a name resolves to) and of the
+installed versions of the packages it counts. An entry stores the stat key
+of each of those files and directories (inode, size, mtime, ctime: see
+:mod:`tft_build.engine.filestate`) and the versions; it is used only while every
+one of them is the same, and only if none was racily new when it was stored.
+Anything else recomputes. The cache file lives in the artifacts dir and is
+written atomically; a damaged or missing one is simply empty.
+"""
+
+import json
+import os
+import platform
+import time
+
+from tft_build import layout
+from tft_build.io.atomic import write_file_atomic
+from tft_build.engine.filestate import stat_key, trusted
+from tft_build.engine.fingerprint import fingerprint, installed_version, module_path
+
+_entries = {}  # cache path -> its entries, read once per process
+
+
+def cached_fingerprint(targets, project_dirs, cache_path):
+    """The fingerprint value of ``targets``, from the cache when nothing it depends on changed."""
+    key = json.dumps([list(targets), [str(d) for d in project_dirs]])
+    entries = _load(cache_path)
+    entry = entries.get(key)
+    if entry is not None and _still_valid(entry, project_dirs):
+        return entry["value"]
+    taken = time.time_ns()
+    value = fingerprint(targets, project_dirs).as_value()
+    stamps = _stamps(value["modules"], project_dirs)
+    keys = [stamp[1:] for stamp in stamps["files"].values()] + list(stamps["dirs"].values()) if stamps else []
+    if stamps is not None and all(trusted(k, taken) for k in keys):
+        entries[key] = {**stamps, "value": value}
+        try:
+            write_file_atomic(cache_path, json.dumps(entries, sort_keys=True))
+        except OSError:  # a read-only artifacts dir: no cache, the same answers
+            pass
+    return value
+
+
+def _stamps(modules, project_dirs):
+    """The stat keys of the modules' files (by where import finds them) and of their dirs."""
+    files, dirs = {}, {str(d): None for d in project_dirs}
+    for name in modules:
+        path = module_path(name, tuple(project_dirs))
+        if path is None:
+            return None
+        files[name] = str(path)
+        dirs[str(path.parent)] = None
+    try:
+        return {
+            "files": {name: [path, *stat_key(os.stat(path))] for name, path in files.items()},
+            "dirs": {d: stat_key(os.stat(d)) for d in dirs},
+        }
+    except OSError:
+        return None
+
+
+def _still_valid(entry, project_dirs):
+    try:
+        for name, (path, *key) in entry["files"].items():
+            if str(module_path(name, tuple(project_dirs))) != path or stat_key(os.stat(path)) != key:
+                return False
+        if any(stat_key(os.stat(d)) != key for d, key in entry["dirs"].items()):
+            return False
+    except OSError:
+        return False
+    versions = entry["value"]["externals"]
+    return all(v == (platform.python_version() if d == "python" else installed_version(d)) for d, v in versions.items())
+
+
+def _load(cache_path):
+    cache_path = str(cache_path)
+    if cache_path not in _entries:
+        try:
+            with open(cache_path, encoding="utf-8") as f:
+                _entries[cache_path] = json.load(f)
+        except (OSError, ValueError):
+            _entries[cache_path] = {}
+    return _entries[cache_path]

@@ -1,0 +1,103 @@
+"""Plug-in code named by dotted path: ``"package.module:function"``.
+
+The config names ``preprocessing_fn``, the row filter and the model builders
+(``models.<name>``) this way, so users point it at their own module, beside
+the project or its config file or installed, without editing the engine.
+:func:`check` runs when the tasks load and imports nothing (so a typo is a
+one-line error before anything runs, and TensorFlow stays unloaded);
+:func:`resolve` imports, when a step runs.
+"""
+
+import contextlib
+import importlib
+import importlib.util
+import os
+import traceback
+from pathlib import Path
+
+from tft_build.engine import fingerprint
+from tft_build.engine import sourceguard
+from tft_build.errors import ConfigError, TftBuildError, first_line
+
+
+def plugin_settings(cfg):
+    """The settings that name code: ``preprocessing_fn``, ``row_filter``, ``models.<name>``."""
+    return ["preprocessing_fn", "row_filter"] + [f"models.{name}" for name, _ in cfg.models]
+
+
+def path_of(cfg, setting):
+    """The dotted path that ``setting`` holds."""
+    table, _, name = setting.partition(".")
+    return cfg.model_builder(name) if table == "models" else getattr(cfg, setting)
+
+
+def check(cfg, setting):
+    """A one-line ConfigError unless the code ``setting`` names exists; imports nothing.
+
+    A module beside the project is parsed (a syntax error names its line) and
+    must bind the name; an installed module must be found.
+    """
+    path, where = path_of(cfg, setting), cfg.where(setting)
+    module_name, _, attr = path.partition(":")
+    roots = tuple(Path(d).resolve() for d in cfg.code_dirs)
+    source = fingerprint.module_path(module_name, roots)
+    if source is None:
+        # The top-level name only: finding a submodule would import (run) its package.
+        if importlib.util.find_spec(module_name.split(".")[0]) is None:
+            dirs = ", ".join(str(d) for d in roots)
+            raise ConfigError(f"{where}: cannot find module '{module_name}' (not in {dirs}, not installed)")
+        return
+    try:
+        module = fingerprint.parsed_module(module_name, roots)
+    except SyntaxError as err:
+        raise ConfigError(f"{err.filename}:{err.lineno}: syntax error ({err.msg}); {where} names this module") from None
+    if attr not in module.definitions and attr not in module.imports and not module.star_imports:
+        raise ConfigError(f"{where}: {source} defines no '{attr}'")
+
+
+def resolve(cfg, setting):
+    """The object that ``setting`` names; a one-line ConfigError if it does not resolve."""
+    path, where = path_of(cfg, setting), cfg.where(setting)
+    module_name, _, attr = path.partition(":")
+    sourceguard.add_code_dirs(cfg.code_dirs)  # user modules import by plain name
+    try:
+        module = importlib.import_module(module_name)
+    except ImportError as err:
+        raise ConfigError(f"{where}: cannot import module '{module_name}' ({err})") from None
+    try:
+        return getattr(module, attr)
+    except AttributeError:
+        raise ConfigError(f"{where}: module '{module_name}' has no '{attr}'") from None
+
+
+def shown(path, project_dir):
+    """A path as the user knows it: relative to the project dir when inside it."""
+    try:
+        return str(Path(path).relative_to(project_dir))
+    except ValueError:
+        return path
+
+
+@contextlib.contextmanager
+def blamed_on(cfg, setting):
+    """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`)."""
+    try:
+        yield
+    except TftBuildError:
+        raise
+    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+        raise user_code_error(cfg, setting, err) from None
+
+
+def user_code_error(cfg, setting, err):
+    """A one-line ConfigError for an exception that the code ``setting`` names raised.
+
+    It says which setting, what was raised, and the last line of the user's
+    own modules (beside the project or its config) that the error went through.
+    """
+    dirs = tuple(str(d) + os.sep for d in cfg.code_dirs)
+    user_frames = [f for f in traceback.extract_tb(err.__traceback__) if f.filename.startswith(dirs)]
+    at = f" at {shown(user_frames[-1].filename, cfg.project_dir)}:{user_frames[-1].lineno}" if user_frames else ""
+    return ConfigError(
+        f"{cfg.where(setting)}: {path_of(cfg, setting)} raised {type(err).__name__}: {first_line(err)}{at}"
+    )

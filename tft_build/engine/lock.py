@@ -1,0 +1,71 @@
+"""One build at a time: an exclusive lock on the project's artifacts dir.
+
+A ``doit`` (or ``tft-tasks``) that runs or cleans tasks holds the lock for its
+whole run; a second one waits, saying who holds it (pid, command, since
+when), or with ``--no-wait`` fails at once with that message. The lock is an
+``flock`` on ``<artifacts>/.tft_build.lock``: the kernel releases it when its
+process dies, so a lock left by a killed run is simply taken over. Commands
+that only read (``list``, ``explain``, ``graph``) never take it.
+"""
+
+import contextlib
+import datetime
+import fcntl
+import json
+import os
+import sys
+from pathlib import Path
+
+from tft_build import layout
+from tft_build.errors import TftBuildError
+
+
+
+class LockBusy(TftBuildError):
+    """Another process holds the project's lock and we were told not to wait."""
+
+
+@contextlib.contextmanager
+def project_lock(artifacts_dir, wait=True, out=None):
+    """Hold the project's lock for the block; wait for it (with a message) or fail."""
+    out = out or sys.stderr
+    path = Path(artifacts_dir) / layout.LOCK_FILE
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    try:
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            busy = f"{artifacts_dir} is in use by {holder(fd)}"
+            if not wait:
+                raise LockBusy(f"{busy}; not waiting (--no-wait)") from None
+            out.write(f"tft_build: {busy}; waiting for it to finish...\n")
+            out.flush()
+            fcntl.flock(fd, fcntl.LOCK_EX)
+            out.write("tft_build: the lock is free; going on\n")
+        os.ftruncate(fd, 0)
+        os.pwrite(fd, json.dumps(me()).encode(), 0)
+        try:
+            yield
+        finally:
+            os.ftruncate(fd, 0)  # nobody holds it now
+    finally:
+        os.close(fd)  # closing the descriptor releases the lock
+
+
+def me():
+    """Who holds the lock: this process, its command line, since now."""
+    return {
+        "pid": os.getpid(),
+        "command": " ".join([os.path.basename(sys.orig_argv[0]), *sys.orig_argv[1:]]),
+        "since": datetime.datetime.now().isoformat(timespec="seconds"),
+    }
+
+
+def holder(fd):
+    """A description of the process that holds the lock, from what it wrote."""
+    try:
+        info = json.loads(os.pread(fd, 4096, 0) or b"{}")
+        return f"pid {info['pid']} (`{info['command']}`, since {info['since']})"
+    except (ValueError, KeyError):
+        return "another process"

@@ -1,0 +1,90 @@
+"""doit's dependency database, waited for when busy and recovered when damaged.
+
+A doit backend plugin (entry point ``doit.BACKEND``, name ``tft_sqlite3``):
+doit's ``sqlite3`` backend, opened only after a check that tells a *busy*
+database (another program holds a write lock on it: a sqlite client, a
+backup tool) from a *damaged* one (truncated, garbage):
+
+- busy: waited for, with a message, up to :data:`BUSY_WAIT_S`; then one line
+  that says who to look for. It is never mistaken for damage.
+- damaged: under the project lock (:mod:`tft_build.engine.lock`), so that no run is
+  using it, it is checked again, moved aside to ``<name>.damaged`` with one
+  line, and the run rebuilds what the database can no longer vouch for.
+
+Every command that reads the database opens it this way (``list``,
+``explain``, ``run``...); a busy database also gets sqlite's busy timeout
+for the writes at the end of a run.
+"""
+
+import sqlite3
+import sys
+from pathlib import Path
+
+from doit.dependency import SqliteDB
+from doit.exceptions import InvalidCommand
+
+from tft_build.engine.lock import project_lock
+
+BUSY_WAIT_S = 30
+BUSY = "busy"
+OK = "ok"
+
+
+class StateDB(SqliteDB):
+    """doit's sqlite3 backend behind the busy/damaged check of :func:`open_checked`."""
+
+    desc = "sqlite3, waiting for a busy database and recovering a damaged one (tft_build)"
+
+    def __init__(self, name, codec, *, module_name=None):
+        open_checked(Path(name))
+        super().__init__(name, codec, module_name=module_name)
+        self._conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_S * 1000}")
+
+
+def open_checked(path, out=None, wait_s=BUSY_WAIT_S):
+    """Make ``path`` safe to open: wait while it is busy, move it aside when damaged."""
+    out = out or sys.stderr
+    problem = health(path)
+    if problem == BUSY:
+        out.write(f"tft_build: the dependency database {path} is locked by another program; "
+                  f"waiting up to {wait_s} s...\n")
+        out.flush()
+        problem = health(path, timeout=wait_s)
+        if problem == BUSY:
+            raise InvalidCommand(
+                f"tft_build: the dependency database {path} is still locked by another program after "
+                f"{wait_s} s; close the program that holds it (a sqlite client, a backup) and run again"
+            )
+    if problem != OK:
+        with project_lock(path.parent, out=out):
+            problem = health(path, timeout=wait_s)
+            if problem not in (OK, BUSY):
+                set_aside(path, problem, out)
+
+
+def health(path, timeout=0.5):
+    """``"ok"`` (or no database yet), ``"busy"``, or what is wrong with the database."""
+    if not path.exists() or path.stat().st_size == 0:
+        return OK
+    conn = sqlite3.connect(path, timeout=timeout)
+    try:
+        conn.execute("SELECT name FROM sqlite_master").fetchall()
+        (problem,) = conn.execute("PRAGMA quick_check").fetchone()
+        return problem
+    except sqlite3.OperationalError as err:
+        text = str(err)
+        return BUSY if "locked" in text or "busy" in text else text
+    except sqlite3.DatabaseError as err:
+        return str(err)
+    finally:
+        conn.close()
+
+
+def set_aside(path, problem, out):
+    """Move a damaged database to ``<name>.damaged``, saying so in one line."""
+    damaged = path.with_name(path.name + ".damaged")
+    path.replace(damaged)
+    out.write(
+        f"tft_build: the dependency database {path} is damaged ({problem}); "
+        f"moved it to {damaged.name} and will rebuild what it cannot vouch for\n"
+    )

@@ -1,0 +1,196 @@
+"""What a task read besides files, stored in doit's database: settings and code.
+
+Each check is a doit ``uptodate`` object: it compares what the task read when
+it last succeeded with what it would read now. The values themselves are
+stored (not only a hash), so ``doit explain`` can say what changed: a setting
+from old to new value, a function with the diff of its source against the
+version last built.
+
+What is stored is never computed after the task ran: the step's action takes
+a snapshot of these values (:meth:`_Stored.fresh`) and of its files before it
+runs, checks it again afterwards, and returns it as the task's values (see
+:mod:`tft_build.engine.snapshot`).
+"""
+
+import difflib
+import json
+from importlib import metadata
+from pathlib import PurePath
+
+from tft_build.config import settings
+from tft_build.engine import portable
+from tft_build.io import location
+from tft_build.engine.codecache import cached_fingerprint
+from tft_build.engine.fingerprint import fingerprint
+
+VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
+
+
+class _Stored:
+    """An uptodate check that compares a value saved under ``key`` with the value now."""
+
+    key = None
+    what = None
+    _current = None
+
+    def fresh(self):
+        """The value the task reads, computed now."""
+        raise NotImplementedError
+
+    def current(self):
+        """The value the task would read, computed once per run for the up-to-date checks."""
+        if self._current is None:
+            self._current = self.fresh()
+        return self._current
+
+    def same(self, saved, current):
+        return _canonical(saved) == _canonical(current)
+
+    def __call__(self, task, values):
+        saved = values.get(self.key)
+        return saved is not None and self.same(saved, self.current())
+
+    def changes(self, values):
+        """Lines saying what changed since the last successful run (none if nothing)."""
+        saved = values.get(self.key)
+        if saved is None:
+            return [f"no record of its {self.what} (never built)"]
+        if self.same(saved, self.current()):
+            return []
+        return self.describe(saved, self.current())
+
+
+class settings_unchanged(_Stored):
+    """The settings a task read (and the versions of TF, TFT and Beam) are the same."""
+
+    key = "_settings"
+    what = "settings"
+
+    def __init__(self, settings):
+        self.settings = {**settings, "versions": package_versions()}
+
+    def fresh(self):
+        return self.settings
+
+    def describe(self, saved, current):
+        lines = []
+        for name in sorted(set(saved) | set(current)):
+            old, new = saved.get(name, "(unset)"), current.get(name, "(unset)")
+            if _canonical(old) != _canonical(new):
+                lines.append(f"setting {name}: {_short(old)} -> {_short(new)}")
+        return lines
+
+
+class code_unchanged(_Stored):
+    """The code a task runs has the same fingerprint (see :mod:`tft_build.engine.fingerprint`).
+
+    With ``cache_path``, fingerprints are kept between runs while no file
+    they read changed (:mod:`tft_build.engine.codecache`).
+    """
+
+    key = "_code"
+    what = "code"
+
+    def __init__(self, targets, project_dirs, cache_path=None):
+        self.targets = tuple(targets)
+        self.project_dirs = tuple(project_dirs)
+        self.cache_path = cache_path
+
+    def fresh(self):
+        if self.cache_path:
+            return cached_fingerprint(self.targets, self.project_dirs, self.cache_path)
+        return fingerprint(self.targets, self.project_dirs).as_value()
+
+    def same(self, saved, current):
+        return saved.get("digest") == current["digest"]
+
+    def describe(self, saved, current):
+        lines = []
+        old_defs, new_defs = saved.get("definitions", {}), current["definitions"]
+        for name in sorted(set(old_defs) | set(new_defs)):
+            old, new = old_defs.get(name), new_defs.get(name)
+            if old is None:
+                lines.append(f"code: now also uses {name}")
+            elif new is None:
+                lines.append(f"code: no longer uses {name}")
+            elif old["hash"] != new["hash"]:
+                diff = source_diff(name, old["source"], new["source"])
+                lines.append("\n".join([f"code changed: {name}", *diff]))
+        old_ext, new_ext = saved.get("externals", {}), current["externals"]
+        for dist in sorted(set(old_ext) | set(new_ext)):
+            if old_ext.get(dist) != new_ext.get(dist):
+                lines.append(f"package {dist}: {old_ext.get(dist, '(unused)')} -> {new_ext.get(dist, '(unused)')}")
+        return lines
+
+
+class remote_files_unchanged(_Stored):
+    """The data files on remote storage have the same names, sizes and modification times.
+
+    doit hashes only local files; for ``gs://`` and the like, Beam's
+    filesystems list them (Beam is imported only then).
+    """
+
+    key = "_remote_files"
+    what = "remote data files"
+
+    def __init__(self, patterns):
+        self.patterns = tuple(patterns)
+
+    def fresh(self):
+        return [list(stamp) for pattern in self.patterns for stamp in location.match(pattern)]
+
+    def describe(self, saved, current):
+        old, new = {path: rest for path, *rest in saved}, {path: rest for path, *rest in current}
+        return [
+            f"file changed: {path}" if path in old and path in new else
+            f"file {'added' if path in new else 'removed'}: {path}"
+            for path in sorted(set(old) | set(new))
+            if old.get(path) != new.get(path)
+        ]
+
+
+def source_diff(name, old, new):
+    """The unified diff of a definition's source, last built against now."""
+    return list(
+        difflib.unified_diff(
+            old.splitlines(), new.splitlines(), f"{name} (last built)", f"{name} (now)", lineterm=""
+        )
+    )
+
+
+def package_versions():
+    """Installed versions of the packages every step's result depends on."""
+    versions = {}
+    for dist in VERSIONED:
+        try:
+            versions[dist] = metadata.version(dist)
+        except metadata.PackageNotFoundError:
+            versions[dist] = None
+    return versions
+
+
+def _canonical(value):
+    return json.dumps(value, sort_keys=True)
+
+
+def _short(value, limit=120):
+    text = json.dumps(value, sort_keys=True)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def settings_for(cfg, *names):
+    """The named settings as a JSON-able dict, for ``settings_unchanged``; paths are
+    named relative to the project (:mod:`tft_build.engine.portable`)."""
+    out = {}
+    for name in names:
+        value = getattr(cfg, name)
+        if name == "columns":
+            value = [[c.name, c.type] + ([c.default] if c.optional else []) for c in value]
+        elif isinstance(value, tuple):
+            value = [list(v) if isinstance(v, tuple) else v for v in value]
+        elif name in settings.PATH_KEYS and value:  # stored relative to the project: a moved project is the same
+            value = portable.portable(value, portable.roots(cfg))
+        elif isinstance(value, PurePath):
+            value = str(value)
+        out[name] = value
+    return out

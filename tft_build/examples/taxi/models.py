@@ -1,0 +1,21 @@
+"""The taxi example's two model builders (the contract: :mod:`tft_build.generic.models`).
+
+Both are dense networks on the transformed features; the second adds learned
+embeddings of the hashed crosses of location buckets.
+"""
+
+from tft_build.generic.models import compiled, dense_parts, embedded_parts, model_inputs, one_hot_parts
+
+
+def build_non_embedding_model(features, label_stats, cfg):
+    """Dense network on the float features and one-hot small categorical ids."""
+    inputs = model_inputs(features)
+    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)
+    return compiled(inputs, parts, label_stats, cfg)
+
+
+def build_embedding_model(features, label_stats, cfg):
+    """The non-embedding model plus learned embeddings of the hashed-cross ids."""
+    inputs = model_inputs(features)
+    parts = dense_parts(features, inputs) + one_hot_parts(features, inputs) + embedded_parts(features, inputs)
+    return compiled(inputs, parts, label_stats, cfg)

@@ -1,0 +1,33 @@
+"""The taxi example's row filter: which rides are clean enough to learn from.
+
+A ``preprocessing_fn`` maps rows to rows and cannot drop any, so dirty rows
+are dropped by a plain predicate in a Beam step before analysis. The
+transform calls it on a batch of rows at once: a mapping of column name to
+numpy array, returning a boolean mask. Written with ``&`` (not ``and``), the
+same code also takes one typed row (a dict of scalars from
+:func:`tft_build.io.csvio.read_rows`) and returns one bool, as serving does.
+"""
+
+# Generous bounds around New York City; the real data has ~2% rides at 0,0.
+NYC_LONGITUDE = (-74.30, -72.90)
+NYC_LATITUDE = (40.50, 41.80)
+MIN_FARE = 2.50  # the initial charge: nothing legitimate costs less
+MAX_PASSENGERS = 6
+
+
+def is_clean_ride(row):
+    """True where the ride is inside NYC, costs at least $2.50 and had 1-6 riders."""
+    return (
+        _inside(row["pickup_longitude"], NYC_LONGITUDE)
+        & _inside(row["dropoff_longitude"], NYC_LONGITUDE)
+        & _inside(row["pickup_latitude"], NYC_LATITUDE)
+        & _inside(row["dropoff_latitude"], NYC_LATITUDE)
+        & (row["fare_amount"] >= MIN_FARE)
+        & (row["passenger_count"] >= 1)
+        & (row["passenger_count"] <= MAX_PASSENGERS)
+    )
+
+
+def _inside(value, bounds):
+    low, high = bounds
+    return (low <= value) & (value <= high)

@@ -1,0 +1,16 @@
+"""tft_build for any data: preprocessing by column type, the default model, no row filter.
+
+The names a user's ``preprocessing_fn`` uses, as ``generic.numeric(...)``
+after ``from tft_build import generic`` (what ``tft-tasks init-config``
+writes), are here; they live in :mod:`tft_build.generic.preprocessing`.
+Importing them loads TensorFlow: this room is only reached from the steps.
+"""
+
+from tft_build.generic.preprocessing import (  # noqa: F401 -- the names users' modules call
+    categorical,
+    category,
+    numeric,
+    parse_timestamp,
+    preprocessing_fn,
+    time_parts,
+)

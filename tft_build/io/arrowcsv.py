@@ -1,0 +1,124 @@
+"""Reading the raw CSVs into typed Arrow record batches: fast, with csvio's errors.
+
+pyarrow parses and converts a CSV in C++ threads, a block of rows at a time.
+A block passes only if csvio would read it to the same values: pyarrow's
+parse and conversion succeed, every float is finite, every timestamp has the
+exact ``YYYY-MM-DD HH:MM:SS[ UTC]`` form of a real date, only optional
+columns have missing values (filled with their defaults). At the first block
+that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
+row by row: it raises (or, with ``on_bad``, quarantines) with file, line and
+column, or reads what is valid CSV that pyarrow reads differently (a quoted
+newline across blocks, a padded timestamp). The header is checked elsewhere
+(:func:`csvio.read_header`).
+
+Columns come out as Arrow ``string`` (string, timestamp), ``float64`` (float,
+as Python's ``float`` reads it) and ``int64`` (int).
+"""
+
+import itertools
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.csv as pacsv
+
+from tft_build.io import csvio
+from tft_build.io import location
+from tft_build.config.schema import NA_VALUES
+
+ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
+BLOCK_BYTES = 8 << 20  # about 80k taxi rows per parsed block
+PYTHON_BATCH_ROWS = 65_536  # rows per batch on the row-by-row path
+TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}( UTC)?$"
+TIMESTAMP_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))  # year..second
+DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+
+
+class NotCsvioEqual(Exception):
+    """A block that csvio would read differently (or reject): read it row by row."""
+
+
+def read_batches(path, columns, on_bad=None, header=True):
+    """Yield typed record batches of the data rows of ``path``, in file order."""
+    done = 0
+    try:
+        for batch in arrow_batches(path, columns, header):
+            yield batch
+            done += batch.num_rows
+    except (pa.ArrowException, NotCsvioEqual):
+        yield from python_batches(path, columns, on_bad, skip=done, header=header)
+
+
+def arrow_batches(path, columns, header=True):
+    """The checked record batches that pyarrow reads; raises at the first bad block."""
+    reader = pacsv.open_csv(
+        location.open_binary(path) if location.is_remote(path) else path,
+        read_options=pacsv.ReadOptions(
+            skip_rows=int(header), column_names=[c.name for c in columns], block_size=BLOCK_BYTES,
+            use_threads=True,
+        ),
+        convert_options=pacsv.ConvertOptions(
+            column_types={c.name: ARROW_TYPES[c.type] for c in columns},
+            null_values=list(NA_VALUES), strings_can_be_null=False, quoted_strings_can_be_null=False,
+        ),
+    )
+    for batch in reader:
+        batch = with_defaults(batch, columns)
+        check_like_csvio(batch, columns)
+        yield batch
+
+
+def with_defaults(batch, columns):
+    """The batch with each optional column's missing values replaced by the column's default.
+
+    Numbers that pyarrow read as missing are null; text columns are never
+    null, so their missing values are found by their (stripped) text.
+    """
+    arrays = []
+    for column, values in zip(columns, batch.columns):
+        if column.optional and column.type in ("float", "int"):
+            values = pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type]))
+        elif column.optional:
+            missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(NA_VALUES))
+            values = pc.if_else(missing, pa.scalar(column.default, pa.string()), values)
+        arrays.append(values)
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
+
+
+def check_like_csvio(batch, columns):
+    """Raise :class:`NotCsvioEqual` unless csvio reads every value of ``batch`` the same."""
+    for column, values in zip(columns, batch.columns):
+        if values.null_count:  # a missing value in a required column: csvio says where
+            raise NotCsvioEqual(column.name)
+        if column.type == "float" and not pc.all(pc.is_finite(values)).as_py():
+            raise NotCsvioEqual(column.name)
+        if column.type == "timestamp" and not all_timestamps(values):
+            raise NotCsvioEqual(column.name)
+
+
+def all_timestamps(values):
+    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]``.
+
+    Stricter than csvio (no padding, seconds below 60), never looser: what
+    fails here goes to csvio, which decides.
+    """
+    if not pc.all(pc.match_substring_regex(values, TIMESTAMP_PATTERN)).as_py():
+        return False
+    year, month, day, hour, minute, second = (
+        pc.cast(pc.utf8_slice_codeunits(values, start, stop), pa.int64()).to_numpy()
+        for start, stop in TIMESTAMP_FIELDS
+    )
+    leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+    month_ok = (month >= 1) & (month <= 12)
+    days = DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
+    return bool(
+        ((year >= 1) & month_ok & (day >= 1) & (day <= days) & (hour < 24) & (minute < 60) & (second < 60)).all()
+    )
+
+
+def python_batches(path, columns, on_bad, skip, header=True):
+    """Record batches of the rows csvio reads from ``path``, after the first ``skip`` good rows."""
+    rows = itertools.islice(csvio.read_rows(path, columns, on_bad, header), skip, None)
+    schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns])
+    while chunk := [row for _, row in itertools.islice(rows, PYTHON_BATCH_ROWS)]:
+        yield pa.RecordBatch.from_pylist(chunk, schema=schema)

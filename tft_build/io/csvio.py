@@ -1,0 +1,148 @@
+"""Reading the raw CSV files into typed rows, with errors that say where.
+
+The Beam steps, the prediction step and the checks all read CSVs through
+:func:`read_rows`, so a bad value is reported the same way everywhere:
+``file:line: column 'x': what is wrong``. Quoted fields, CRLF line endings and
+a UTF-8 byte-order mark are valid CSV and are read as such. Files have a
+header row naming the configured columns, or (``header=False``) none. An
+optional column's missing value (an empty field or one of
+:data:`~tft_build.config.schema.NA_VALUES`) is read as its default.
+"""
+
+import csv
+import datetime
+import io
+import math
+
+from tft_build.io import location
+from tft_build.errors import DataError
+from tft_build.config.schema import NA_VALUES
+
+PARSERS = {"string": str, "float": float, "int": int}
+TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # then nothing or " UTC", as in the taxi data
+
+
+def read_header(path, columns, header=True):
+    """Check that ``path`` starts with the configured header (or, without one, is not empty)."""
+    with _open(path) as f:
+        try:
+            first = next(csv.reader(f), None)
+        except UnicodeDecodeError as err:
+            raise not_utf8(path, err) from None
+    _check_header(path, first, columns, header)
+
+
+def read_rows(path, columns, on_bad=None, header=True):
+    """Yield ``(line_number, row_dict)`` for each data row of ``path``.
+
+    A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
+    then ``on_bad(line_number, fields, message)`` is called and the row is
+    skipped (the ``on_bad_rows = "skip"`` policy).
+    """
+    names = [c.name for c in columns]
+    with _open(path) as f:
+        reader = csv.reader(f)
+        try:
+            if header:
+                _check_header(path, next(reader, None), columns, header)
+            for fields in reader:
+                if not fields:
+                    continue
+                try:
+                    row = _typed_row(path, reader.line_num, fields, columns, names)
+                except DataError as err:
+                    if on_bad is None:
+                        raise
+                    on_bad(reader.line_num, fields, str(err))
+                    continue
+                yield reader.line_num, row
+        except UnicodeDecodeError as err:
+            raise not_utf8(path, err) from None
+
+
+def not_utf8(path, err):
+    """The error for a file that is not UTF-8, naming the first line that is not.
+
+    The decoder reads ahead in blocks, so the line is found again in the bytes.
+    """
+    with location.open_binary(path) as f:
+        line = next((n for n, raw in enumerate(f, 1) if not _decodes(raw)), 1)
+    return DataError(f"{path}:{line}: not UTF-8 text ({err.reason}); save the file as UTF-8")
+
+
+def _decodes(raw):
+    try:
+        raw.decode("utf-8")
+        return True
+    except UnicodeDecodeError:
+        return False
+
+
+def ignore_bad_rows(policy):
+    """The ``on_bad`` argument for readers that only skip what the transform quarantined."""
+    return (lambda *_: None) if policy == "skip" else None
+
+
+def _open(path):
+    try:
+        return io.TextIOWrapper(location.open_binary(path), encoding="utf-8-sig", newline="")
+    except FileNotFoundError:
+        raise DataError(f"{path}: no such data file; check train_data/eval_data in the config") from None
+
+
+def _check_header(path, header, columns, has_header):
+    expected = [c.name for c in columns]
+    if header is None:
+        what = f"the header {','.join(expected)}" if has_header else "rows (header = false)"
+        raise DataError(f"{path}:1: the file is empty; expected {what}")
+    if has_header and [h.strip() for h in header] != expected:
+        raise DataError(
+            f"{path}:1: header {','.join(header)!r} does not match the configured columns "
+            f"{','.join(expected)!r}; fix the file or the 'columns' setting"
+        )
+
+
+def _typed_row(path, line, fields, columns, names):
+    if len(fields) != len(columns):
+        raise DataError(
+            f"{path}:{line}: {len(fields)} fields, expected {len(columns)} ({','.join(names)}); "
+            "check the commas and quotes on this line"
+        )
+    row = {}
+    for column, text in zip(columns, fields):
+        row[column.name] = _typed_value(path, line, column, text)
+    return row
+
+
+def _typed_value(path, line, column, text):
+    where = f"{path}:{line}: column '{column.name}'"
+    if column.optional and text.strip() in NA_VALUES:
+        return column.default
+    if column.type == "string":
+        return text
+    text = text.strip()
+    if not text:
+        raise DataError(
+            f"{where}: empty value; every {column.type} column needs a value "
+            "(or give the column a default in 'columns' to make it optional)"
+        )
+    if column.type == "timestamp":
+        return check_timestamp(where, text)
+    try:
+        value = PARSERS[column.type](text)
+    except ValueError:
+        raise DataError(f"{where}: {text!r} is not a valid {column.type}") from None
+    if column.type == "float" and not math.isfinite(value):
+        raise DataError(f"{where}: {text!r} is not a finite number")
+    return value
+
+
+def check_timestamp(where, text):
+    """The timestamp text as it is, once it is known to parse."""
+    try:
+        if text[19:] not in ("", " UTC"):
+            raise ValueError(text)
+        datetime.datetime.strptime(text[:19], TIMESTAMP_FORMAT)
+    except ValueError:
+        raise DataError(f"{where}: {text!r} is not a timestamp like '2014-05-01 08:15:00 UTC'") from None
+    return text

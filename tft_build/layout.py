@@ -1,0 +1,52 @@
+"""Where everything lives under the artifacts dir: one place for every dir and file name.
+
+Like TFX's ``components/transform/labels.py``: tasks, steps, the clean
+guard, the lock, the reporter and the report name artifacts through these,
+so a name is changed here or nowhere. ``cfg.artifact(*parts)`` joins them
+under the project's artifacts dir.
+"""
+
+# doit's state database and the project's lock, hidden files at the top.
+STATE_FILE = ".doit-state.sqlite3"
+LOCK_FILE = ".tft_build.lock"
+CODE_CACHE = ".tft_build-code.json"  # fingerprints of unchanged source files
+HIDDEN_PREFIXES = (".doit-state", ".tft_build")  # what else may sit at the top of the artifacts dir
+
+# The step dirs of the Beam steps, and what each leaves for its consumers.
+RAW = "raw"
+TRANSFORMED = "transformed"
+MANIFEST = "MANIFEST.json"  # every file's sha256 and size, written last
+DATA_DIGEST = "data.digest.json"  # the digest of the records a step wrote
+TRANSFORM_DIGEST = "transform_fn.digest.json"  # the digest of the transform graph
+RECORDS_DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the sum of its records' digests
+LOCATION = "location.json"  # names the shared build dir holding a step's bulk output (shared_dir)
+LABEL_CLASSES = "label_classes"  # the transform's vocabulary of a classification label, most frequent first
+
+# Per model: the trained model, the served model, its predictions and metrics.
+MODELS = "models"
+SERVING = "serving"
+PREDICTIONS = "predictions"
+METRICS = "metrics"
+HISTORY_FILE = "history.json"  # in models/<name>/: the training curves and label stats
+
+# What a run leaves for people: the history, each task's last status and trace, the report.
+REPORTS = "reports"
+RUNS_FILE = "runs.jsonl"
+STATUS_FILE = "status.json"
+REPORT_FILE = "index.html"
+TRACES = "traces"
+
+OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
+
+
+def trace_file(task):
+    """The call trace of ``task``'s last run, under the artifacts dir."""
+    return (TRACES, f"{task}.json")
+
+
+def predictions_file(model):
+    return (PREDICTIONS, f"{model}.csv")
+
+
+def metrics_file(model):
+    return (METRICS, f"{model}.json")
