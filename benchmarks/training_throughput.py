@@ -82,8 +82,8 @@ def main():
 
         import tensorflow_transform as tft
 
-        from tft_build.io import location
         from tft_build.config.settings import load_config
+        from tft_build.io import location
         from tft_build.steps import train
 
         cfg = load_config(ROOT)

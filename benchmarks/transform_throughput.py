@@ -27,8 +27,8 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tft_build.examples.taxi import datagen  # noqa: E402
 from tft_build.config.settings import Config  # noqa: E402
+from tft_build.examples.taxi import datagen  # noqa: E402
 
 EVAL_ROWS = 10_000
 CEILING_BATCH = 4096

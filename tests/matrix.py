@@ -17,11 +17,11 @@ import json
 import os
 
 import pytest
-
 from conftest import NO_CACHE, make_project, ran
+
 from tft_build.config.settings import Config
-from tft_build.io.csvio import read_rows
 from tft_build.examples.taxi.rowfilter import is_clean_ride
+from tft_build.io.csvio import read_rows
 
 CONFIG = """\
 [tool.tft_build]

@@ -5,10 +5,10 @@ import itertools
 import pyarrow as pa
 import pytest
 
+from tft_build.config.schema import columns_from_pairs
+from tft_build.errors import DataError
 from tft_build.io import arrowcsv
 from tft_build.io.csvio import read_rows
-from tft_build.errors import DataError
-from tft_build.config.schema import columns_from_pairs
 
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int"), ("when", "timestamp")])
 HEADER = "name,price,count,when\n"

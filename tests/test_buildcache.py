@@ -2,8 +2,8 @@
 
 import io
 
-from tft_build.engine import buildcache
 from tft_build.config.settings import Config
+from tft_build.engine import buildcache
 from tft_build.engine.snapshot import Snapshot
 
 CODE = {"digest": "c0de", "externals": {}, "definitions": {"m:f": {"hash": "h", "source": "def f(): ..."}},

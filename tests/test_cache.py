@@ -11,7 +11,6 @@ import re
 import subprocess
 
 import pytest
-
 from conftest import SMALL_CONFIG, Project, make_project
 
 MODEL = "train_and_predict_non_embedding_model"

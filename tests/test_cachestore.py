@@ -13,8 +13,8 @@ import time
 from pathlib import Path
 
 import pytest
-
 from remotefs import SCHEME, local
+
 from tft_build.engine.cachefiles import ENTRIES, OBJECTS, TMP
 from tft_build.engine.cachestore import GRACE_S, Damaged, Store
 

@@ -6,7 +6,6 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-
 from conftest import make_project, ran
 
 TFT_TASKS = os.path.join(os.path.dirname(sys.executable), "tft-tasks")

@@ -6,9 +6,7 @@ import time
 import pytest
 
 from tft_build import layout
-from tft_build.engine import codecache
-from tft_build.engine import filestate
-from tft_build.engine import fingerprint
+from tft_build.engine import codecache, filestate, fingerprint
 
 
 @pytest.fixture

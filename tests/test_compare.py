@@ -12,15 +12,14 @@ import sys
 from pathlib import Path
 
 import pytest
+from conftest import SMALL_CONFIG, make_project
 from doit.exceptions import InvalidCommand
 
-from conftest import SMALL_CONFIG, make_project
 from tft_build.commands import compare as compare_cmd
-from tft_build.report import compare
-from tft_build.report import html_report
+from tft_build.config.settings import Config
 from tft_build.engine.cachefiles import ENTRIES, OBJECTS
 from tft_build.engine.cachestore import Store, entry_name
-from tft_build.config.settings import Config
+from tft_build.report import compare, html_report
 
 MODEL = "embedding"
 TRAIN_CSV, EVAL_CSV = "$PROJECT/data/train.csv", "$PROJECT/data/eval.csv"

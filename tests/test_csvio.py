@@ -2,9 +2,9 @@
 
 import pytest
 
-from tft_build.io.csvio import read_header, read_rows
-from tft_build.errors import DataError
 from tft_build.config.schema import columns_from_pairs
+from tft_build.errors import DataError
+from tft_build.io.csvio import read_header, read_rows
 
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int")])
 

@@ -12,7 +12,8 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from tft_build.examples.taxi import datagen
 from tft_build.examples.taxi.datagen import HEADER, fare, generate_rides, is_clean

@@ -10,6 +10,7 @@ from hypothesis import strategies as st
 
 from tft_build.engine import fingerprint as fp
 
+
 def project(tmp_path, **modules):
     """Write the modules into a fresh dir under tmp_path; returns that dir.
 

@@ -7,15 +7,13 @@ filesystem over a local dir) stands in for ``gs://`` and the like.
 import json
 
 import pytest
-
 from remotefs import SCHEME
+
 from tft_build import layout
-from tft_build.io import arrowcsv
-from tft_build.io import csvio
-from tft_build.io import location
-from tft_build.config.settings import Config, matching_files
 from tft_build.config.schema import columns_from_pairs
+from tft_build.config.settings import Config, matching_files
 from tft_build.engine.uptodate import remote_files_unchanged
+from tft_build.io import arrowcsv, csvio, location
 
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int", 0)])
 

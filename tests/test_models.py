@@ -3,9 +3,9 @@
 import numpy as np
 import pytest
 
+from tft_build.config.settings import Config
 from tft_build.examples.taxi import models
 from tft_build.generic import models as generic_models
-from tft_build.config.settings import Config
 from tft_build.generic.models import Feature
 
 FEATURES = {

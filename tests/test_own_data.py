@@ -16,8 +16,8 @@ import shutil
 import subprocess
 
 import pytest
-
 from conftest import ROOT, Project, ran
+
 from tft_build.examples import exampledata
 
 ALL_TASKS = (

@@ -15,7 +15,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from conftest import DOIT_SCRIPT, ROOT
 from matrix import PREDICT, matrix_tests
 

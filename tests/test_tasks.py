@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from tft_build import tasks
-from tft_build.report import history
 from tft_build.config.settings import load_config
 from tft_build.engine.uptodate import code_unchanged
+from tft_build.report import history
 
 ROOT = Path(__file__).resolve().parent.parent
 SEED_TASKS = [

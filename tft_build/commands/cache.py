@@ -16,10 +16,10 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from tft_build.engine import buildcache
-from tft_build.report import history
 from tft_build.config.sizes import parse_size
+from tft_build.engine import buildcache
 from tft_build.engine.pipeline import project_config
+from tft_build.report import history
 
 ACTIONS = ("status", "gc", "verify", "clear")
 MAX_SIZE = {

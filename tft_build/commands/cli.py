@@ -16,8 +16,8 @@ from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
 
 from tft_build.commands import init_config as initconfig
-from tft_build.report import history, timings
 from tft_build.errors import TftBuildError
+from tft_build.report import history, timings
 from tft_build.tasks import load_tasks
 
 CLEAN = "clean_directory"

@@ -24,12 +24,10 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
-from tft_build.engine import buildcache
-from tft_build.engine import portable
-from tft_build.engine import snapshot
+from tft_build.display import shown
+from tft_build.engine import buildcache, portable, snapshot
 from tft_build.engine.cachestore import Damaged
 from tft_build.engine.pipeline import project_config
-from tft_build.engine.snapshot import shown
 
 RESTORE = "will restore from cache"
 DUE = ("will run", "may run")  # a task whose outputs cannot be foreseen

@@ -26,9 +26,9 @@ from pathlib import Path
 
 from tabulate import tabulate
 
-from tft_build.io.atomic import write_file_atomic
-from tft_build.errors import ConfigError, DataError, TftBuildError
 from tft_build.config.schema import NA_VALUES
+from tft_build.errors import ConfigError, DataError, TftBuildError
+from tft_build.io.atomic import write_file_atomic
 
 PROG = "tft-tasks init-config"
 CONFIG_FILE = "tft_build.toml"

@@ -22,12 +22,11 @@ import tomllib
 from dataclasses import dataclass
 from pathlib import Path
 
-from tft_build.io import csvio
-from tft_build.io import location
 from tft_build import former
+from tft_build.config.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
-from tft_build.config.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
+from tft_build.io import csvio, location
 
 ENV_VAR = "TFT_BUILD_CONFIG"
 CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off

@@ -23,15 +23,10 @@ from pathlib import Path
 from doit.exceptions import TaskFailed
 
 from tft_build import layout
-from tft_build.engine import buildcache
-from tft_build.engine import interrupt
-from tft_build.io import location
-from tft_build.engine import portable
-from tft_build.engine import snapshot
-from tft_build.engine import sourceguard
-from tft_build.engine import trace
 from tft_build.config.sizes import parse_size
+from tft_build.engine import buildcache, interrupt, portable, snapshot, sourceguard, trace
 from tft_build.errors import TftBuildError, first_line
+from tft_build.io import location
 
 VERBOSE = "TFT_BUILD_VERBOSE"
 
@@ -82,7 +77,7 @@ def _run(step, cfg, args, task, trace_file, run):
             getattr(module, function)(cfg, *args)
     except TftBuildError as err:
         return TaskFailed(str(err))
-    except Exception as err:  # noqa: BLE001 -- one line unless the user asks for the traceback
+    except Exception as err:
         if os.environ.get(VERBOSE):
             raise
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")

@@ -22,13 +22,10 @@ import time
 from pathlib import Path
 
 from tft_build import layout
-from tft_build.io import atomic
-from tft_build.io import location
-from tft_build.io import manifest
-from tft_build.engine import portable
-from tft_build.engine import snapshot
+from tft_build.engine import portable, snapshot
 from tft_build.engine.cachefiles import file_digests
 from tft_build.engine.cachestore import Damaged, Store
+from tft_build.io import atomic, location, manifest
 
 RESTORED = "_restored"  # in a restored task's values: the key it came from
 SHARED = "shared:"  # an entry's name for the files of a step dir's build under shared_dir

@@ -143,7 +143,7 @@ def as_oserror(method):
             return method(*args, **kwargs)
         except OSError:
             raise
-        except Exception as err:  # noqa: BLE001 -- whatever a filesystem raises, one line
+        except Exception as err:
             raise OSError(f"{type(err).__name__}: {first_line(err)}") from err
 
     return wrapper

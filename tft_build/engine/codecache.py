@@ -16,10 +16,9 @@ import os
 import platform
 import time
 
-from tft_build import layout
-from tft_build.io.atomic import write_file_atomic
 from tft_build.engine.filestate import stat_key, trusted
 from tft_build.engine.fingerprint import fingerprint, installed_version, module_path
+from tft_build.io.atomic import write_file_atomic
 
 _entries = {}  # cache path -> its entries, read once per process
 

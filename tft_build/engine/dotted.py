@@ -15,8 +15,8 @@ import os
 import traceback
 from pathlib import Path
 
-from tft_build.engine import fingerprint
-from tft_build.engine import sourceguard
+from tft_build.display import shown
+from tft_build.engine import fingerprint, sourceguard
 from tft_build.errors import ConfigError, TftBuildError, first_line
 
 
@@ -70,14 +70,6 @@ def resolve(cfg, setting):
         raise ConfigError(f"{where}: module '{module_name}' has no '{attr}'") from None
 
 
-def shown(path, project_dir):
-    """A path as the user knows it: relative to the project dir when inside it."""
-    try:
-        return str(Path(path).relative_to(project_dir))
-    except ValueError:
-        return path
-
-
 @contextlib.contextmanager
 def blamed_on(cfg, setting):
     """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`)."""
@@ -85,7 +77,7 @@ def blamed_on(cfg, setting):
         yield
     except TftBuildError:
         raise
-    except Exception as err:  # noqa: BLE001 -- the user's code: say where, in one line
+    except Exception as err:
         raise user_code_error(cfg, setting, err) from None
 
 

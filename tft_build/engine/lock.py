@@ -20,7 +20,6 @@ from tft_build import layout
 from tft_build.errors import TftBuildError
 
 
-
 class LockBusy(TftBuildError):
     """Another process holds the project's lock and we were told not to wait."""
 

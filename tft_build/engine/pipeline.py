@@ -15,15 +15,10 @@ of the functions a step runs (the step itself and the configured plug-ins,
 import os
 
 from tft_build import layout
-from tft_build.engine import dotted
-from tft_build.io import location
-from tft_build.engine import portable
-from tft_build.engine import sourceguard
-from tft_build.engine.actions import run_step
 from tft_build.config.settings import matching_files
-from tft_build.engine.filestate import StatDigestChecker
+from tft_build.engine.actions import run_step
 from tft_build.engine.uptodate import code_unchanged, remote_files_unchanged, settings_for, settings_unchanged
-
+from tft_build.io import location
 
 # `doit transform_raw_data --beam-args="--direct_num_workers=2 ..."`: Beam
 # options for this run, added to the config's beam_pipeline_args.

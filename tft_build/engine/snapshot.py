@@ -14,9 +14,9 @@ return value, which doit keeps as the task's values, and :func:`recording`
 makes doit save the snapshot's file states instead of hashing the files again.
 """
 
-import os
 from dataclasses import dataclass
 
+from tft_build.display import shown
 from tft_build.engine import sourceguard
 from tft_build.engine.filestate import file_state
 
@@ -85,12 +85,6 @@ def _state(path):
 def _content(state):
     """The content digest of a state (a ``touch`` changes the key, not this)."""
     return state and state[4]
-
-
-def shown(path):
-    """A path as the user would type it: relative when under the current dir."""
-    relative = os.path.relpath(path)
-    return path if relative.startswith("..") else relative
 
 
 def recording(dep_manager):

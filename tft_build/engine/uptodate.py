@@ -19,9 +19,9 @@ from pathlib import PurePath
 
 from tft_build.config import settings
 from tft_build.engine import portable
-from tft_build.io import location
 from tft_build.engine.codecache import cached_fingerprint
 from tft_build.engine.fingerprint import fingerprint
+from tft_build.io import location
 
 VERSIONED = ("tensorflow", "tensorflow-transform", "apache-beam")
 

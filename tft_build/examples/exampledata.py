@@ -11,8 +11,9 @@ Only numpy and the standard library are used.
 
 import argparse
 import textwrap
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable, NamedTuple
+from typing import NamedTuple
 
 import numpy as np
 

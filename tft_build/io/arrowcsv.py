@@ -22,9 +22,8 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tft_build.io import csvio
-from tft_build.io import location
 from tft_build.config.schema import NA_VALUES
+from tft_build.io import csvio, location
 
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
 BLOCK_BYTES = 8 << 20  # about 80k taxi rows per parsed block

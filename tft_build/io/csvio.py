@@ -14,9 +14,9 @@ import datetime
 import io
 import math
 
-from tft_build.io import location
-from tft_build.errors import DataError
 from tft_build.config.schema import NA_VALUES
+from tft_build.errors import DataError
+from tft_build.io import location
 
 PARSERS = {"string": str, "float": float, "int": int}
 TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # then nothing or " UTC", as in the taxi data

@@ -26,7 +26,6 @@ from tft_build.errors import DataError, first_line
 from tft_build.io.manifest import to_json
 
 
-
 def data_dir(cfg, directory):
     """Where the bulk output of the step dir ``directory`` ("raw", "transformed") is now."""
     return pointed_build(cfg.artifact(directory)) or cfg.artifact(directory)
@@ -67,7 +66,7 @@ def match(pattern):
 
     try:
         found = FileSystems.match([pattern])[0].metadata_list
-    except Exception as err:  # noqa: BLE001 -- no such filesystem, no access: one line, not Beam's pages
+    except Exception as err:
         raise DataError(f"{pattern}: cannot list it ({first_line(err)})") from None
     return sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in found)
 

@@ -21,12 +21,9 @@ import json
 import os
 from dataclasses import dataclass
 
-from tabulate import tabulate
-
-from tft_build.engine import buildcache
-from tft_build.engine import portable
+from tft_build.display import shown
+from tft_build.engine import buildcache, portable
 from tft_build.engine.cachefiles import OBJECTS, file_digests
-from tft_build.engine.snapshot import shown
 
 LAST = 5  # builds shown per model, besides the one in the workspace
 SHORT = 8  # characters of a key, hash or md5 shown

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import graphviz
 
+from tft_build.display import shown
 from tft_build.report.history import NEVER_RUN, RESTORED, UP_TO_DATE
 
 COLOURS = {
@@ -51,9 +52,9 @@ def task_graph(infos, status, project_dir, traces=None):
     for info in infos:
         for dep in info["file_dep"]:
             if dep in producers:
-                links.setdefault((producers[dep], info["name"]), []).append(short(dep, project_dir))
+                links.setdefault((producers[dep], info["name"]), []).append(shown(dep, project_dir))
             else:
-                dot.node(f"file {dep}", short(dep, project_dir), shape="note", style="filled", fillcolor="#fff8dc")
+                dot.node(f"file {dep}", shown(dep, project_dir), shape="note", style="filled", fillcolor="#fff8dc")
                 dot.edge(f"file {dep}", info["name"])
     for (producer, consumer), files in sorted(links.items()):
         dot.edge(producer, consumer, label="\n".join(files))
@@ -87,14 +88,6 @@ def legend(dot):
         box.attr(label="last run", style="rounded", color="#cccccc", fontsize="10")
         for state, colour in COLOURS.items():
             box.node(f"legend {state}", state, shape="box", style="filled,rounded", fillcolor=colour, fontsize="9")
-
-
-def short(path, project_dir):
-    """A path as shown in the picture: relative to the project when inside it."""
-    try:
-        return str(Path(path).relative_to(project_dir))
-    except ValueError:
-        return path
 
 
 def svg_text(dot):

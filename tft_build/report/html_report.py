@@ -17,8 +17,8 @@ import json
 import math
 from pathlib import Path
 
-from tft_build.report import compare
 from tft_build.io.atomic import write_file_atomic
+from tft_build.report import compare
 
 REPORT_FILE = "index.html"
 TITLE = "tft_build report"

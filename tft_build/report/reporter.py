@@ -71,7 +71,7 @@ class RunReporter(ConsoleReporter):
             self.write(timing_table(rows) + "\n")
             if any(status != UP_TO_DATE for status, _ in self.results.values()) or not report_path(self.cfg).exists():
                 write_reports(self.cfg, self.tasks, rows)
-        except Exception as err:  # noqa: BLE001 -- a report must never fail a build
+        except Exception as err:
             sys.stderr.write(f"tft_build: could not write the run report: {err}\n")
 
 

@@ -25,15 +25,13 @@ import tensorflow_transform as tft
 from tabulate import tabulate
 
 from tft_build import layout
-from tft_build.io import csvio
-from tft_build.engine import dotted
-from tft_build.io import location
-from tft_build.io import manifest
-from tft_build.io.atomic import atomic_dir, write_file_atomic
-from tft_build.config.settings import data_files
 from tft_build.config.schema import feature_spec
-from tft_build.steps import train
+from tft_build.config.settings import data_files
+from tft_build.engine import dotted
 from tft_build.engine.trace import traced
+from tft_build.io import csvio, location, manifest
+from tft_build.io.atomic import atomic_dir, write_file_atomic
+from tft_build.steps import train
 
 PREDICT_BATCH = 4096
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite

@@ -21,14 +21,12 @@ import tf_keras as keras
 from tensorflow_metadata.proto.v0 import schema_pb2
 
 from tft_build import layout
-from tft_build.engine import dotted
-from tft_build.engine import interrupt
-from tft_build.io import location
-from tft_build.io import manifest
-from tft_build.io.atomic import atomic_dir
+from tft_build.engine import dotted, interrupt
+from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError
 from tft_build.generic.models import Feature
-from tft_build.engine.trace import traced
+from tft_build.io import location, manifest
+from tft_build.io.atomic import atomic_dir
 
 MODEL_FILE = "model.keras"
 KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time

@@ -39,17 +39,13 @@ from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
 
 from tft_build import layout
-from tft_build.io import arrowcsv
-from tft_build.io import csvio
-from tft_build.engine import dotted
-from tft_build.io import location
-from tft_build.io import manifest
-from tft_build.io import tfrecords
-from tft_build.io.atomic import atomic_dir
-from tft_build.config.settings import data_files
-from tft_build.errors import ConfigError, DataError
 from tft_build.config.schema import feature_spec
+from tft_build.config.settings import data_files
+from tft_build.engine import dotted
 from tft_build.engine.trace import traced
+from tft_build.errors import ConfigError, DataError
+from tft_build.io import arrowcsv, csvio, location, manifest, tfrecords
+from tft_build.io.atomic import atomic_dir
 
 SPLITS = ("train", "eval")
 SAMPLE = "sample.json"

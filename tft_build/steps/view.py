@@ -11,8 +11,8 @@ import tensorflow_transform as tft
 from tabulate import tabulate
 
 from tft_build import layout
-from tft_build.io import location
 from tft_build.engine.trace import traced
+from tft_build.io import location
 
 SAMPLE_ROWS = 3
 
