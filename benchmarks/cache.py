@@ -21,7 +21,6 @@ import hashlib
 import json
 import os
 import re
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -29,9 +28,8 @@ import time
 from pathlib import Path
 
 from tabulate import tabulate
+from taxi_copy import copy_example
 
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = '[tool.tft_build]\npreprocessing_fn = "my_preprocessing:preprocessing_fn"\n'
 ORIGINAL = "return (lon + 78.0) / 8.0"
 EDITED = "return (lon + 74.0) / 2.0"
 STATUS = re.compile(r"^(\w+)\s+(ran|restored|up to date|failed)\s", re.M)
@@ -65,11 +63,7 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp, "project")
-        shutil.copytree(ROOT / "data", project / "data")
-        shutil.copy(ROOT / "dodo.py", project / "dodo.py")
-        module = project / "my_preprocessing.py"
-        shutil.copy(ROOT / "tft_build" / "preprocessing.py", module)
-        (project / "pyproject.toml").write_text(CONFIG)
+        module = copy_example(project)
         env = {**os.environ, "XDG_CACHE_HOME": str(Path(tmp, "cache"))}
         rows = [run(project, env, "cold")]
         first = output_digests(project / "artifacts")

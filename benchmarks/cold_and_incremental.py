@@ -12,7 +12,6 @@ Prints a table and writes JSON.
 import argparse
 import json
 import os
-import shutil
 import subprocess
 import sys
 import tempfile
@@ -20,9 +19,7 @@ import time
 from pathlib import Path
 
 from tabulate import tabulate
-
-ROOT = Path(__file__).resolve().parent.parent
-CONFIG = '[tool.tft_build]\npreprocessing_fn = "my_preprocessing:preprocessing_fn"\n'
+from taxi_copy import copy_example
 
 
 def run(project, label):
@@ -42,13 +39,9 @@ def main():
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         project = Path(tmp)
-        shutil.copytree(ROOT / "data", project / "data")
-        shutil.copy(ROOT / "dodo.py", project / "dodo.py")
-        shutil.copy(ROOT / "tft_build" / "preprocessing.py", project / "my_preprocessing.py")
-        (project / "pyproject.toml").write_text(CONFIG)
+        module = copy_example(project)
         rows = [run(project, "cold")]
         rows.append(run(project, "no-op"))
-        module = project / "my_preprocessing.py"
         module.write_text(module.read_text().replace('"trip_km": km / 10.0', '"trip_km": km / 20.0'))
         rows.append(run(project, "after a preprocessing_fn edit"))
     print(tabulate(rows, headers="keys", floatfmt=".2f"))

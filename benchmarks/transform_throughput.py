@@ -27,7 +27,7 @@ from tabulate import tabulate
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from tft_build.config.settings import Config  # noqa: E402
+from tft_build.config.settings import load_config  # noqa: E402
 from tft_build.examples.taxi import datagen  # noqa: E402
 
 EVAL_ROWS = 10_000
@@ -73,7 +73,7 @@ def vm_rss_bytes(pid):
     """VmRSS of one process in bytes; 0 once it is gone."""
     try:
         with open(f"/proc/{pid}/status") as f:
-            line = next((l for l in f if l.startswith("VmRSS:")), None)
+            line = next((text for text in f if text.startswith("VmRSS:")), None)
     except OSError:
         return 0
     return int(line.split()[1]) * 1024 if line else 0
@@ -108,7 +108,7 @@ def tf_ceiling(train_csv, transform_dir):
     import tensorflow as tf
     import tensorflow_transform as tft
 
-    columns = Config(project_dir=ROOT).columns
+    columns = load_config(ROOT).columns
     dtypes = {"string": tf.string, "timestamp": tf.string, "float": tf.float32, "int": tf.int64}
     names = [c.name for c in columns]
     layer = tft.TFTransformOutput(str(transform_dir)).transform_features_layer()

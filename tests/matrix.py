@@ -5,7 +5,7 @@ imports, the model builder module, a setting) x each change (an edit, an
 edit with the old mtime restored, a ``touch``, an edit made while the task
 that reads it runs): the next ``doit`` reruns exactly what it must. An edit
 "while it runs" is made by the user's own code when the step reaches it (the
-test hook of conftest), so the timing is exact. The cells of one file share
+test hook of support.py), so the timing is exact. The cells of one file share
 one small one-model project, in order; each ends with the project up to
 date. Runs alternate between the ``doit`` console script and
 ``python -m doit``: both must agree. The build cache is off: the cells toggle
@@ -17,23 +17,17 @@ import json
 import os
 
 import pytest
-from conftest import NO_CACHE, make_project, ran
+from support import NO_CACHE, make_project, ran, taxi_config
 
-from tft_build.config.settings import Config
+from tft_build.config.settings import load_config
 from tft_build.examples.taxi.rowfilter import is_clean_ride
 from tft_build.io.csvio import read_rows
 
-CONFIG = """\
-[tool.tft_build]
-preprocessing_fn = "my_preprocessing:preprocessing_fn"
-row_filter = "my_filter:row_filter"
-epochs = 1
-patience = 1
-batch_size = 64
-
-[tool.tft_build.models]
-m = "my_models:build_non_embedding_model"
-"""
+CONFIG = taxi_config(
+    {"m": "my_models:build_non_embedding_model"},
+    preprocessing_fn="my_preprocessing:preprocessing_fn", row_filter="my_filter:row_filter",
+    epochs=1, patience=1, batch_size=64,
+)
 
 TRANSFORM, TRAIN, PREDICT = "transform_raw_data", "train_m_model", "train_and_predict_m_model"
 ALL = {TRANSFORM, TRAIN, PREDICT}
@@ -96,7 +90,7 @@ def next_edit(project, relative):
         old, new = TOGGLES[relative]
         return (old, new) if old in text else (new, old)
     # Data: one more dollar on the first clean ride's fare.
-    line, row = next((n, r) for n, r in read_rows(path, Config(project.root).columns) if is_clean_ride(r))
+    line, row = next((n, r) for n, r in read_rows(path, load_config(project.root).columns) if is_clean_ride(r))
     old = text.splitlines(keepends=True)[line - 1]
     fare = old.split(",")[1]
     return old, old.replace(f",{fare},", f",{float(fare) + 1:.2f},", 1)

@@ -11,7 +11,7 @@ import re
 import subprocess
 
 import pytest
-from conftest import SMALL_CONFIG, Project, make_project
+from support import SMALL_CONFIG, Project, make_project
 
 MODEL = "train_and_predict_non_embedding_model"
 CHAIN = ("transform_raw_data", "train_non_embedding_model", MODEL)
@@ -114,7 +114,7 @@ def test_a_corrupted_cached_file_is_found_and_rebuilt(explored):
 
 
 def test_a_build_whose_input_changed_while_it_ran_is_not_stored(explored, tmp_path):
-    """The helper module is edited by the user's code while the transform runs (the conftest hook):
+    """The helper module is edited by the user's code while the transform runs (the test hook of support.py):
     the task fails, and the cache holds no build under the key of the inputs it started from."""
     helpers = explored.root / "my_helpers.py"
     source = helpers.read_text()

@@ -6,7 +6,7 @@ import sys
 import xml.etree.ElementTree as ET
 
 import pytest
-from conftest import make_project, ran
+from support import make_project, ran
 
 TFT_TASKS = os.path.join(os.path.dirname(sys.executable), "tft-tasks")
 COMMAND = ["--task", "train_non_embedding_model", "--visualize_tasks", "pipeline.svg", "--print_performance_metrics"]

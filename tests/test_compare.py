@@ -12,7 +12,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import SMALL_CONFIG, make_project
+from support import SMALL_CONFIG, make_project
 from doit.exceptions import InvalidCommand
 
 from tft_build.commands import compare as compare_cmd

@@ -1,6 +1,11 @@
-"""The config: defaults, pyproject table, env override, clear errors."""
+"""The config: defaults, pyproject table, env override, clear errors.
+
+Each test's project starts as a copy of the taxi example's settings (the
+repo's ``pyproject.toml``), as a user's copy of the example would.
+"""
 
 import pytest
+from support import ROOT, taxi_config
 
 from tft_build.config.settings import CACHE_ENV_VAR, ENV_VAR, data_files, load_config
 from tft_build.engine.uptodate import settings_for
@@ -12,17 +17,53 @@ def write(path, text):
     return path
 
 
-def test_defaults_are_the_taxi_example(tmp_path):
+@pytest.fixture(autouse=True)
+def taxi_project(tmp_path):
+    """The test's project dir, with the taxi example's settings."""
+    write(tmp_path / "pyproject.toml", taxi_config())
+    return tmp_path
+
+
+def test_the_taxi_example_is_its_own_config(tmp_path):
+    for cfg in (load_config(tmp_path, environ={}), load_config(ROOT, environ={})):
+        assert cfg.label == "fare_amount"
+        assert [c.name for c in cfg.columns][:2] == ["key", "fare_amount"]
+        assert dict(cfg.models)["embedding"] == "tft_build.examples.taxi.models:build_embedding_model"
+        assert cfg.row_filter == "tft_build.examples.taxi.rowfilter:is_clean_ride"
+    assert cfg.artifacts_dir == ROOT / "artifacts"
+    assert cfg.train_data == (str(ROOT / "data/train.csv"),)
+
+
+def test_the_defaults_are_for_any_data(tmp_path):
+    write(tmp_path / "pyproject.toml", '[tool.tft_build]\ntrain_data = "t.csv"\neval_data = "e.csv"\nlabel = "y"\n'
+          '[tool.tft_build.columns]\ny = "float"\nx = "string"\n')
     cfg = load_config(tmp_path, environ={})
-    assert cfg.label == "fare_amount"
-    assert [c.name for c in cfg.columns][:2] == ["key", "fare_amount"]
-    assert cfg.artifacts_dir == tmp_path / "artifacts"
-    assert cfg.train_data == (str(tmp_path / "data/train.csv"),)
-    assert dict(cfg.models)["embedding"] == "tft_build.examples.taxi.models:build_embedding_model"
+    assert cfg.preprocessing_fn == "tft_build.generic.preprocessing:preprocessing_fn"
+    assert cfg.row_filter == "tft_build.generic.rowfilter:keep_all"
+    assert cfg.models == (("default", "tft_build.generic.models:build_default_model"),)
+    assert (cfg.key_column, cfg.noise_floor_file, cfg.artifacts_dir) == ("", "", tmp_path / "artifacts")
+
+
+def test_a_project_names_its_data_columns_and_label(tmp_path):
+    write(tmp_path / "pyproject.toml", "[tool.tft_build]\nepochs = 3\n")
+    with pytest.raises(ConfigError) as err:
+        load_config(tmp_path, environ={})
+    assert "no setting 'train_data', 'eval_data', 'columns', 'label'" in str(err.value)
+    assert "tft-tasks init-config" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_former_dotted_paths_read_as_where_the_code_is_now(tmp_path):
+    write(tmp_path / "c.toml", 'row_filter = "tft_build.rowfilter:keep_all"\npreprocessing_fn = "tft_build.preprocessing:'
+          'preprocessing_fn"\n[models]\na = "tft_build.models:build_default_model"\nb = "tft_build.models:build_embedding_model"\n')
+    cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert cfg.row_filter == "tft_build.generic.rowfilter:keep_all"
+    assert cfg.preprocessing_fn == "tft_build.examples.taxi.preprocessing:preprocessing_fn"
+    assert cfg.models == (("a", "tft_build.generic.models:build_default_model"),
+                          ("b", "tft_build.examples.taxi.models:build_embedding_model"))
 
 
 def test_pyproject_table_then_env_override(tmp_path):
-    write(tmp_path / "pyproject.toml", "[tool.tft_build]\nnbuckets = 7\nepochs = 3\n")
+    write(tmp_path / "pyproject.toml", taxi_config(nbuckets=7, epochs=3))
     sub = tmp_path / "conf"
     sub.mkdir()
     write(sub / "over.toml", 'epochs = 5\ntrain_data = ["shards/*.csv"]\nartifacts_dir = "out"\n')
@@ -119,19 +160,22 @@ def test_settings_for_is_json_friendly(tmp_path):
 
 def test_the_build_cache_dir_from_the_user_cache_a_config_file_or_the_environment(tmp_path):
     assert load_config(tmp_path, environ={"XDG_CACHE_HOME": "/x"}).cache_dir == "/x/tft_build"
-    write(tmp_path / "pyproject.toml", '[tool.tft_build]\ncache_dir = "cache"\ncache_max_size = "2GiB"\n')
+    write(tmp_path / "pyproject.toml", taxi_config(cache_dir="cache", cache_max_size="2GiB"))
     cfg = load_config(tmp_path, environ={"XDG_CACHE_HOME": "/x"})
     assert (cfg.cache_dir, cfg.cache_max_size) == (str(tmp_path / "cache"), "2GiB")
     off = load_config(tmp_path, environ={CACHE_ENV_VAR: ""})
     assert off.cache_dir == "" and off.where("cache_dir") == f"${CACHE_ENV_VAR}: setting 'cache_dir'"
     assert load_config(tmp_path, environ={CACHE_ENV_VAR: "gs://team/cache"}).cache_dir == "gs://team/cache"
-    write(tmp_path / "pyproject.toml", '[tool.tft_build]\ncache_max_size = "5 parsecs"\n')
+    write(tmp_path / "pyproject.toml", taxi_config(cache_max_size="5 parsecs"))
     with pytest.raises(ConfigError, match="cache_max_size.*is not a size"):
         load_config(tmp_path, environ={})
 
 
 def test_stored_paths_are_relative_to_the_project(tmp_path):
     """A moved project reads the same settings (tft_build.engine.portable)."""
+    for root in (tmp_path / "a", tmp_path / "b"):
+        root.mkdir()
+        write(root / "pyproject.toml", taxi_config())
     here, there = (load_config(root, environ={}) for root in (tmp_path / "a", tmp_path / "b"))
     assert settings_for(here, "noise_floor_file") == {"noise_floor_file": "$PROJECT/data/noise_floor.json"}
     assert settings_for(here, "noise_floor_file") == settings_for(there, "noise_floor_file")

@@ -182,3 +182,18 @@ def test_changing_a_constant_operator_or_called_name_changes_it(tmp_path_factory
     base = fingerprint_of(tmp_path, function_module(expression))
     for mutated in mutations(expression):
         assert fingerprint_of(tmp_path, function_module(mutated)) != base, (expression, mutated)
+
+
+def test_a_package_re_export_and_a_moved_module_are_followed_to_their_definitions(tmp_path):
+    """``from tft_build import generic, models`` (what init-config wrote before the rooms):
+    ``generic.numeric`` is a re-export, ``models`` a module that moved; both count as the
+    definitions they name, so an edit of either reruns the step."""
+    root = project(tmp_path, user='''
+        from tft_build import generic, models
+
+        def fn(x):
+            return generic.numeric(x), models.model_inputs
+        ''')
+    names = set(fp.fingerprint(["user:fn"], [root]).definitions)
+    assert {"tft_build.generic.preprocessing:numeric", "tft_build.generic.models:model_inputs"} <= names
+    assert not any(name.endswith(":*") for name in names)

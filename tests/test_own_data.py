@@ -16,7 +16,7 @@ import shutil
 import subprocess
 
 import pytest
-from conftest import ROOT, Project, ran
+from support import ROOT, Project, ran
 
 from tft_build.examples import exampledata
 

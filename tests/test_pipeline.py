@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from conftest import NO_CACHE, SMALL_CONFIG, ran, skipped
+from support import NO_CACHE, SMALL_CONFIG, ran, skipped
 from test_tasks import SEED_TASKS
 
 MODELS = ["non_embedding", "embedding"]

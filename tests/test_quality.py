@@ -10,7 +10,7 @@ import os
 import subprocess
 import sys
 
-from conftest import ROOT, ran
+from support import ROOT, ran
 
 
 def test_default_data_models_reach_the_noise_floor(tmp_path):

@@ -15,7 +15,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import DOIT_SCRIPT, ROOT
+from support import DOIT_SCRIPT, ROOT
 from matrix import PREDICT, matrix_tests
 
 project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["preprocessing module", "helper module", "model builder module"])

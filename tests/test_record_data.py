@@ -4,7 +4,7 @@ and a state database that another program holds busy."""
 import subprocess
 import sys
 
-from conftest import ran
+from support import ran
 from matrix import TRAIN, matrix_tests
 
 project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["train CSV", "eval CSV", "setting"])

@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from conftest import make_project, ran
+from support import make_project, ran
 
 HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count\n"
 DIRTY = "k{i},1.0,2014-05-01 08:00:00 UTC,0,0,0,0,0\n"

@@ -16,18 +16,6 @@ COLUMN_TYPES = ("string", "float", "int", "timestamp")
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 
-# The seed's NYC taxi columns (Kaggle "New York City Taxi Fare Prediction").
-TAXI_COLUMNS = (
-    ("key", "string"),
-    ("fare_amount", "float"),
-    ("pickup_datetime", "timestamp"),
-    ("pickup_longitude", "float"),
-    ("pickup_latitude", "float"),
-    ("dropoff_longitude", "float"),
-    ("dropoff_latitude", "float"),
-    ("passenger_count", "float"),
-)
-
 
 @dataclass(frozen=True)
 class Column:

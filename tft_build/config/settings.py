@@ -1,7 +1,8 @@
 """The pipeline's settings: one frozen dataclass, read from TOML.
 
-Settings come, lowest priority first, from the defaults below (the taxi
-example), the ``[tool.tft_build]`` table of the project's ``pyproject.toml``,
+Settings come, lowest priority first, from the defaults below (for any
+data: one feature per column, every row, one default model; a project
+names its data, columns and label), the ``[tool.tft_build]`` table of the project's ``pyproject.toml``,
 a ``tft_build.toml`` in the project dir (what ``tft-tasks init-config``
 writes) and a TOML file named by the environment variable
 ``TFT_BUILD_CONFIG``; the last two take their keys at top level or under
@@ -23,7 +24,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tft_build import former
-from tft_build.config.schema import COLUMN_TYPES, TAXI_COLUMNS, Column, columns_from_pairs
+from tft_build.config.schema import COLUMN_TYPES, Column
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import csvio, location
@@ -37,10 +38,12 @@ OBJECTIVES = ("regression", "classification")
 # download the Prism runner, which this tool must never do.
 DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--direct_num_workers=1")
 
-DEFAULT_MODELS = (
-    ("non_embedding", "tft_build.examples.taxi.models:build_non_embedding_model"),
-    ("embedding", "tft_build.examples.taxi.models:build_embedding_model"),
-)
+# For data tft_build knows nothing about: one feature per column, every row, one network.
+DEFAULT_PREPROCESSING_FN = "tft_build.generic.preprocessing:preprocessing_fn"
+DEFAULT_ROW_FILTER = "tft_build.generic.rowfilter:keep_all"
+DEFAULT_MODELS = (("default", "tft_build.generic.models:build_default_model"),)
+# What a project must say: its data, their columns and the label (the rest has defaults).
+REQUIRED = ("train_data", "eval_data", "columns", "label")
 
 
 @dataclass(frozen=True)
@@ -48,15 +51,15 @@ class Config:
     """Every setting of a pipeline run (the seed's ``MLMetaData`` and more)."""
 
     project_dir: Path
-    train_data: tuple[str, ...] = ("data/train.csv",)
-    eval_data: tuple[str, ...] = ("data/eval.csv",)
-    columns: tuple[Column, ...] = columns_from_pairs(TAXI_COLUMNS)
+    train_data: tuple[str, ...] = ()
+    eval_data: tuple[str, ...] = ()
+    columns: tuple[Column, ...] = ()
     header: bool = True  # False: the CSVs have no header row; columns are in config order
-    label: str = "fare_amount"
+    label: str = ""
     objective: str = ""  # "regression" or "classification"; "" picks by the label's type
-    key_column: str = "key"
+    key_column: str = ""  # a column that names each row, copied into the predictions; "": none
     artifacts_dir: Path = Path("artifacts")
-    noise_floor_file: str = "data/noise_floor.json"
+    noise_floor_file: str = ""  # the best RMSE the data allows, shown beside the metrics; "": unknown
     nbuckets: int = 10
     batch_size: int = 256
     epochs: int = 60
@@ -64,8 +67,8 @@ class Config:
     lr_patience: int = 1
     learning_rate: float = 0.003
     seed: int = 2026
-    preprocessing_fn: str = "tft_build.examples.taxi.preprocessing:preprocessing_fn"
-    row_filter: str = "tft_build.examples.taxi.rowfilter:is_clean_ride"
+    preprocessing_fn: str = DEFAULT_PREPROCESSING_FN
+    row_filter: str = DEFAULT_ROW_FILTER
     models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     # Where Beam steps write their bulk output for workers on other machines
@@ -311,6 +314,12 @@ def _dotted(value, where):
 def _check_consistency(cfg, path):
     names = [c.name for c in cfg.columns]
     where = f"{path}"
+    missing = [name for name in REQUIRED if not getattr(cfg, name)]
+    if missing:
+        raise ConfigError(
+            f"{where}: no setting {', '.join(repr(m) for m in missing)}; a project names its data, their columns "
+            "and the label (`tft-tasks init-config TRAIN_CSV --label COLUMN` writes them)"
+        )
     if len(set(names)) != len(names):
         raise ConfigError(f"{where}: duplicate column names in 'columns'")
     if cfg.label not in names:

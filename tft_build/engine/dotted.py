@@ -48,10 +48,10 @@ def check(cfg, setting):
             raise ConfigError(f"{where}: cannot find module '{module_name}' (not in {dirs}, not installed)")
         return
     try:
-        module = fingerprint.parsed_module(module_name, roots)
+        bound = fingerprint.module_binds(module_name, roots, attr)
     except SyntaxError as err:
         raise ConfigError(f"{err.filename}:{err.lineno}: syntax error ({err.msg}); {where} names this module") from None
-    if attr not in module.definitions and attr not in module.imports and not module.star_imports:
+    if not bound:
         raise ConfigError(f"{where}: {source} defines no '{attr}'")
 
 

@@ -32,6 +32,7 @@ from importlib.machinery import PathFinder
 from importlib.util import find_spec
 from pathlib import Path
 
+from tft_build import former
 from tft_build.engine.sourceguard import source_digest
 
 PACKAGE = __name__.partition(".")[0]
@@ -102,7 +103,9 @@ class _Walk:
             self.modules[module_name] = module.digest
             nodes = [module.tree] if name == WHOLE_MODULE else module.definitions.get(name)
             if nodes is None:
-                if module_path(f"{module_name}.{name}", self.roots):
+                if name in module.imports:  # imported from elsewhere (a package's re-export): follow it
+                    pending.extend(self._imported(module.imports[name], ()))
+                elif module_path(f"{module_name}.{name}", self.roots):
                     pending.append((f"{module_name}.{name}", WHOLE_MODULE))
                 else:  # bound in a way we cannot see: the whole module counts
                     pending.append((module_name, WHOLE_MODULE))
@@ -167,8 +170,13 @@ class _Walk:
         if not self._in_project(module_name):
             yield module_name, WHOLE_MODULE
             return
-        while parts and module_path(f"{module_name}.{parts[0]}", self.roots):
-            module_name = f"{module_name}.{parts.pop(0)}"
+        while parts:
+            submodule = f"{module_name}.{parts[0]}"
+            submodule = former.MODULES.get(submodule, submodule)  # a module that moved, where it is now
+            if not module_path(submodule, self.roots):
+                break
+            module_name = submodule
+            parts.pop(0)
         yield module_name, parts[0] if parts else WHOLE_MODULE
 
 
@@ -234,6 +242,13 @@ def _unloaded_submodule(module_name, locations):
 
 def _source_file(origin):
     return Path(origin).resolve() if origin and origin.endswith(".py") else None
+
+
+def module_binds(module_name, roots, name):
+    """Whether the project module ``module_name`` binds ``name`` (defines or imports it),
+    read from its source without running it; SyntaxError if it does not parse."""
+    module = parsed_module(module_name, roots)
+    return name in module.definitions or name in module.imports or bool(module.star_imports)
 
 
 def parsed_module(module_name, roots):
