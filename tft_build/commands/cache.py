@@ -130,9 +130,9 @@ def cached_tasks(tasks):
     return {name for name, task in tasks.items() if task.meta and task.meta.get("outputs")}
 
 
-def hit_line(history, names):
+def hit_line(runs, names):
     """This project's cache hits and misses, from its run history."""
-    statuses = Counter(line["status"] for line in history if line.get("task") in names)
+    statuses = Counter(line["status"] for line in runs if line.get("task") in names)
     hits, misses = statuses[history.RESTORED], statuses["ran"]
     rate = f" (hit rate {hits / (hits + misses):.0%})" if hits + misses else ""
     return f"this project's runs: {hits} task(s) restored, {misses} ran{rate}"

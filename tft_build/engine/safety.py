@@ -13,8 +13,6 @@ from pathlib import Path
 from tft_build import layout
 from tft_build.errors import TftBuildError
 
-# What tft_build makes at the top of the artifacts dir.
-
 
 class UnsafeArtifactsDir(TftBuildError):
     """The artifacts dir is not one that tft_build may build into or empty."""

@@ -10,7 +10,7 @@ one small one-model project, in order; each ends with the project up to
 date. Runs alternate between the ``doit`` console script and
 ``python -m doit``: both must agree. The build cache is off: the cells toggle
 between versions built before, which it would restore instead of running
-(its own tests are tests/test_cache.py).
+(its own tests are tests/e2e/test_cache.py).
 """
 
 import json

@@ -18,7 +18,7 @@ from remotefs import SCHEME, local
 from tft_build.engine.cachefiles import ENTRIES, OBJECTS, TMP
 from tft_build.engine.cachestore import GRACE_S, Damaged, Store
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 
 @pytest.fixture(params=["local", "testfs"])

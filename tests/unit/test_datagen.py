@@ -224,7 +224,7 @@ def test_cli_help_runs_as_module():
 
 
 def test_committed_data_matches_defaults(tmp_path):
-    committed = Path(__file__).resolve().parents[1] / "data"
+    committed = Path(__file__).resolve().parents[2] / "data"
     datagen.write_dataset(tmp_path)
     for name in ("train.csv", "eval.csv", "noise_floor.json"):
         assert (tmp_path / name).read_bytes() == (committed / name).read_bytes()

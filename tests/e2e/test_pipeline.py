@@ -137,7 +137,7 @@ def test_changing_a_training_setting_reruns_training_only(built):
 
 # The rerun table of issue 3: each edit, then `doit explain` and `doit`. A helper
 # module, a touch and one value of the data are cells of the mutation matrix
-# (tests/matrix.py).
+# (tests/e2e/matrix.py).
 BUILD = ["preprocess_raw_data", "train_and_predict_non_embedding_model", "train_and_predict_embedding_model"]
 AFTER_TRANSFORM = {
     "transform_raw_data",

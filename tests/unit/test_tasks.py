@@ -12,7 +12,7 @@ from tft_build.config.settings import load_config
 from tft_build.engine.uptodate import code_unchanged
 from tft_build.report import history
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 SEED_TASKS = [
     "preprocess_raw_data",
     "transform_raw_data",

@@ -21,7 +21,7 @@ from tft_build.commands.init_config import (
     pipeline_module,
 )
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 
 HOUSES = """\
 id,neighborhood,year_built,rooms,area_m2,sold_at,price

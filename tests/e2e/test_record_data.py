@@ -1,4 +1,4 @@
-"""The build record after each change of the data and the settings (see tests/matrix.py),
+"""The build record after each change of the data and the settings (see tests/e2e/matrix.py),
 and a state database that another program holds busy."""
 
 import subprocess

@@ -1,6 +1,6 @@
 """The code that runs is the code that was fingerprinted.
 
-The mutation matrix of the code inputs (see tests/matrix.py), then the ways
+The mutation matrix of the code inputs (see tests/e2e/matrix.py), then the ways
 tft_build is installed and run: the `doit` console script and
 `python -m doit`, with tft_build installed editable, from a wheel, and with
 the project being another checkout of tft_build. Each must fingerprint the
