@@ -95,5 +95,6 @@ def write_reports(cfg, tasks, rows):
     """
     from tft_build.report import graph, html_report  # only after a run: graphviz and the page are not small
 
-    picture = graph.task_graph(graph.task_infos(tasks.values()), history.read_status(cfg.artifacts_dir), cfg.project_dir)
-    html_report.write_report(cfg.artifacts_dir, graph.svg_text(picture), rows, cfg)
+    status = history.read_status(cfg.artifacts_dir)
+    picture = graph.task_graph(graph.task_infos(tasks.values()), status, cfg.project_dir)
+    html_report.write_report(cfg.artifacts_dir, graph.svg_of(picture), rows, cfg)
