@@ -83,10 +83,10 @@ def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
     sections = [
         ("graph", "Task graph", graph_section(graph_svg)),
         ("timings", "Timings", timings_section(timing_rows, artifacts / "reports" / "runs.jsonl")),
-        ("traces", "Call traces", file_section(artifacts.glob("traces/*.json"), read_trace, render_traces)),
-        ("models", "Models", file_section(artifacts.glob("metrics/*.json"), read_metrics, render_models)),
+        ("traces", "Call traces", file_section(artifacts.glob("traces/*.json"), read_trace_rows, render_traces)),
+        ("models", "Models", file_section(artifacts.glob("metrics/*.json"), read_metric_numbers, render_models)),
         *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
-        ("curves", "Training curves", file_section(artifacts.glob("models/*/history.json"), read_history,
+        ("curves", "Training curves", file_section(artifacts.glob("models/*/history.json"), read_training_curves,
                                                    render_curves)),
         ("sample", "Sample rows", file_section(artifacts.glob("transformed/sample.json"), read_sample,
                                                render_sample)),
@@ -178,7 +178,7 @@ def file_section(paths, read, render):
     return "".join(notes) + (render(loaded) if loaded else "")
 
 
-def read_trace(data):
+def read_trace_rows(data):
     """A trace file's task, run and calls (as table rows), checked."""
     calls = [[c[k] for k in TRACE_COLUMNS] + [c.get("error")] for c in data["calls"]]
     return {"task": str(data["task"]), "run": str(data.get("run", "")), "calls": calls}
@@ -197,7 +197,7 @@ def render_traces(loaded):
     return "".join(parts)
 
 
-def read_metrics(data):
+def read_metric_numbers(data):
     """A metrics file's numeric values (null counts as a missing number)."""
     return {str(k): v for k, v in data.items() if v is None or is_number(v)}
 
@@ -230,7 +230,7 @@ def builds_section(cfg):
     )
 
 
-def read_history(data):
+def read_training_curves(data):
     """A training history's loss curves and its best epoch, checked."""
     history = data["history"]
     series = {k: [float(v) for v in history[k]] for k in LOSS_SERIES if k in history}
