@@ -19,12 +19,12 @@ import json
 import math
 from pathlib import Path
 
+from tft_build import layout
 from tft_build.io.atomic import write_file_atomic
-from tft_build.report import compare
+from tft_build.report import compare, history
 from tft_build.report.charts import bar_chart, line_chart
 from tft_build.report.htmlkit import esc, fmt, is_number, note, table, tag, unique
 
-REPORT_FILE = "index.html"
 TITLE = "tft_build report"
 TIMING_COLUMNS = ("task", "status", "seconds", "previous", "change")
 TRACE_COLUMNS = ("order", "caller", "called", "start", "elapsed_time")
@@ -69,7 +69,7 @@ svg.chart .axis { stroke: #888; }
 
 def write_report(artifacts_dir, graph_svg, timing_rows, cfg=None):
     """Write ``<artifacts_dir>/reports/index.html`` (atomically); returns its path."""
-    path = Path(artifacts_dir) / "reports" / REPORT_FILE
+    path = history.report_path(artifacts_dir)
     write_file_atomic(path, render_page(artifacts_dir, graph_svg, timing_rows, cfg))
     return path
 
@@ -82,14 +82,16 @@ def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
     artifacts = Path(artifacts_dir)
     sections = [
         ("graph", "Task graph", graph_section(graph_svg)),
-        ("timings", "Timings", timings_section(timing_rows, artifacts / "reports" / "runs.jsonl")),
-        ("traces", "Call traces", file_section(artifacts.glob("traces/*.json"), read_trace_rows, render_traces)),
-        ("models", "Models", file_section(artifacts.glob("metrics/*.json"), read_metric_numbers, render_models)),
+        ("timings", "Timings", timings_section(timing_rows, artifacts)),
+        ("traces", "Call traces", file_section(matching(artifacts, *layout.trace_file("*")), read_trace_rows,
+                                               render_traces)),
+        ("models", "Models", file_section(matching(artifacts, *layout.metrics_file("*")), read_metric_numbers,
+                                          render_models)),
         *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
-        ("curves", "Training curves", file_section(artifacts.glob("models/*/history.json"), read_training_curves,
-                                                   render_curves)),
-        ("sample", "Sample rows", file_section(artifacts.glob("transformed/sample.json"), read_sample,
-                                               render_sample)),
+        ("curves", "Training curves", file_section(matching(artifacts, layout.MODELS, "*", layout.HISTORY_FILE),
+                                                   read_training_curves, render_curves)),
+        ("sample", "Sample rows", file_section(matching(artifacts, layout.TRANSFORMED, layout.SAMPLE_FILE),
+                                               read_sample, render_sample)),
     ]
     written = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
     head = (
@@ -115,7 +117,7 @@ def graph_section(graph_svg):
     return tag("div", graph_svg[start:], class_="graph")
 
 
-def timings_section(timing_rows, runs_path):
+def timings_section(timing_rows, artifacts_dir):
     """This run's timing table, then the seconds of each task in the runs before."""
     this_run = note(NOTHING_YET)
     if timing_rows:
@@ -124,7 +126,8 @@ def timings_section(timing_rows, runs_path):
             [[r.get(k) for k in TIMING_COLUMNS] for r in timing_rows],
             row_classes=[row_class(r) for r in timing_rows],
         )
-    return tag("h3", "This run") + this_run + tag("h3", "History") + history_table(runs_path)
+    before = history_table(*history.read_history_lines(artifacts_dir))
+    return tag("h3", "This run") + this_run + tag("h3", "History") + before
 
 
 def row_class(timing_row):
@@ -134,22 +137,18 @@ def row_class(timing_row):
     return "slower" if "slower" in (timing_row.get("change") or "") else ""
 
 
-def history_table(runs_path):
-    """The last runs, newest first, with the seconds of each task that ran."""
-    try:
-        lines = runs_path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return note(NOTHING_YET)
-    runs, bad = {}, 0
-    for line in filter(str.strip, lines):
-        try:
-            record = json.loads(line)
-            run = runs.setdefault(str(record["run"]), {})
-            if record.get("status") == "ran":
-                run[str(record["task"])] = record.get("seconds")
-        except MALFORMED:
-            bad += 1  # a line cut short by a killed run
-    notes = note(f"skipped {bad} malformed line(s) of {esc(runs_path.name)}") if bad else ""
+def history_table(records, skipped):
+    """The last runs, newest first, with the seconds of each task that ran.
+
+    ``records`` and ``skipped`` are :func:`tft_build.report.history.read_history_lines`'s:
+    the lines of the history that were not a record (cut short by a killed run) are a note.
+    """
+    runs = {}
+    for record in records:
+        run = runs.setdefault(str(record["run"]), {})
+        if record.get("status") == "ran":
+            run[str(record["task"])] = record.get("seconds")
+    notes = note(f"skipped {skipped} malformed line(s) of {esc(layout.RUNS_FILE)}") if skipped else ""
     if not runs:
         return notes + note(NOTHING_YET)
     shown = list(runs.items())[-HISTORY_RUNS:][::-1]
@@ -158,6 +157,11 @@ def history_table(runs_path):
     rows = [[run] + [seconds.get(task) for task in tasks] for run, seconds in shown]
     caption = f"seconds of the tasks that ran, last {len(shown)} runs, newest first"
     return notes + table(["run", *tasks], rows, caption=caption)
+
+
+def matching(artifacts_dir, *parts):
+    """The files under ``artifacts_dir`` at the path ``parts``, whose parts may be glob patterns."""
+    return Path(artifacts_dir).glob("/".join(parts))
 
 
 def file_section(paths, read, render):
@@ -232,8 +236,8 @@ def builds_section(cfg):
 
 def read_training_curves(data):
     """A training history's loss curves and its best epoch, checked."""
-    history = data["history"]
-    series = {k: [float(v) for v in history[k]] for k in LOSS_SERIES if k in history}
+    logged = data["history"]  # Keras's History.history: a list of values per metric
+    series = {k: [float(v) for v in logged[k]] for k in LOSS_SERIES if k in logged}
     if not series:
         raise KeyError(" or ".join(LOSS_SERIES))
     facts = {k: data.get(k) for k in HISTORY_FACTS}
@@ -243,12 +247,12 @@ def read_training_curves(data):
 def render_curves(loaded):
     """One line chart per model: loss per epoch, the best epoch marked."""
     parts = []
-    for path, history in loaded:
-        model, best = path.parent.name, history.get("best_epoch")
-        facts = [(k.replace("_", " "), history[k]) for k in HISTORY_FACTS if k in history]
+    for path, curves in loaded:
+        model, best = path.parent.name, curves.get("best_epoch")
+        facts = [(k.replace("_", " "), curves[k]) for k in HISTORY_FACTS if k in curves]
         summary = tag("p", esc(", ".join(f"{label} {fmt(v)}" for label, v in facts)), class_="meta")
         marker = (best, f"best epoch {fmt(best)}") if best is not None else None
-        chart = line_chart(history["series"], title=f"{model}: loss per epoch", y_label="loss", marker=marker)
+        chart = line_chart(curves["series"], title=f"{model}: loss per epoch", y_label="loss", marker=marker)
         parts.append(tag("h3", esc(model)) + summary + chart)
     return "".join(parts)
 
