@@ -21,6 +21,7 @@ TRANSFORM_DIGEST = "transform_fn.digest.json"  # the digest of the transform gra
 RECORDS_DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the sum of its records' digests
 LOCATION = "location.json"  # names the shared build dir holding a step's bulk output (shared_dir)
 LABEL_CLASSES = "label_classes"  # the transform's vocabulary of a classification label, most frequent first
+SAMPLE_FILE = "sample.json"  # in transformed/: the first clean eval rows, raw and transformed, for the report
 
 # Per model: the trained model, the served model, its predictions and metrics.
 MODELS = "models"

@@ -21,7 +21,7 @@ def tft_tasks(project, *args):
     return subprocess.run([TFT_TASKS, *args], cwd=project.root, capture_output=True, text=True)
 
 
-def svg_text(path):
+def svg_words(path):
     root = ET.parse(path).getroot()  # a valid SVG document
     assert root.tag == "{http://www.w3.org/2000/svg}svg"
     return " ".join(t.text or "" for t in root.iter("{http://www.w3.org/2000/svg}text"))
@@ -42,7 +42,7 @@ def test_help_lists_the_tasks(fresh):
 
 def test_graph_before_anything_ran(fresh):
     fresh.doit("graph", "-o", "dag.svg")
-    text = svg_text(fresh.root / "dag.svg")
+    text = svg_words(fresh.root / "dag.svg")
     assert text.count("never run") == 9  # the eight tasks and the legend
 
 
@@ -50,7 +50,7 @@ def test_the_seed_command_runs_draws_and_prints(fresh):
     first = tft_tasks(fresh, *COMMAND)
     assert first.returncode == 0, first.stdout + first.stderr
     assert ran(first.stdout) == {"transform_raw_data", "train_non_embedding_model"}
-    text = svg_text(fresh.root / "pipeline.svg")
+    text = svg_words(fresh.root / "pipeline.svg")
     for name in ("transform_raw_data", "train_non_embedding_model", "run_transform", "train_model", "label_stats"):
         assert name in text
     assert "caller" in first.stdout and "elapsed_time" in first.stdout and "build_pipeline" in first.stdout
@@ -60,17 +60,17 @@ def test_the_seed_command_runs_draws_and_prints(fresh):
     second = tft_tasks(fresh, *COMMAND)
     assert second.returncode == 0
     assert ran(second.stdout) == set()
-    assert "run_transform" in svg_text(fresh.root / "pipeline.svg")
+    assert "run_transform" in svg_words(fresh.root / "pipeline.svg")
     assert "up to date" in second.stdout and "train_model" in second.stdout
 
 
 def test_graph_after_a_run_and_after_clean(fresh):
     fresh.doit("graph", "-o", "dag.svg")
-    text = svg_text(fresh.root / "dag.svg")
+    text = svg_words(fresh.root / "dag.svg")
     assert "transform_raw_data" in text and "last ran" in text
     assert text.count("never run") == 9 - 2  # all but the transform and the training
     done = tft_tasks(fresh, "--task", "clean_directory")
     assert done.returncode == 0
     fresh.doit("graph", "-o", "dag.svg")
-    assert svg_text(fresh.root / "dag.svg").count("never run") == 9
+    assert svg_words(fresh.root / "dag.svg").count("never run") == 9
     assert (fresh.root / "data" / "train.csv").is_file()

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from PIL import Image
 from playwright.sync_api import expect, sync_playwright
 
-from tft_build.report import html_report
+from tft_build.report import charts, html_report, htmlkit
 
 TASKS = ["preprocess_raw_data", "transform_raw_data", "train_embedding_model"]
 TIMING_ROWS = [
@@ -193,7 +193,7 @@ def test_text_is_escaped(tmp_path):
 
 
 def test_numbers_are_compact():
-    fmt = html_report.fmt
+    fmt = htmlkit.fmt
     assert [fmt(2.797454520052465), fmt(1959), fmt(123456.7), fmt(1.5e-05), fmt(-0.0), fmt(17)] == [
         "2.797", "1,959", "123,457", "1.5e-05", "-0", "17"]
     assert [fmt(None), fmt(True), fmt("a_b")] == ["–", "True", "a_b"]
@@ -201,12 +201,12 @@ def test_numbers_are_compact():
 
 
 def test_charts_are_well_formed_svg_and_skip_non_finite_values():
-    line = ET.fromstring(html_report.line_chart({"loss": [3.0, math.nan, 1.0], "val_loss": [4.0]},
-                                                title="a < b", marker=(2, "best")))
+    line = ET.fromstring(charts.line_chart({"loss": [3.0, math.nan, 1.0], "val_loss": [4.0]},
+                                           title="a < b", marker=(2, "best")))
     ns = "{http://www.w3.org/2000/svg}"
     assert len(line.findall(f"{ns}circle")) == 3
     assert line.find(f"{ns}title").text == "a < b"
-    bars = ET.fromstring(html_report.bar_chart({"m": {"rmse": 2.0, "baseline_rmse": 8.0}, "n": {"rmse": 0.0}}))
+    bars = ET.fromstring(charts.bar_chart({"m": {"rmse": 2.0, "baseline_rmse": 8.0}, "n": {"rmse": 0.0}}))
     widths = [float(r.get("width")) for r in bars.findall(f"{ns}rect") if r.find(f"{ns}title") is not None]
     assert widths[1] == pytest.approx(4 * widths[0], abs=0.5) and widths[2] == 0
 
@@ -214,7 +214,7 @@ def test_charts_are_well_formed_svg_and_skip_non_finite_values():
 @given(st.floats(-1e6, 1e6), st.floats(0, 1e6), st.integers(2, 10))
 def test_ticks_are_round_even_steps_covering_the_range(lo, width, count):
     hi = lo + width
-    ticks = html_report.nice_ticks(lo, hi, count)
+    ticks = charts.nice_ticks(lo, hi, count)
     step = ticks[1] - ticks[0]
     mantissa = step / 10 ** math.floor(math.log10(step))
     assert any(math.isclose(mantissa, m, rel_tol=1e-6) for m in (1, 2, 5, 10))
@@ -224,7 +224,8 @@ def test_ticks_are_round_even_steps_covering_the_range(lo, width, count):
 
 
 def test_the_report_imports_no_tensorflow():
-    code = "import sys, tft_build.report.html_report; print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])"
+    code = ("import sys, tft_build.report.html_report; "
+            "print([m for m in ('tensorflow', 'apache_beam') if m in sys.modules])")
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert done.stdout.strip() == "[]"
 

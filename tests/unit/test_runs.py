@@ -29,9 +29,10 @@ def test_table_shows_each_task_once(tmp_path):
 
 def test_a_cut_history_line_is_skipped(tmp_path):
     record_run(tmp_path, "r1", {"a": ("ran", 1.0)})
-    with open(tmp_path / "reports" / "history.jsonl", "a") as f:
+    with open(tmp_path / "reports" / "runs.jsonl", "a") as f:
         f.write('{"run": "r2", "task"')
     assert [h["run"] for h in history.read_history(tmp_path)] == ["r1"]
+    assert history.read_history_lines(tmp_path)[1] == 1
 
 
 def test_forget_status_makes_a_task_never_run(tmp_path):

@@ -37,7 +37,8 @@ class Graph(DoitCmdBase):
         if cfg is None:
             raise InvalidCommand("graph: these are not tft_build tasks (no tft_build config in their meta)")
         traces = history.read_traces(cfg.artifacts_dir, tasks) if calls else None
-        picture = graph.task_graph(graph.task_infos(tasks.values()), history.read_status(cfg.artifacts_dir), cfg.project_dir, traces)
+        status = history.read_status(cfg.artifacts_dir)
+        picture = graph.task_graph(graph.task_infos(tasks.values()), status, cfg.project_dir, traces)
         written = graph.write_picture(picture, output, fmt or None)
         self.outstream.write(f"wrote {written}\n")
         return 0

@@ -21,6 +21,7 @@ import json
 import os
 from dataclasses import dataclass
 
+from tft_build import layout
 from tft_build.display import shown
 from tft_build.engine import buildcache, portable
 from tft_build.engine.cachefiles import OBJECTS, file_digests
@@ -112,7 +113,7 @@ def flat(settings, prefix):
 def model_table(store, cfg, model, builds, made, last):
     """``(headers, rows, notes)`` of one model: its ``last`` newest builds and the one in the
     workspace; ``made`` is :func:`producers` of ``builds``."""
-    metrics_file = cfg.artifact("metrics", f"{model}.json")
+    metrics_file = cfg.artifact(*layout.metrics_file(model))
     roots = portable.roots(cfg)
     name = portable.portable(metrics_file, roots)
     workspace = file_digests(metrics_file)[0] if os.path.isfile(metrics_file) else None

@@ -45,7 +45,7 @@ def task_graph(infos, status, project_dir, traces=None):
     dot.attr("node", fontname="Helvetica", fontsize="11")
     dot.attr("edge", fontname="Helvetica", fontsize="9")
     producers = {target: info["name"] for info in infos for target in info["targets"]}
-    legend(dot)
+    add_legend(dot)
     for info in infos:
         add_task(dot, info, status.get(info["name"]), (traces or {}).get(info["name"]))
     links = {}
@@ -66,7 +66,7 @@ def add_task(dot, info, last, calls):
     state = last["status"] if last else NEVER_RUN
     label = f"{info['name']}\n{state}"
     if last and last.get("seconds") is not None:
-        label += f" {last['seconds']:.1f} s" if state != "up to date" else f"\n(last ran {last['seconds']:.1f} s)"
+        label += f" {last['seconds']:.1f} s" if state != UP_TO_DATE else f"\n(last ran {last['seconds']:.1f} s)"
     box = {"shape": "box", "style": "filled,rounded" + (",dashed" if state == NEVER_RUN else ""),
            "fillcolor": COLOURS[state], "tooltip": info["doc"]}
     if calls is None:
@@ -83,14 +83,15 @@ def add_task(dot, info, last, calls):
             cluster.edge(caller, called, label=f"{call['order']}: {call['elapsed_time']:.2f} s", color="#666666")
 
 
-def legend(dot):
+def add_legend(dot):
+    """The legend: a box of the statuses of a last run, each in its colour."""
     with dot.subgraph(name="cluster_legend") as box:
         box.attr(label="last run", style="rounded", color="#cccccc", fontsize="10")
         for state, colour in COLOURS.items():
             box.node(f"legend {state}", state, shape="box", style="filled,rounded", fillcolor=colour, fontsize="9")
 
 
-def svg_text(dot):
+def svg_of(dot):
     """The picture as SVG text, or None without graphviz's ``dot``."""
     try:
         return dot.pipe(format="svg").decode("utf-8")

@@ -4,7 +4,8 @@
 ``status.json`` each task's last status, for pictures; ``traces/<task>.json``
 the call trace of its last run (written by :mod:`tft_build.engine.trace`).
 Written by the reporter after a run, read by the timing table, the task
-graph, the HTML report and ``doit cache``.
+graph, the HTML report (which goes next to them, :func:`report_path`) and
+``doit cache``. This module is the only reader of ``runs.jsonl``.
 """
 
 import datetime
@@ -33,10 +34,17 @@ def status_path(artifacts_dir):
     return Path(artifacts_dir) / layout.REPORTS / layout.STATUS_FILE
 
 
+def report_path(artifacts_dir):
+    """The HTML report (:mod:`tft_build.report.html_report`), next to the history."""
+    return Path(artifacts_dir) / layout.REPORTS / layout.REPORT_FILE
+
+
 def append_run(artifacts_dir, run, results):
     """Append the run's ``{task: (status, seconds)}`` to the history and update each task's
     last status; the history's new lines."""
-    lines = [{"run": run, "task": task, "status": status, "seconds": seconds} for task, (status, seconds) in results.items()]
+    lines = [
+        {"run": run, "task": task, "status": status, "seconds": seconds} for task, (status, seconds) in results.items()
+    ]
     path = runs_path(artifacts_dir)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as f:
@@ -52,18 +60,32 @@ def append_run(artifacts_dir, run, results):
 
 
 def read_history(artifacts_dir):
-    """Every recorded task run, oldest first."""
+    """Every recorded task run, oldest first (the lines that are not one are left out)."""
+    return read_history_lines(artifacts_dir)[0]
+
+
+def read_history_lines(artifacts_dir):
+    """``(records, skipped)``: every recorded task run, oldest first, and how many lines were not one.
+
+    A record is a JSON object naming its ``run`` and ``task``; a line cut
+    short by a killed run (or hand-edited into something else) is skipped and
+    counted, so that the report can say so. Blank lines do not count.
+    """
     try:
         text = runs_path(artifacts_dir).read_text(encoding="utf-8")
     except FileNotFoundError:
-        return []
-    history = []
-    for line in text.splitlines():
+        return [], 0
+    records, skipped = [], 0
+    for line in filter(str.strip, text.splitlines()):
         try:
-            history.append(json.loads(line))
+            record = json.loads(line)
         except ValueError:
-            continue  # a line cut short by a killed run
-    return history
+            record = None
+        if isinstance(record, dict) and "run" in record and "task" in record:
+            records.append(record)
+        else:
+            skipped += 1
+    return records, skipped
 
 
 def read_status(artifacts_dir):

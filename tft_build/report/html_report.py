@@ -7,20 +7,24 @@ shows them), training curves, and sample rows raw and transformed. It is
 written by the doit process after every run, so it only reads small JSON
 files and imports nothing heavy (no TensorFlow), and it opens anywhere without
 a network: the CSS is inline, the graph is graphviz's SVG inlined, and the
-charts are SVG drawn here. A missing or malformed file costs its section a
-one-line note, never the report.
+charts are SVG drawn by :mod:`tft_build.report.charts`. A missing or
+malformed file costs its section a one-line note, never the report.
+
+This module is the page and its sections; the HTML it is written with is
+:mod:`tft_build.report.htmlkit`.
 """
 
 import datetime
-import html
 import json
 import math
 from pathlib import Path
 
+from tft_build import layout
 from tft_build.io.atomic import write_file_atomic
-from tft_build.report import compare
+from tft_build.report import compare, history
+from tft_build.report.charts import bar_chart, line_chart
+from tft_build.report.htmlkit import esc, fmt, is_number, note, table, tag, unique
 
-REPORT_FILE = "index.html"
 TITLE = "tft_build report"
 TIMING_COLUMNS = ("task", "status", "seconds", "previous", "change")
 TRACE_COLUMNS = ("order", "caller", "called", "start", "elapsed_time")
@@ -32,8 +36,6 @@ BAR_CHARTS = (
     (("rmse", "baseline_rmse", "noise_floor_rmse"), "rmse against the baseline and the noise floor (lower is better)"),
     (("accuracy", "baseline_accuracy"), "accuracy against the majority-class baseline (higher is better)"),
 )
-LIST_ITEMS = 6  # a list value (say a one-hot vector) shows this many items
-PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 NOTHING_YET = "nothing yet: run <code>doit</code>"
 NO_DOT = "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)"
 # A file that is cut short, hand-edited or of an older shape fails with one of these.
@@ -67,7 +69,7 @@ svg.chart .axis { stroke: #888; }
 
 def write_report(artifacts_dir, graph_svg, timing_rows, cfg=None):
     """Write ``<artifacts_dir>/reports/index.html`` (atomically); returns its path."""
-    path = Path(artifacts_dir) / "reports" / REPORT_FILE
+    path = history.report_path(artifacts_dir)
     write_file_atomic(path, render_page(artifacts_dir, graph_svg, timing_rows, cfg))
     return path
 
@@ -80,14 +82,16 @@ def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
     artifacts = Path(artifacts_dir)
     sections = [
         ("graph", "Task graph", graph_section(graph_svg)),
-        ("timings", "Timings", timings_section(timing_rows, artifacts / "reports" / "runs.jsonl")),
-        ("traces", "Call traces", file_section(artifacts.glob("traces/*.json"), read_trace, render_traces)),
-        ("models", "Models", file_section(artifacts.glob("metrics/*.json"), read_metrics, render_models)),
+        ("timings", "Timings", timings_section(timing_rows, artifacts)),
+        ("traces", "Call traces", file_section(matching(artifacts, *layout.trace_file("*")), read_trace_rows,
+                                               render_traces)),
+        ("models", "Models", file_section(matching(artifacts, *layout.metrics_file("*")), read_metric_numbers,
+                                          render_models)),
         *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
-        ("curves", "Training curves", file_section(artifacts.glob("models/*/history.json"), read_history,
-                                                   render_curves)),
-        ("sample", "Sample rows", file_section(artifacts.glob("transformed/sample.json"), read_sample,
-                                               render_sample)),
+        ("curves", "Training curves", file_section(matching(artifacts, layout.MODELS, "*", layout.HISTORY_FILE),
+                                                   read_training_curves, render_curves)),
+        ("sample", "Sample rows", file_section(matching(artifacts, layout.TRANSFORMED, layout.SAMPLE_FILE),
+                                               read_sample, render_sample)),
     ]
     written = datetime.datetime.now().isoformat(sep=" ", timespec="seconds")
     head = (
@@ -105,9 +109,6 @@ def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
     return "<!DOCTYPE html>\n" + tag("html", tag("head", head) + tag("body", body), lang="en") + "\n"
 
 
-# --- sections ---------------------------------------------------------------
-
-
 def graph_section(graph_svg):
     """graphviz's SVG inlined (what precedes ``<svg``, the XML prolog, cannot be)."""
     start = graph_svg.find("<svg") if graph_svg else -1
@@ -116,7 +117,7 @@ def graph_section(graph_svg):
     return tag("div", graph_svg[start:], class_="graph")
 
 
-def timings_section(timing_rows, runs_path):
+def timings_section(timing_rows, artifacts_dir):
     """This run's timing table, then the seconds of each task in the runs before."""
     this_run = note(NOTHING_YET)
     if timing_rows:
@@ -125,7 +126,8 @@ def timings_section(timing_rows, runs_path):
             [[r.get(k) for k in TIMING_COLUMNS] for r in timing_rows],
             row_classes=[row_class(r) for r in timing_rows],
         )
-    return tag("h3", "This run") + this_run + tag("h3", "History") + history_table(runs_path)
+    before = history_table(*history.read_history_lines(artifacts_dir))
+    return tag("h3", "This run") + this_run + tag("h3", "History") + before
 
 
 def row_class(timing_row):
@@ -135,22 +137,18 @@ def row_class(timing_row):
     return "slower" if "slower" in (timing_row.get("change") or "") else ""
 
 
-def history_table(runs_path):
-    """The last runs, newest first, with the seconds of each task that ran."""
-    try:
-        lines = runs_path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError:
-        return note(NOTHING_YET)
-    runs, bad = {}, 0
-    for line in filter(str.strip, lines):
-        try:
-            record = json.loads(line)
-            run = runs.setdefault(str(record["run"]), {})
-            if record.get("status") == "ran":
-                run[str(record["task"])] = record.get("seconds")
-        except MALFORMED:
-            bad += 1  # a line cut short by a killed run
-    notes = note(f"skipped {bad} malformed line(s) of {esc(runs_path.name)}") if bad else ""
+def history_table(records, skipped):
+    """The last runs, newest first, with the seconds of each task that ran.
+
+    ``records`` and ``skipped`` are :func:`tft_build.report.history.read_history_lines`'s:
+    the lines of the history that were not a record (cut short by a killed run) are a note.
+    """
+    runs = {}
+    for record in records:
+        run = runs.setdefault(str(record["run"]), {})
+        if record.get("status") == "ran":
+            run[str(record["task"])] = record.get("seconds")
+    notes = note(f"skipped {skipped} malformed line(s) of {esc(layout.RUNS_FILE)}") if skipped else ""
     if not runs:
         return notes + note(NOTHING_YET)
     shown = list(runs.items())[-HISTORY_RUNS:][::-1]
@@ -159,6 +157,11 @@ def history_table(runs_path):
     rows = [[run] + [seconds.get(task) for task in tasks] for run, seconds in shown]
     caption = f"seconds of the tasks that ran, last {len(shown)} runs, newest first"
     return notes + table(["run", *tasks], rows, caption=caption)
+
+
+def matching(artifacts_dir, *parts):
+    """The files under ``artifacts_dir`` at the path ``parts``, whose parts may be glob patterns."""
+    return Path(artifacts_dir).glob("/".join(parts))
 
 
 def file_section(paths, read, render):
@@ -179,7 +182,7 @@ def file_section(paths, read, render):
     return "".join(notes) + (render(loaded) if loaded else "")
 
 
-def read_trace(data):
+def read_trace_rows(data):
     """A trace file's task, run and calls (as table rows), checked."""
     calls = [[c[k] for k in TRACE_COLUMNS] + [c.get("error")] for c in data["calls"]]
     return {"task": str(data["task"]), "run": str(data.get("run", "")), "calls": calls}
@@ -198,7 +201,7 @@ def render_traces(loaded):
     return "".join(parts)
 
 
-def read_metrics(data):
+def read_metric_numbers(data):
     """A metrics file's numeric values (null counts as a missing number)."""
     return {str(k): v for k, v in data.items() if v is None or is_number(v)}
 
@@ -231,10 +234,10 @@ def builds_section(cfg):
     )
 
 
-def read_history(data):
+def read_training_curves(data):
     """A training history's loss curves and its best epoch, checked."""
-    history = data["history"]
-    series = {k: [float(v) for v in history[k]] for k in LOSS_SERIES if k in history}
+    logged = data["history"]  # Keras's History.history: a list of values per metric
+    series = {k: [float(v) for v in logged[k]] for k in LOSS_SERIES if k in logged}
     if not series:
         raise KeyError(" or ".join(LOSS_SERIES))
     facts = {k: data.get(k) for k in HISTORY_FACTS}
@@ -244,12 +247,12 @@ def read_history(data):
 def render_curves(loaded):
     """One line chart per model: loss per epoch, the best epoch marked."""
     parts = []
-    for path, history in loaded:
-        model, best = path.parent.name, history.get("best_epoch")
-        facts = [(k.replace("_", " "), history[k]) for k in HISTORY_FACTS if k in history]
+    for path, curves in loaded:
+        model, best = path.parent.name, curves.get("best_epoch")
+        facts = [(k.replace("_", " "), curves[k]) for k in HISTORY_FACTS if k in curves]
         summary = tag("p", esc(", ".join(f"{label} {fmt(v)}" for label, v in facts)), class_="meta")
         marker = (best, f"best epoch {fmt(best)}") if best is not None else None
-        chart = line_chart(history["series"], title=f"{model}: loss per epoch", y_label="loss", marker=marker)
+        chart = line_chart(curves["series"], title=f"{model}: loss per epoch", y_label="loss", marker=marker)
         parts.append(tag("h3", esc(model)) + summary + chart)
     return "".join(parts)
 
@@ -271,191 +274,3 @@ def render_sample(loaded):
         [[r.get(n) for n in raw] + [t.get(n) for n in transformed] for r, t in rows],
         groups=[("raw", len(raw)), ("transformed", len(transformed))],
     )
-
-
-# --- HTML -------------------------------------------------------------------
-
-
-def tag(name, content="", **attrs):
-    """``<name attrs>content</name>``; ``content`` is HTML, attribute values are escaped.
-
-    ``class_`` is ``class``, and ``stroke_width`` is ``stroke-width``.
-    """
-    text = "".join(f' {k.rstrip("_").replace("_", "-")}="{esc(v)}"' for k, v in attrs.items())
-    return f"<{name}{text}>{content}</{name}>"
-
-
-def esc(value):
-    """``value`` as HTML text."""
-    return html.escape(str(value))
-
-
-def note(text_html):
-    """A one-line note in place of what is missing."""
-    return tag("p", text_html, class_="note")
-
-
-def table(headers, rows, *, row_classes=None, groups=(), caption=""):
-    """An HTML table of ``rows`` (lists of values); numbers are compact and right-aligned.
-
-    ``groups`` is a header row of ``(label, columns)`` spans above the headers.
-    The table scrolls sideways in its box instead of widening the page.
-    """
-    head = tag("tr", "".join(tag("th", esc(label), colspan=span) for label, span in groups)) if groups else ""
-    # Long snake_case names may wrap at their underscores instead of widening the column.
-    head += tag("tr", "".join(tag("th", esc(h).replace("_", "_<wbr>")) for h in headers))
-    classes = row_classes or [""] * len(rows)
-    body = "".join(
-        tag("tr", "".join(cell(v) for v in row), **({"class_": c} if c else {})) for row, c in zip(rows, classes)
-    )
-    content = (tag("caption", esc(caption)) if caption else "") + tag("thead", head) + tag("tbody", body)
-    return tag("div", tag("table", content), class_="scroll")
-
-
-def cell(value):
-    """A table cell; numbers right-aligned."""
-    return tag("td", esc(fmt(value)), class_="num") if is_number(value) else tag("td", esc(fmt(value)))
-
-
-def fmt(value):
-    """Compact text of a value: 4 significant digits, thousands separated, lists cut short."""
-    if value is None:
-        return "–"
-    if isinstance(value, bool) or not isinstance(value, (int, float, list)):
-        return str(value)
-    if isinstance(value, list):
-        more = ", …" if len(value) > LIST_ITEMS else ""
-        return "[" + ", ".join(fmt(v) for v in value[:LIST_ITEMS]) + more + "]"
-    if isinstance(value, int) or 1e4 <= abs(value) < 1e15:
-        return f"{value:,.0f}"
-    return f"{value:.4g}"
-
-
-def is_number(value):
-    """Whether ``value`` is an int or a float (a bool is not a number here)."""
-    return isinstance(value, (int, float)) and not isinstance(value, bool)
-
-
-def unique(items):
-    """``items`` without repeats, in the order they first came."""
-    return list(dict.fromkeys(items))
-
-
-# --- SVG charts -------------------------------------------------------------
-
-
-def line_chart(series, *, title="", x_label="epoch", y_label="", marker=None, width=640, height=300):
-    """An SVG line chart of ``series`` (``{name: [y at x=1, 2, ...]}``) with axes, ticks and a legend.
-
-    ``marker`` is ``(x, label)``: a dashed vertical line, say at the best
-    epoch. Non-finite values (a diverged loss) are left out.
-    """
-    left, right, top, bottom = 64, width - 16, 48, height - 44
-    length = max((len(values) for values in series.values()), default=1)
-    finite = [v for values in series.values() for v in values if math.isfinite(v)] or [0.0]
-    xs, ys = nice_ticks(1, max(length, 2), integers=True), nice_ticks(min(finite), max(finite))
-    sx, sy = scale(xs[0], xs[-1], left, right), scale(ys[0], ys[-1], bottom, top)
-    middle = (top + bottom) / 2
-    parts = [
-        *(tag("line", x1=left, x2=right, y1=sy(y), y2=sy(y), class_="grid") for y in ys),
-        *(svg_text(left - 6, sy(y) + 4, fmt(y), text_anchor="end") for y in ys),
-        *(svg_text(sx(x), bottom + 16, fmt(x), text_anchor="middle") for x in xs),
-        tag("polyline", points=f"{left},{top} {left},{bottom} {right},{bottom}", fill="none", class_="axis"),
-        svg_text((left + right) / 2, height - 8, x_label, text_anchor="middle"),
-        svg_text(14, middle, y_label, text_anchor="middle", transform=f"rotate(-90 14 {middle})"),
-    ]
-    for i, (name, values) in enumerate(series.items()):
-        points = [(sx(x), sy(y), x, y) for x, y in enumerate(values, start=1) if math.isfinite(y)]
-        parts.append(tag("polyline", points=" ".join(f"{px:.1f},{py:.1f}" for px, py, _, _ in points),
-                         fill="none", stroke=colour(i), stroke_width=2))
-        parts += [tag("circle", tag("title", esc(f"{name}, {x_label} {x}: {fmt(y)}")), cx=f"{px:.1f}",
-                      cy=f"{py:.1f}", r=2.5, fill=colour(i)) for px, py, x, y in points]
-    if marker and xs[0] <= marker[0] <= xs[-1]:
-        at, label = sx(marker[0]), marker[1]
-        near_right = at > (left + right) / 2  # keep the label inside the plot
-        parts += [tag("line", x1=at, x2=at, y1=top, y2=bottom, stroke="#555", stroke_dasharray="4 3"),
-                  svg_text(at - 4 if near_right else at + 4, top + 12, label,
-                           text_anchor="end" if near_right else "start")]
-    return svg(width, height, title, "".join(parts) + legend(list(series), left, 36))
-
-
-def bar_chart(groups, *, title="", width=640):
-    """An SVG horizontal bar chart: for each group (say a model), one bar per series, with a legend.
-
-    ``groups`` is ``{group: {series: value}}``; a series keeps its colour
-    across groups.
-    """
-    names = unique(name for bars in groups.values() for name in bars)
-    bar, gap = 16, 14
-    left = min(200, 16 + 7 * max(len(g) for g in groups))
-    right, top = width - 64, 48
-    bottom = top + sum(len(bars) * bar + gap for bars in groups.values())
-    xs = nice_ticks(0, max([0.0, *(v for bars in groups.values() for v in bars.values())]))
-    sx = scale(xs[0], xs[-1], left, right)
-    parts = [*(tag("line", x1=sx(x), x2=sx(x), y1=top, y2=bottom, class_="grid") for x in xs),
-             *(svg_text(sx(x), bottom + 16, fmt(x), text_anchor="middle") for x in xs)]
-    y = top + gap / 2
-    for group, bars in groups.items():
-        parts.append(svg_text(left - 8, y + len(bars) * bar / 2 + 4, group, text_anchor="end"))
-        for name, value in bars.items():
-            x0, x1 = sorted((sx(0), sx(value)))
-            parts += [tag("rect", tag("title", esc(f"{group} {name}: {fmt(value)}")), x=f"{x0:.1f}", y=y + 1,
-                          width=f"{x1 - x0:.1f}", height=bar - 2, fill=colour(names.index(name))),
-                      svg_text(x1 + 4, y + bar - 4, fmt(value))]
-            y += bar
-        y += gap
-    parts.append(tag("line", x1=sx(0), x2=sx(0), y1=top, y2=bottom, class_="axis"))
-    return svg(width, bottom + 28, title, "".join(parts) + legend(names, left, 36))
-
-
-def svg(width, height, title, content):
-    """An inline SVG chart element with a title line (and an accessible name)."""
-    return tag("svg", tag("title", esc(title)) + svg_text(8, 18, title, font_weight="bold") + content,
-               xmlns="http://www.w3.org/2000/svg", viewBox=f"0 0 {width} {height}", width=width,
-               height=height, role="img", class_="chart", aria_label=title)
-
-
-def svg_text(x, y, text, **attrs):
-    """An SVG text at (x, y); ``text`` is escaped."""
-    return tag("text", esc(text), x=f"{x:.1f}", y=f"{y:.1f}", **attrs)
-
-
-def legend(names, x, y):
-    """A row of colour swatches and series names, starting at (x, y)."""
-    parts = []
-    for i, name in enumerate(names):
-        parts += [tag("rect", x=x, y=y - 9, width=14, height=10, fill=colour(i)), svg_text(x + 18, y, name)]
-        x += 36 + 7 * len(name)
-    return "".join(parts)
-
-
-def colour(index):
-    """The colour of the ``index``-th series of a chart."""
-    return PALETTE[index % len(PALETTE)]
-
-
-def scale(lo, hi, start, end):
-    """The linear map of values ``lo..hi`` onto pixels ``start..end``."""
-    return lambda v: start + (v - lo) / (hi - lo) * (end - start)
-
-
-def nice_ticks(lo, hi, count=5, integers=False):
-    """Round tick values from at or below ``lo`` to at or above ``hi``, about ``count`` steps.
-
-    A step is 1, 2 or 5 times a power of ten (at least 1 with ``integers``),
-    so the labels read well. An empty range is widened around its value.
-    """
-    if hi - lo <= 1e-9 * max(abs(lo), abs(hi), 1.0):
-        pad = abs(lo) * 0.1 or 1.0
-        lo, hi = lo - pad, hi + pad
-    raw = (hi - lo) / count
-    exponent = math.floor(math.log10(raw))
-    mantissa = next(m for m in (1, 2, 5, 10) if m * 10.0**exponent >= raw)
-    if integers and exponent < 0:
-        mantissa, exponent = 1, 0
-    step = mantissa * 10.0**exponent
-    first, last = math.floor(lo / step + 1e-9), math.ceil(hi / step - 1e-9)
-    # Dividing by an exact power of ten, not multiplying by 0.1, keeps 0.3 from printing as 0.30000000000000004.
-    if exponent < 0:
-        return [i * mantissa / 10**-exponent for i in range(first, last + 1)]
-    return [float(i * mantissa * 10**exponent) for i in range(first, last + 1)]

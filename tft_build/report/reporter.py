@@ -9,11 +9,9 @@ slowdowns, and writes the HTML report when a task ran.
 
 import sys
 import time
-from pathlib import Path
 
 from doit.reporter import ConsoleReporter
 
-from tft_build import layout
 from tft_build.engine import buildcache
 from tft_build.report import history
 from tft_build.report.history import RESTORED, UP_TO_DATE
@@ -69,7 +67,8 @@ class RunReporter(ConsoleReporter):
         try:
             rows = record_run(self.cfg.artifacts_dir, self.run, self.results)
             self.write(timing_table(rows) + "\n")
-            if any(status != UP_TO_DATE for status, _ in self.results.values()) or not report_path(self.cfg).exists():
+            ran = any(status != UP_TO_DATE for status, _ in self.results.values())
+            if ran or not history.report_path(self.cfg.artifacts_dir).exists():
                 write_reports(self.cfg, self.tasks, rows)
         except Exception as err:
             sys.stderr.write(f"tft_build: could not write the run report: {err}\n")
@@ -82,10 +81,6 @@ def record_run(artifacts_dir, run, results):
     return [timing_row(line, before) for line in history.append_run(artifacts_dir, run, results)]
 
 
-def report_path(cfg):
-    return Path(cfg.artifacts_dir) / layout.REPORTS / layout.REPORT_FILE
-
-
 def write_reports(cfg, tasks, rows):
     """The HTML report, with the task graph as it stands after this run and the builds in the cache.
 
@@ -95,5 +90,6 @@ def write_reports(cfg, tasks, rows):
     """
     from tft_build.report import graph, html_report  # only after a run: graphviz and the page are not small
 
-    picture = graph.task_graph(graph.task_infos(tasks.values()), history.read_status(cfg.artifacts_dir), cfg.project_dir)
-    html_report.write_report(cfg.artifacts_dir, graph.svg_text(picture), rows, cfg)
+    status = history.read_status(cfg.artifacts_dir)
+    picture = graph.task_graph(graph.task_infos(tasks.values()), status, cfg.project_dir)
+    html_report.write_report(cfg.artifacts_dir, graph.svg_of(picture), rows, cfg)

@@ -48,7 +48,7 @@ from tft_build.io import arrowcsv, csvio, location, manifest, tfrecords
 from tft_build.io.atomic import atomic_dir
 
 SPLITS = ("train", "eval")
-SAMPLE = "sample.json"
+SAMPLE = layout.SAMPLE_FILE
 BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
 QUARANTINE = "quarantine.csv"
 QUARANTINE_HEADER = "file,line,error,row"
