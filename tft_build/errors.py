@@ -17,7 +17,7 @@ class DataError(TftBuildError):
     """The data is wrong: missing file, bad header, a row that does not parse."""
 
 
-def first_line(err):
+def first_line(err: BaseException) -> str:
     """The first line of an exception's message (TF and Beam add pages of context)."""
     text = str(err).strip()
     return text.splitlines()[0] if text else repr(err)

@@ -26,7 +26,7 @@ PATHS = {
 }
 
 
-def current_path(path):
+def current_path(path: str) -> str:
     """The dotted path ``module:name`` as it is now: a former one translated, any other unchanged."""
     if path in PATHS:
         return PATHS[path]

@@ -40,14 +40,14 @@ TRACES = "traces"
 OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
 
 
-def trace_file(task):
+def trace_file(task: str) -> tuple[str, str]:
     """The call trace of ``task``'s last run, under the artifacts dir."""
     return (TRACES, f"{task}.json")
 
 
-def predictions_file(model):
+def predictions_file(model: str) -> tuple[str, str]:
     return (PREDICTIONS, f"{model}.csv")
 
 
-def metrics_file(model):
+def metrics_file(model: str) -> tuple[str, str]:
     return (METRICS, f"{model}.json")

@@ -6,10 +6,14 @@ definitions (:mod:`tft_build.engine.pipeline`) and the run's reporter
 its instructions keep working. Nothing here imports TensorFlow.
 """
 
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
 from doit.exceptions import InvalidDodoFile
 
 from tft_build import layout
-from tft_build.config.settings import load_config
+from tft_build.config.settings import Config, load_config
 from tft_build.engine import dotted, pipeline, portable, sourceguard
 from tft_build.engine.actions import clean_outputs
 from tft_build.engine.filestate import StatDigestChecker
@@ -19,8 +23,10 @@ from tft_build.report import history, reporter
 
 STATE_BACKEND = "tft_sqlite3"  # tft_build.engine.statedb, registered as a doit.BACKEND plugin
 
+TaskCreator = Callable[[], dict[str, Any]]  # doit's task_<name>(): the task's dict
 
-def load_tasks(project_dir="."):
+
+def load_tasks(project_dir: str | Path = ".") -> tuple[dict[str, Any], dict[str, TaskCreator]]:
     """``(DOIT_CONFIG, {"task_<name>": creator})`` for the project's config."""
     cfg = load_config(project_dir)
     sourceguard.add_code_dirs(cfg.code_dirs)  # before any fingerprint: it reads what import will load
@@ -43,12 +49,12 @@ def load_tasks(project_dir="."):
     return doit_config, {name: recorded(cfg, run, name, creator) for name, creator in creators.items()}
 
 
-def recorded(cfg, run, creator_name, creator):
+def recorded(cfg: Config, run: str, creator_name: str, creator: TaskCreator) -> TaskCreator:
     """The creator, with what the task makes (``outputs``: the dirs and files it replaces,
     which clean removes and the build cache stores), the run's id on its actions, and its
     run records, forgotten on clean."""
 
-    def create():
+    def create() -> dict[str, Any]:
         task = creator()
         outputs = task.pop("outputs", [])
         # for the doit commands of tft_build (graph, run, clean, cache) and the build cache
@@ -63,7 +69,7 @@ def recorded(cfg, run, creator_name, creator):
     return create
 
 
-def dodo_globals(project_dir="."):
+def dodo_globals(project_dir: str | Path = ".") -> dict[str, Any]:
     """What ``dodo.py`` defines; a bad config is doit's one-line error, not a traceback."""
     try:
         doit_config, creators = load_tasks(project_dir)

@@ -6,10 +6,13 @@ machine; a dodo.py that is not tft_build's gets doit's behaviour unchanged
 """
 
 import contextlib
+from collections.abc import Iterable, Iterator
 
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
+from doit.task import Task
 
+from tft_build.config.settings import Config
 from tft_build.engine.lock import project_lock
 from tft_build.engine.pipeline import project_config
 
@@ -22,7 +25,7 @@ NO_WAIT = {
 }
 
 
-def project_tasks(command, task_list):
+def project_tasks(command: str, task_list: Iterable[Task]) -> tuple[Config, dict[str, Task]]:
     """``(cfg, {name: task})`` of a tft_build project; doit's one-line error for another project."""
     tasks = TaskControl(task_list).tasks
     cfg = project_config(tasks.values())
@@ -32,7 +35,7 @@ def project_tasks(command, task_list):
 
 
 @contextlib.contextmanager
-def locked(cfg, no_wait):
+def locked(cfg: Config | None, no_wait: bool) -> Iterator[None]:
     """The project's lock for a tft_build project; nothing for another doit project."""
     if cfg is None:
         yield

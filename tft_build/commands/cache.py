@@ -11,10 +11,13 @@ damaged; ``clear`` empties it. Nothing here imports TensorFlow.
 """
 
 from collections import Counter
+from collections.abc import Container, Iterable, Mapping
+from typing import Any
 
 from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
+from doit.task import Task
 
 from tft_build.config.sizes import parse_size
 from tft_build.engine import buildcache
@@ -88,7 +91,8 @@ class Cache(DoitCmdBase):
         for problem in problems:
             self.outstream.write(problem + "\n")
         self.outstream.write(
-            f"{len(store.keys())} build(s) verified" + (f", {len(problems)} damaged removed\n" if problems else ", all whole\n")
+            f"{len(store.keys())} build(s) verified"
+            + (f", {len(problems)} damaged removed\n" if problems else ", all whole\n")
         )
         return 1 if problems else 0
 
@@ -99,7 +103,7 @@ class Cache(DoitCmdBase):
         return 0
 
 
-def parse_args(args, max_size):
+def parse_args(args: Iterable[str], max_size: str) -> tuple[str, str]:
     """``(action, max size)`` from the words after ``doit cache``.
 
     doit reads options only before the first word, so ``--max-size`` after
@@ -125,12 +129,16 @@ def parse_args(args, max_size):
     return action, max_size
 
 
-def cached_tasks(tasks):
+def cached_tasks(tasks: Mapping[str, Task]) -> set[str]:
     """The names of the tasks whose builds the cache stores (those with outputs)."""
     return {name for name, task in tasks.items() if task.meta and task.meta.get("outputs")}
 
 
+<<<<<<< HEAD
 def hit_line(runs, names):
+=======
+def hit_line(history: Iterable[Mapping[str, Any]], names: Container[str]) -> str:
+>>>>>>> types
     """This project's cache hits and misses, from its run history."""
     statuses = Counter(line["status"] for line in runs if line.get("task") in names)
     hits, misses = statuses[history.RESTORED], statuses["ran"]

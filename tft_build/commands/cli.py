@@ -11,6 +11,8 @@ the user's own data (:mod:`tft_build.commands.init_config`).
 
 import argparse
 import sys
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
 
 from doit.cmd_base import ModuleTaskLoader
 from doit.doit_cmd import DoitMain
@@ -23,7 +25,7 @@ from tft_build.tasks import load_tasks
 CLEAN = "clean_directory"
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; the exit status."""
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["init-config"]:
@@ -56,7 +58,7 @@ def main(argv=None):
     return status
 
 
-def parser(valid):
+def parser(valid: Iterable[str]) -> argparse.ArgumentParser:
     """The argument parser; ``-h`` lists the valid tasks."""
     result = argparse.ArgumentParser(
         prog="tft-tasks",
@@ -75,17 +77,17 @@ def parser(valid):
     return result
 
 
-def doit(namespace, args):
+def doit(namespace: Mapping[str, Any], args: list[str]) -> int:
     """Run doit with these tasks and arguments; its exit status."""
     return DoitMain(ModuleTaskLoader(namespace)).run(args)
 
 
-def with_prerequisites(tasks, selected):
+def with_prerequisites(tasks: Mapping[str, Mapping[str, Any]], selected: Iterable[str]) -> list[str]:
     """The selected tasks and, before them, every task whose targets they read."""
     producers = {target: name for name, task in tasks.items() for target in task.get("targets", [])}
     order = []
 
-    def visit(name):
+    def visit(name: str) -> None:
         if name not in order:
             for dep in tasks[name].get("file_dep", []):
                 if dep in producers:

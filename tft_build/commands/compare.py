@@ -9,6 +9,7 @@ from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 from tabulate import tabulate
 
+from tft_build.config.settings import Config
 from tft_build.engine.pipeline import project_config
 from tft_build.report.compare import LAST, compare, text
 
@@ -47,7 +48,7 @@ class Compare(DoitCmdBase):
         return 0
 
 
-def model_named(cfg, name):
+def model_named(cfg: Config, name: str) -> str:
     """The model a command-line name means: a model's name, or one of its task names."""
     models = [model for model, _ in cfg.models]
     for model in models:

@@ -18,11 +18,15 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Iterator
 from pathlib import Path
+from typing import Any
 
 from doit.exceptions import TaskFailed
+from doit.task import Task
 
 from tft_build import layout
+from tft_build.config.settings import Config
 from tft_build.config.sizes import parse_size
 from tft_build.engine import buildcache, interrupt, portable, snapshot, sourceguard, trace
 from tft_build.errors import TftBuildError, first_line
@@ -31,7 +35,7 @@ from tft_build.io import location
 VERBOSE = "TFT_BUILD_VERBOSE"
 
 
-def run_step(step, cfg, *args, task, run=""):
+def run_step(step: str, cfg: Config, *args: Any, task: Task, run: str = "") -> TaskFailed | dict[str, Any]:
     """Import and call ``step(cfg, *args)``, traced; a user error fails the task in one line.
 
     doit passes ``task`` (the running doit task); the call trace goes to
@@ -88,7 +92,7 @@ class CachedBuild:
     """A task's build in the build cache (:mod:`tft_build.engine.buildcache`): restored
     instead of run when its key is there, stored after it ran."""
 
-    def __init__(self, cfg, task, before, trace_file):
+    def __init__(self, cfg: Config, task: Task, before: snapshot.Snapshot, trace_file: str) -> None:
         self.cfg = cfg
         self.store = buildcache.store_for(cfg)
         declared = (task.meta or {}).get("outputs") or []
@@ -98,7 +102,7 @@ class CachedBuild:
         self.key = self.described and buildcache.key_of(self.described)
         self.started = time.perf_counter()
 
-    def restore(self):
+    def restore(self) -> bool:
         """Whether the outputs were restored from the cache."""
         if not self.outputs:
             return False
@@ -108,7 +112,7 @@ class CachedBuild:
             buildcache.give_up(self.store, "restore from", err)
             return False
 
-    def save(self):
+    def save(self) -> None:
         """Store the outputs of the run; a cache that cannot be written never fails the build."""
         if not self.outputs:
             return
@@ -121,7 +125,7 @@ class CachedBuild:
 
 
 @contextlib.contextmanager
-def quiet_native_stderr():
+def quiet_native_stderr() -> Iterator[None]:
     """Hide TensorFlow's C++ start-up chatter (no env var silences it).
 
     Native code writes to file descriptor 2 directly, so the descriptor is
@@ -156,7 +160,7 @@ def _quiet_python_logging():
     absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__
 
 
-def clean_outputs(cfg, paths):
+def clean_outputs(cfg: Config, paths: Iterable[str | Path]) -> None:
     """Remove ``paths`` (files or directories), only ever inside the artifacts dir."""
     root = Path(cfg.artifacts_dir).resolve()
     for path in map(Path, paths):

@@ -19,9 +19,12 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any, TextIO
 
 from tft_build import layout
+from tft_build.config.settings import Config
 from tft_build.engine import portable, snapshot
 from tft_build.engine.cachefiles import file_digests
 from tft_build.engine.cachestore import Damaged, Store
@@ -35,13 +38,13 @@ KEY_FORMAT = 1
 _given_up = set()  # cache dirs that failed in this process: the run goes on without them
 
 
-def store_for(cfg):
+def store_for(cfg: Config) -> Store | None:
     """The config's build cache, or None when ``cache_dir = ""`` turns it off or it failed
     earlier in this run (:func:`give_up`)."""
     return Store(cfg.cache_dir) if cfg.cache_dir and cfg.cache_dir not in _given_up else None
 
 
-def give_up(store, doing, err, out=None):
+def give_up(store: Store, doing: str, err: BaseException, out: TextIO | None = None) -> None:
     """Say in one line that the cache could not be used, and go on without it for the rest of
     the run: a store that cannot be reached (no network, no access) can take minutes per call
     to say so, and a build never waits for or fails because of its cache."""
@@ -52,13 +55,13 @@ def give_up(store, doing, err, out=None):
     )
 
 
-def inputs(task_name, snap, roots):
+def inputs(task_name: str, snap: snapshot.Snapshot, roots: portable.Roots) -> dict[str, Any]:
     """What a build depends on, JSON-able and named relative to the project (the key's contents)."""
     code = snap.values.get(snapshot.CODE)
     return {
         "format": KEY_FORMAT,
         "task": task_name,
-        "python": "%d.%d" % sys.version_info[:2],
+        "python": f"{sys.version_info.major}.{sys.version_info.minor}",
         "files": {portable.portable(path, roots): state and state[4] for path, state in snap.files.items()},
         "code": code and {"digest": code["digest"], "externals": code["externals"],
                           "definitions": {name: d["hash"] for name, d in code["definitions"].items()}},
@@ -66,13 +69,16 @@ def inputs(task_name, snap, roots):
     }
 
 
-def key_of(described):
+def key_of(described: Mapping[str, Any]) -> str:
     """The cache key of a build's :func:`inputs`."""
     text = json.dumps(described, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(text.encode()).hexdigest()
 
 
-def restore(store, key, outputs, roots, shared_dir="", out=None):
+def restore(
+    store: Store, key: str, outputs: Iterable[str | Path], roots: portable.Roots, shared_dir: str = "",
+    out: TextIO | None = None,
+) -> bool:
     """Put the outputs of the build ``key`` back in place; False when there is none.
 
     A damaged entry (an object missing or not matching its sha256) is said in
@@ -151,7 +157,10 @@ def _restore_shared(store, final, output, shared, shared_dir):
         location.remove_build(previous)
 
 
-def save(store, key, described, outputs, roots, seconds):
+def save(
+    store: Store, key: str, described: Mapping[str, Any], outputs: Iterable[str | Path], roots: portable.Roots,
+    seconds: float,
+) -> None:
     """Store the outputs of a build that just ran under ``key`` (objects first, entry last).
 
     A step dir that points to a build under ``shared_dir`` is stored with the
@@ -195,7 +204,7 @@ def _put(store, path):
     return {"sha256": sha, "md5": md5, "size": size}
 
 
-def bound(store, max_bytes, out=None):
+def bound(store: Store, max_bytes: int, out: TextIO | None = None) -> None:
     """Apply the cache's size bound after a store; says what it removed, if anything."""
     if store.size() <= max_bytes:
         return

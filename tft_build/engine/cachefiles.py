@@ -19,7 +19,9 @@ import os
 import shutil
 import tempfile
 import uuid
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
+from typing import ParamSpec, TypeVar
 
 from tft_build.errors import first_line
 from tft_build.io.location import is_remote, join
@@ -30,13 +32,16 @@ FICLONE = 0x40049409  # linux/fs.h: share the source's blocks (btrfs, xfs, bcach
 BLOCK = 1 << 20
 UNCOMPRESSED = "uncompressed"  # apache_beam.io.filesystem.CompressionTypes.UNCOMPRESSED, without importing Beam
 
+P = ParamSpec("P")
+T = TypeVar("T")
 
-def backend(location):
+
+def backend(location: str) -> "LocalFiles | BeamFiles":
     """The backend of a cache dir: :class:`BeamFiles` for a URL, else :class:`LocalFiles`."""
     return BeamFiles(location) if is_remote(location) else LocalFiles(location)
 
 
-def file_digests(path):
+def file_digests(path: str | Path) -> tuple[str, str, int]:
     """``(sha256, md5, size)`` of a file, read once (the cache's name, doit's digest)."""
     sha, md5, size = hashlib.sha256(), hashlib.md5(), 0
     with open(path, "rb") as f:
@@ -59,24 +64,24 @@ class LocalFiles:
     their first two letters, so that no dir holds too many files.
     """
 
-    def __init__(self, location):
+    def __init__(self, location: str | Path) -> None:
         self.root = Path(location) / FORMAT
 
-    def where(self, kind, name):
+    def where(self, kind: str, name: str) -> Path:
         """The path of the file ``name`` of ``kind`` (OBJECTS, ENTRIES or TMP)."""
         return self.root / kind / name if kind == TMP else self.root / kind / name[:2] / name
 
-    def exists(self, kind, name):
+    def exists(self, kind: str, name: str) -> bool:
         return self.where(kind, name).exists()
 
-    def read(self, kind, name):
+    def read(self, kind: str, name: str) -> bytes | None:
         """The file's bytes, or None if there is none."""
         try:
             return self.where(kind, name).read_bytes()
         except FileNotFoundError:
             return None
 
-    def digest(self, kind, name):
+    def digest(self, kind: str, name: str) -> str | None:
         """The file's sha256, or None if there is none."""
         try:
             return file_digests(self.where(kind, name))[0]
@@ -84,14 +89,14 @@ class LocalFiles:
             return None
 
     @contextlib.contextmanager
-    def fetched(self, kind, name, near):
+    def fetched(self, kind: str, name: str, near: str | Path) -> Iterator[Path]:
         """A local path holding the file: here, the cache's own file (reading it tells whether it is there)."""
         yield self.where(kind, name)
 
-    def put_file(self, kind, name, src):
+    def put_file(self, kind: str, name: str, src: str | Path) -> None:
         self._write(kind, name, lambda tmp: place(src, tmp), 0o444)
 
-    def put_bytes(self, kind, name, data):
+    def put_bytes(self, kind: str, name: str, data: bytes) -> None:
         self._write(kind, name, lambda tmp: tmp.write_bytes(data), 0o644)
 
     def _write(self, kind, name, fill, mode):
@@ -110,11 +115,11 @@ class LocalFiles:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(tmp)
 
-    def touch(self, kind, name):
+    def touch(self, kind: str, name: str) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.utime(self.where(kind, name))
 
-    def list(self, kind):
+    def list(self, kind: str) -> list[tuple[str, int, float]]:
         """``[(name, size, mtime)]`` of the files of ``kind``."""
         out = []
         for path in (self.root / kind).glob("*" if kind == TMP else "*/*"):
@@ -123,22 +128,22 @@ class LocalFiles:
                 out.append((path.name, stat.st_size, stat.st_mtime))
         return out
 
-    def delete(self, kind, names):
+    def delete(self, kind: str, names: Iterable[str]) -> None:
         """Remove the files ``names`` of ``kind``; one already gone is as good."""
         for name in names:
             with contextlib.suppress(FileNotFoundError):
                 self.where(kind, name).unlink()
 
-    def clear(self):
+    def clear(self) -> None:
         shutil.rmtree(self.root, ignore_errors=True)
 
 
-def as_oserror(method):
+def as_oserror(method: Callable[P, T]) -> Callable[P, T]:
     """``method``, raising any failure of Beam or of a cloud client (no access, no such filesystem) as OSError:
     the cache's callers handle that one kind, and a cache that cannot be reached never fails a build."""
 
     @functools.wraps(method)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         try:
             return method(*args, **kwargs)
         except OSError:
@@ -168,7 +173,7 @@ class BeamFiles:
     call, not when the store is made.
     """
 
-    def __init__(self, location):
+    def __init__(self, location: str) -> None:
         self.root = join(location, FORMAT)
         self._dirs_made = False
 
@@ -178,26 +183,26 @@ class BeamFiles:
 
         return FileSystems
 
-    def where(self, kind, name):
+    def where(self, kind: str, name: str) -> str:
         """The URL of the file ``name`` of ``kind`` (OBJECTS, ENTRIES or TMP)."""
         return join(self.root, kind, name)
 
     @as_oserror
-    def exists(self, kind, name):
+    def exists(self, kind: str, name: str) -> bool:
         return self._fs.exists(self.where(kind, name))
 
-    def read(self, kind, name):
+    def read(self, kind: str, name: str) -> bytes | None:
         """The file's bytes, or None if there is none."""
         data = io.BytesIO()
         return data.getvalue() if self._stream(self.where(kind, name), data.write) else None
 
-    def digest(self, kind, name):
+    def digest(self, kind: str, name: str) -> str | None:
         """The file's sha256, or None if there is none."""
         sha = hashlib.sha256()
         return sha.hexdigest() if self._stream(self.where(kind, name), sha.update) else None
 
     @contextlib.contextmanager
-    def fetched(self, kind, name, near):
+    def fetched(self, kind: str, name: str, near: str | Path) -> Iterator[Path | None]:
         """A local copy of the file (None if there is none), downloaded into the dir ``near``: placing it from
         there is a link. Read-only, like a local object, so that a hard link of it is too."""
         fd, tmp = tempfile.mkstemp(prefix=".tft_build-download-", dir=near)
@@ -225,11 +230,11 @@ class BeamFiles:
             return False
         return True
 
-    def put_file(self, kind, name, src):
+    def put_file(self, kind: str, name: str, src: str | Path) -> None:
         with open(src, "rb") as f:
             self._write(kind, name, lambda out: shutil.copyfileobj(f, out, BLOCK))
 
-    def put_bytes(self, kind, name, data):
+    def put_bytes(self, kind: str, name: str, data: bytes) -> None:
         self._write(kind, name, lambda out: out.write(data))
 
     @as_oserror
@@ -257,13 +262,13 @@ class BeamFiles:
                     self._fs.mkdirs(url)
         self._dirs_made = True
 
-    def touch(self, kind, name):
+    def touch(self, kind: str, name: str) -> None:
         data = self.read(kind, name)
         if data is not None:
             self.put_bytes(kind, name, data)
 
     @as_oserror
-    def list(self, kind):
+    def list(self, kind: str) -> list[tuple[str, int, float]]:
         """``[(name, size, last updated)]`` of the files of ``kind``."""
         folder = join(self.root, kind)
         try:
@@ -275,7 +280,7 @@ class BeamFiles:
         return [(m.path.rsplit("/", 1)[1], m.size_in_bytes, m.last_updated_in_seconds) for m in found]
 
     @as_oserror
-    def delete(self, kind, names):
+    def delete(self, kind: str, names: Iterable[str]) -> None:
         """Remove the files ``names`` of ``kind``; one already gone is as good."""
         urls = [self.where(kind, name) for name in names]
         if not urls:
@@ -286,12 +291,12 @@ class BeamFiles:
             if any(self._fs.exists(url) for url in urls):
                 raise
 
-    def clear(self):
+    def clear(self) -> None:
         for kind in (OBJECTS, ENTRIES, TMP):
             self.delete(kind, [name for name, _, _ in self.list(kind)])
 
 
-def place(src, dst):
+def place(src: str | Path, dst: str | Path) -> None:
     """Put ``src``'s bytes at the new path ``dst``: reflink, else hard link, else copy."""
     with open(src, "rb") as source:
         try:

@@ -25,7 +25,9 @@ Beam's ``FileSystems``. Nothing here imports TensorFlow.
 
 import json
 import time
+from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from tft_build.engine.cachefiles import ENTRIES, OBJECTS, TMP, backend, file_digests, place
 
@@ -43,25 +45,25 @@ class Store:
     (a Path, or a URL for a remote cache); ``files`` is the backend that reads and writes there.
     """
 
-    def __init__(self, location):
+    def __init__(self, location: str | Path) -> None:
         self.location = str(location)
         self.files = backend(self.location)
         self.root = self.files.root
 
     # -- writing
 
-    def put_object(self, src, sha):
+    def put_object(self, src: str | Path, sha: str) -> None:
         """Make the file ``src`` (whose sha256 is ``sha``) an object, unless it is one already."""
         if not self.files.exists(OBJECTS, sha):
             self.files.put_file(OBJECTS, sha, src)
 
-    def put_entry(self, key, entry):
+    def put_entry(self, key: str, entry: Mapping[str, Any]) -> None:
         """Write an entry, after its objects: whole or not at all."""
         self.files.put_bytes(ENTRIES, entry_name(key), json.dumps(entry, sort_keys=True, indent=1).encode())
 
     # -- reading
 
-    def get(self, key):
+    def get(self, key: str) -> dict[str, Any] | None:
         """The entry stored under ``key``, or None; :class:`Damaged` if it cannot be read."""
         data = self.files.read(ENTRIES, entry_name(key))
         if data is None:
@@ -74,11 +76,11 @@ class Store:
             raise Damaged(f"entry {key[:12]} is not the entry of that key")
         return entry
 
-    def touch(self, key):
+    def touch(self, key: str) -> None:
         """Mark an entry as used now (for gc's least-recently-used order)."""
         self.files.touch(ENTRIES, entry_name(key))
 
-    def restore_object(self, sha, dst):
+    def restore_object(self, sha: str, dst: str | Path) -> None:
         """Place object ``sha`` at ``dst`` after checking its bytes; :class:`Damaged` if they differ."""
         with self.files.fetched(OBJECTS, sha, Path(dst).parent) as src:
             try:
@@ -92,12 +94,12 @@ class Store:
                 raise Damaged(f"object {sha[:12]} holds other bytes (sha256 {actual[:12]})")
             place(src, dst)
 
-    def keys(self):
+    def keys(self) -> list[str]:
         """Every entry's key, most recently used first."""
         found = [(mtime, name[:-len(".json")]) for name, _, mtime in self.files.list(ENTRIES) if name.endswith(".json")]
         return [key for _, key in sorted(found, reverse=True)]
 
-    def read_all(self):
+    def read_all(self) -> list[tuple[str, dict[str, Any] | None]]:
         """``[(key, entry or None when damaged)]``, most recently used first."""
         out = []
         for key in self.keys():
@@ -109,14 +111,14 @@ class Store:
 
     # -- bounding and checking
 
-    def remove(self, key):
+    def remove(self, key: str) -> None:
         self.files.delete(ENTRIES, [entry_name(key)])
 
-    def size(self):
+    def size(self) -> int:
         """Bytes held by objects (each once: entries share them)."""
         return sum(size for _, size, _ in self.files.list(OBJECTS))
 
-    def gc(self, max_bytes):
+    def gc(self, max_bytes: int) -> tuple[int, int]:
         """Remove the least recently used entries until the objects the rest use fit in
         ``max_bytes``, then every object no entry uses; ``(entries removed, bytes freed)``."""
         sizes = {sha: size for sha, size, _ in self.files.list(OBJECTS)}
@@ -136,7 +138,7 @@ class Store:
         self.files.delete(TMP, [name for name, _, mtime in self.files.list(TMP) if now - mtime > GRACE_S])
         return len(removed), sum(sizes.values()) - self.size()
 
-    def verify(self):
+    def verify(self) -> list[str]:
         """Check every entry and the bytes of every object it names; remove the damaged
         entries and objects; the problems found, one line each."""
         problems, checked = [], {}
@@ -158,15 +160,15 @@ class Store:
                 self.remove(key)
         return problems
 
-    def clear(self):
+    def clear(self) -> None:
         """Remove every entry and object (only the cache's own layout)."""
         self.files.clear()
 
 
-def entry_name(key):
+def entry_name(key: str) -> str:
     return f"{key}.json"
 
 
-def entry_objects(entry):
+def entry_objects(entry: Mapping[str, Any]) -> list[str]:
     """The sha256 of every file an entry's outputs hold."""
     return [f["sha256"] for output in entry.get("outputs", {}).values() for f in output["files"].values()]

@@ -15,6 +15,9 @@ import json
 import os
 import platform
 import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from tft_build.engine.filestate import stat_key, trusted
 from tft_build.engine.fingerprint import fingerprint, installed_version, module_path
@@ -23,7 +26,9 @@ from tft_build.io.atomic import write_file_atomic
 _entries = {}  # cache path -> its entries, read once per process
 
 
-def cached_fingerprint(targets, project_dirs, cache_path):
+def cached_fingerprint(
+    targets: Sequence[str], project_dirs: Sequence[str | Path], cache_path: str | Path
+) -> dict[str, Any]:
     """The fingerprint value of ``targets``, from the cache when nothing it depends on changed."""
     key = json.dumps([list(targets), [str(d) for d in project_dirs]])
     entries = _load(cache_path)

@@ -19,6 +19,10 @@ imports no TensorFlow.
 """
 
 import os
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from typing import Any
+
+from doit.task import Task
 
 from tft_build.display import shown
 from tft_build.engine import buildcache, portable, snapshot
@@ -29,7 +33,9 @@ RESTORE = "will restore from cache"
 DUE = ("will run", "may run")  # a task whose outputs cannot be foreseen
 
 
-def explain(tasks, dep_manager, selected):
+def explain(
+    tasks: Mapping[str, Task], dep_manager: Any, selected: Iterable[str]
+) -> dict[str, tuple[str, list[str]]]:
     """``{name: (kind, reasons)}`` for the ``selected`` tasks and what they depend on, in the
     order doit would run them: what ``doit`` would do to each and why, running nothing."""
     foresight = Foresight(tasks)
@@ -40,7 +46,10 @@ def explain(tasks, dep_manager, selected):
     return verdicts
 
 
-def verdict(tasks, dep_manager, foresight, producers, name, verdicts):
+def verdict(
+    tasks: Mapping[str, Task], dep_manager: Any, foresight: "Foresight", producers: Mapping[str, str], name: str,
+    verdicts: Mapping[str, tuple[str, list[str]]],
+) -> tuple[str, list[str]]:
     """``(kind, reasons)`` for one task, given the verdicts of its dependencies."""
     task = tasks[name]
     status = dep_manager.get_status(task, tasks, get_log=True)
@@ -64,13 +73,13 @@ def verdict(tasks, dep_manager, foresight, producers, name, verdicts):
 class Foresight:
     """What the build cache will do: which due tasks it restores, and the files it puts back."""
 
-    def __init__(self, tasks):
+    def __init__(self, tasks: Mapping[str, Task]) -> None:
         cfg = project_config(tasks.values())
         self.store = cfg and buildcache.store_for(cfg)
         self.roots = cfg and portable.roots(cfg)
         self.files = {}  # path -> the state (md5 only) a restore will give it
 
-    def restorable(self, task):
+    def restorable(self, task: Task) -> bool:
         """Whether running ``task`` now restores it from the cache (and, if so, foresee its files)."""
         if not self.store or not (task.meta or {}).get("outputs"):
             return False
@@ -89,16 +98,16 @@ class Foresight:
                 self.files[os.path.join(root, rel) if rel else root] = [None] * 4 + [digest["md5"]]
         return True
 
-    def changes(self, path, saved):
+    def changes(self, path: str, saved: Sequence[Any] | None) -> bool:
         """Whether a restore foreseen puts other content at ``path`` than its ``saved`` state."""
         return path in self.files and (not saved or saved[4] != self.files[path][4])
 
 
-def dependency_order(tasks, selected):
+def dependency_order(tasks: Mapping[str, Task], selected: Iterable[str]) -> list[str]:
     """The selected tasks and their dependencies, each after what it depends on."""
     order, seen = [], set()
 
-    def visit(name):
+    def visit(name: str) -> None:
         if name in seen:
             return
         seen.add(name)
@@ -112,12 +121,12 @@ def dependency_order(tasks, selected):
     return order
 
 
-def target_producers(tasks):
+def target_producers(tasks: Mapping[str, Task]) -> dict[str, str]:
     """Target path -> the task that makes it."""
     return {target: task.name for task in tasks.values() for target in task.targets}
 
 
-def missing_input(path, producers):
+def missing_input(path: str, producers: Mapping[str, str]) -> str:
     if path in producers:
         return f"input {shown(path)} is not built yet ({producers[path]} makes it)"
     return f"input file missing: {shown(path)} (the run will fail)"
@@ -133,7 +142,9 @@ FILE_REASONS = (
 )
 
 
-def status_reasons(reasons, values, producers):
+def status_reasons(
+    reasons: Mapping[str, Any], values: Mapping[str, Any], producers: Mapping[str, str]
+) -> Iterator[str]:
     """Readable lines for the reasons of a doit status that is not up to date."""
     for check, _, _ in reasons.get("uptodate_false", []):
         if check is False:

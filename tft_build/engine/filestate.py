@@ -19,6 +19,9 @@ it ran (see :mod:`tft_build.engine.snapshot`), not ones taken afterwards.
 import hashlib
 import os
 import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from doit.dependency import FileChangedChecker
 
@@ -28,17 +31,17 @@ RACY_NS = 2_000_000_000  # a key is trusted once the file has been still this lo
 _digests = {}  # path -> (stat key, md5, taken at ns): this process's digest cache
 
 
-def stat_key(stat):
+def stat_key(stat: os.stat_result) -> list[int]:
     """The part of a stat result that changes whenever the content can have."""
     return [stat.st_ino, stat.st_size, stat.st_mtime_ns, stat.st_ctime_ns]
 
 
-def trusted(key, taken_ns):
+def trusted(key: Sequence[int], taken_ns: int) -> bool:
     """Whether a stat key taken at ``taken_ns`` vouches for the content (not racily new)."""
     return key[3] < taken_ns - RACY_NS
 
 
-def file_state(path, previous=None):
+def file_state(path: str, previous: list[Any] | None = None) -> list[Any]:
     """The state of the file at ``path`` now; ``previous`` (a saved state) may spare the hashing."""
     stat = os.stat(path)
     key = stat_key(stat)
@@ -54,7 +57,7 @@ def file_state(path, previous=None):
     return (key if trusted(key, taken) else [None] * 4) + [digest]
 
 
-def file_md5(path):
+def file_md5(path: str | Path) -> str:
     """The md5 of a file's content (what doit's records have always held)."""
     return file_sha256(path, hashlib.md5)
 
@@ -66,16 +69,16 @@ class StatDigestChecker(FileChangedChecker):
     the task's snapshot verified: those are saved instead of states taken now.
     """
 
-    recorded = None
+    recorded: dict[str, list[Any] | None] | None = None
 
-    def check_modified(self, file_path, file_stat, state):
+    def check_modified(self, file_path: str, file_stat: os.stat_result, state: Sequence[Any]) -> bool:
         if len(state) != 5:  # a state from another checker
             return True
         if state[:4] == stat_key(file_stat):
             return False
         return file_state(file_path)[4] != state[4]
 
-    def get_state(self, dep, current_state):
+    def get_state(self, dep: str, current_state: list[Any] | None) -> list[Any] | None:
         if self.recorded is not None and dep in self.recorded:
             state = self.recorded[dep]
         else:

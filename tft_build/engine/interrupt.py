@@ -15,12 +15,13 @@ import contextlib
 import signal
 import sys
 import threading
+from collections.abc import Iterator
 
 _pressed = threading.Event()
 
 
 @contextlib.contextmanager
-def remembered():
+def remembered() -> Iterator[None]:
     """Within the block, Ctrl-C raises KeyboardInterrupt and is remembered until the block ends."""
     def handler(signum, frame):
         _pressed.set()
@@ -40,7 +41,7 @@ def remembered():
         _pressed.clear()
 
 
-def check():
+def check() -> None:
     """Raise KeyboardInterrupt again if Ctrl-C was pressed and the run is still going."""
     if _pressed.is_set():
         raise KeyboardInterrupt

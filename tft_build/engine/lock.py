@@ -14,7 +14,9 @@ import fcntl
 import json
 import os
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import TextIO
 
 from tft_build import layout
 from tft_build.errors import TftBuildError
@@ -25,7 +27,7 @@ class LockBusy(TftBuildError):
 
 
 @contextlib.contextmanager
-def project_lock(artifacts_dir, wait=True, out=None):
+def project_lock(artifacts_dir: str | Path, wait: bool = True, out: TextIO | None = None) -> Iterator[None]:
     """Hold the project's lock for the block; wait for it (with a message) or fail."""
     out = out or sys.stderr
     path = Path(artifacts_dir) / layout.LOCK_FILE
@@ -52,7 +54,7 @@ def project_lock(artifacts_dir, wait=True, out=None):
         os.close(fd)  # closing the descriptor releases the lock
 
 
-def me():
+def me() -> dict[str, int | str]:
     """Who holds the lock: this process, its command line, since now."""
     return {
         "pid": os.getpid(),
@@ -61,7 +63,7 @@ def me():
     }
 
 
-def holder(fd):
+def holder(fd: int) -> str:
     """A description of the process that holds the lock, from what it wrote."""
     try:
         info = json.loads(os.pread(fd, 4096, 0) or b"{}")

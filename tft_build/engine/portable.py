@@ -15,20 +15,26 @@ paths of the project where doit runs now.
 
 import json
 import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
 
 from doit.dependency import JSONCodec
+
+from tft_build.config.settings import Config
 
 ARTIFACTS = "$ARTIFACTS"
 PROJECT = "$PROJECT"
 PATH_LISTS = ("deps:",)  # doit's record keys whose value is a list of paths
+Roots = Sequence[tuple[str, str]]  # (name, absolute dir) pairs, as made by roots()
 
 
-def roots(cfg):
+def roots(cfg: Config) -> tuple[tuple[str, str], ...]:
     """``((name, dir), ...)``: the dirs that stored paths are relative to, most specific first."""
     return ((ARTIFACTS, os.path.abspath(cfg.artifacts_dir)), (PROJECT, os.path.abspath(cfg.project_dir)))
 
 
-def portable(path, roots):
+def portable(path: str | Path, roots: Roots) -> str:
     """``path`` named relative to the first of ``roots`` it is under; others unchanged."""
     text = str(path)
     if "://" in text or not os.path.isabs(text):
@@ -39,7 +45,7 @@ def portable(path, roots):
     return text
 
 
-def local(name, roots):
+def local(name: str, roots: Roots) -> str:
     """The path here of a name made by :func:`portable`."""
     head, _, rest = str(name).partition("/")
     for root_name, root in roots:
@@ -48,7 +54,7 @@ def local(name, roots):
     return name
 
 
-def codec_for(roots):
+def codec_for(roots: Roots) -> type["PortableCodec"]:
     """A doit codec class whose records name files by :func:`portable` paths under ``roots``."""
     return type("PortableCodec", (PortableCodec,), {"roots": roots})
 
@@ -56,14 +62,14 @@ def codec_for(roots):
 class PortableCodec(JSONCodec):
     """doit's JSON codec, with each task record's file keys relative to the project."""
 
-    roots = ()
+    roots: Roots = ()
 
-    def encode(self, data):
+    def encode(self, data: Any) -> str:
         if isinstance(data, dict):
             data = {self._key(k, portable): self._value(k, v, portable) for k, v in data.items()}
         return json.dumps(data)
 
-    def decode(self, data):
+    def decode(self, data: str) -> Any:
         data = json.loads(data)
         if isinstance(data, dict):
             data = {self._key(k, local): self._value(k, v, local) for k, v in data.items()}

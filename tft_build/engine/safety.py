@@ -11,6 +11,7 @@ doit's dependency database has a guard of its own, :mod:`tft_build.engine.stated
 from pathlib import Path
 
 from tft_build import layout
+from tft_build.config.settings import Config
 from tft_build.errors import TftBuildError
 
 
@@ -18,7 +19,7 @@ class UnsafeArtifactsDir(TftBuildError):
     """The artifacts dir is not one that tft_build may build into or empty."""
 
 
-def check_artifacts_dir(cfg):
+def check_artifacts_dir(cfg: Config) -> None:
     """Raise :class:`UnsafeArtifactsDir` for an artifacts dir that tft_build must not own.
 
     Checked when the tasks load, before anything is written there: not the
@@ -36,7 +37,7 @@ def check_artifacts_dir(cfg):
         raise UnsafeArtifactsDir(f"{refuse}: it holds {shown}; set another artifacts_dir")
 
 
-def check_clean_target(cfg):
+def check_clean_target(cfg: Config) -> None:
     """Raise :class:`UnsafeArtifactsDir` unless ``doit clean`` may empty the artifacts dir."""
     check_artifacts_dir(cfg)
     root = Path(cfg.artifacts_dir)
@@ -48,7 +49,7 @@ def check_clean_target(cfg):
         )
 
 
-def made_by_tft_build(name):
+def made_by_tft_build(name: str) -> bool:
     """Whether a top-level entry of the artifacts dir is one of tft_build's."""
     if name in layout.OUTPUT_DIRS or name.startswith(layout.HIDDEN_PREFIXES):
         return True

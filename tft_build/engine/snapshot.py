@@ -14,7 +14,12 @@ return value, which doit keeps as the task's values, and :func:`recording`
 makes doit save the snapshot's file states instead of hashing the files again.
 """
 
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
+
+from doit.dependency import Dependency
+from doit.task import Task
 
 from tft_build.display import shown
 from tft_build.engine import sourceguard
@@ -28,20 +33,20 @@ CODE = "_code"
 class Snapshot:
     """What a task reads: ``files`` (path -> state) and ``values`` (check key -> value)."""
 
-    files: dict  # path -> [inode, size, mtime_ns, ctime_ns, md5], or None when missing
-    values: dict
+    files: dict[str, list[Any] | None]  # path -> [inode, size, mtime_ns, ctime_ns, md5], or None when missing
+    values: dict[str, Any]
 
     @property
-    def modules(self):
+    def modules(self) -> dict[str, str]:
         """The source digests of the project modules the task's code was fingerprinted from."""
         return self.values.get(CODE, {}).get("modules", {})
 
-    def record(self):
+    def record(self) -> dict[str, Any]:
         """The task's values to save in doit's database on success."""
         return {**self.values, FILES: self.files}
 
 
-def take(task, files=None):
+def take(task: Task, files: Mapping[str, list[Any]] | None = None) -> Snapshot:
     """The snapshot of ``task``'s inputs, computed now; ``files`` (path -> state) may
     say what some files will hold (``doit explain`` foreseeing a restore)."""
     states = {dep: (files or {}).get(dep) or _state(dep) for dep in sorted(task.file_dep)}
@@ -49,12 +54,12 @@ def take(task, files=None):
     return Snapshot(states, values)
 
 
-def stored_checks(task):
+def stored_checks(task: Task) -> list[Any]:
     """The task's uptodate checks that store a value (settings, code, remote files)."""
     return [check for check, _, _ in task.uptodate if hasattr(check, "fresh")]
 
 
-def changed_while_running(before, task):
+def changed_while_running(before: Snapshot, task: Task) -> list[str]:
     """What the task reads that differs now from ``before``, and the modules the step
     imported from another source than ``before`` was fingerprinted from."""
     changed = differences(before, take(task))
@@ -62,7 +67,7 @@ def changed_while_running(before, task):
     return changed + [name for name in imported if name not in changed]
 
 
-def differences(before, after):
+def differences(before: Snapshot, after: Snapshot) -> list[str]:
     """What differs between two snapshots of one task, each as the user would name it."""
     changed = [shown(path) for path, state in before.files.items() if _content(state) != _content(after.files[path])]
     for key, value in before.values.items():
@@ -87,7 +92,7 @@ def _content(state):
     return state and state[4]
 
 
-def recording(dep_manager):
+def recording(dep_manager: Dependency) -> "_Recording":
     """doit's dependency manager, saving on success the file states the task's snapshot verified."""
     return _Recording(dep_manager)
 

@@ -29,6 +29,7 @@ import importlib.util
 import marshal
 import os
 import sys
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 PACKAGE = __name__.partition(".")[0]
@@ -42,12 +43,12 @@ _code_dirs = []  # the user's code dirs, resolved, each ending in a separator
 _loaded = {}  # module name -> sha256 of the source it was imported from
 
 
-def source_digest(data):
+def source_digest(data: bytes) -> str:
     """The digest that identifies a version of a source file."""
     return hashlib.sha256(data).hexdigest()
 
 
-def add_code_dirs(dirs):
+def add_code_dirs(dirs: Iterable[str | Path]) -> None:
     """Treat modules under ``dirs`` as project code, and import them from there first."""
     for directory in reversed([str(Path(d).resolve()) for d in dirs]):
         if directory + os.sep not in _code_dirs:
@@ -56,7 +57,7 @@ def add_code_dirs(dirs):
             sys.path.insert(0, directory)
 
 
-def is_project_file(module_name, origin):
+def is_project_file(module_name: str, origin: str) -> bool:
     """Whether ``origin`` is the source of project code: tft_build's, or a user module
     that sits directly in a code dir (a virtualenv inside the project dir is not)."""
     top = module_name.partition(".")[0]
@@ -66,18 +67,18 @@ def is_project_file(module_name, origin):
     return any(origin.startswith(d) and origin[len(d):].partition(os.sep)[0] in placed for d in _code_dirs)
 
 
-def install():
+def install() -> None:
     """Put the project-code finder first on ``sys.meta_path`` (once)."""
     if not any(isinstance(f, _ProjectFinder) for f in sys.meta_path):
         sys.meta_path.insert(0, _ProjectFinder())
 
 
-def imported_digest(module_name):
+def imported_digest(module_name: str) -> str | None:
     """The source digest a project module was imported from, or None (not imported by us)."""
     return _loaded.get(module_name)
 
 
-def refresh(expected):
+def refresh(expected: Mapping[str, str]) -> list[str]:
     """Before a step: drop stale user modules; the names of stale tft_build modules.
 
     ``expected`` maps module names to the source digests of the snapshot.
@@ -91,7 +92,7 @@ def refresh(expected):
     return [name for name in stale if _is_engine(name)]
 
 
-def mismatched(expected):
+def mismatched(expected: Mapping[str, str]) -> list[str]:
     """After a step: the modules it imported from other source than ``expected`` says."""
     return sorted(name for name, digest in expected.items() if _loaded.get(name, digest) != digest)
 

@@ -19,8 +19,9 @@ for the writes at the end of a run.
 import sqlite3
 import sys
 from pathlib import Path
+from typing import TextIO
 
-from doit.dependency import SqliteDB
+from doit.dependency import JSONCodec, SqliteDB
 from doit.exceptions import InvalidCommand
 
 from tft_build.engine.lock import project_lock
@@ -35,13 +36,13 @@ class StateDB(SqliteDB):
 
     desc = "sqlite3, waiting for a busy database and recovering a damaged one (tft_build)"
 
-    def __init__(self, name, codec, *, module_name=None):
+    def __init__(self, name: str, codec: JSONCodec, *, module_name: str | None = None) -> None:
         open_checked(Path(name))
         super().__init__(name, codec, module_name=module_name)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_S * 1000}")
 
 
-def open_checked(path, out=None, wait_s=BUSY_WAIT_S):
+def open_checked(path: Path, out: TextIO | None = None, wait_s: float = BUSY_WAIT_S) -> None:
     """Make ``path`` safe to open: wait while it is busy, move it aside when damaged."""
     out = out or sys.stderr
     problem = health(path)
@@ -62,7 +63,7 @@ def open_checked(path, out=None, wait_s=BUSY_WAIT_S):
                 set_aside(path, problem, out)
 
 
-def health(path, timeout=0.5):
+def health(path: Path, timeout: float = 0.5) -> str:
     """``"ok"`` (or no database yet), ``"busy"``, or what is wrong with the database."""
     if not path.exists() or path.stat().st_size == 0:
         return OK
@@ -80,7 +81,7 @@ def health(path, timeout=0.5):
         conn.close()
 
 
-def set_aside(path, problem, out):
+def set_aside(path: Path, problem: str, out: TextIO) -> None:
     """Move a damaged database to ``<name>.damaged``, saying so in one line."""
     damaged = path.with_name(path.name + ".damaged")
     path.replace(damaged)

@@ -15,6 +15,9 @@ import contextlib
 import contextvars
 import functools
 import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any, ParamSpec, TypeVar
 
 from tft_build.engine import interrupt
 from tft_build.io.atomic import write_file_atomic
@@ -22,26 +25,28 @@ from tft_build.io.manifest import to_json
 
 _recorder = None  # the Recorder of the running task, or None: tracing is off
 _stack = contextvars.ContextVar("tft_build_trace_stack", default=())
+P = ParamSpec("P")
+T = TypeVar("T")
 
 
 class Recorder:
     """The calls recorded while one task runs."""
 
-    def __init__(self, task):
+    def __init__(self, task: str) -> None:
         self.task = task
         self.started = time.perf_counter()
         self.calls = []
 
-    def as_dict(self, run):
+    def as_dict(self, run: str) -> dict[str, Any]:
         return {"task": self.task, "run": run, "calls": self.calls}
 
 
-def traced(function):
+def traced(function: Callable[P, T]) -> Callable[P, T]:
     """Record each call of ``function`` while a task is being recorded."""
     name = function.__qualname__
 
     @functools.wraps(function)
-    def wrapper(*args, **kwargs):
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> T:
         interrupt.check()
         recorder = _recorder
         if recorder is None:
@@ -71,7 +76,7 @@ def traced(function):
 
 
 @contextlib.contextmanager
-def recording(task, trace_file=None, run=""):
+def recording(task: str, trace_file: str | Path | None = None, run: str = "") -> Iterator[Recorder]:
     """Record the traced calls of ``task``; write them to ``trace_file`` at the end."""
     global _recorder
     previous, _recorder = _recorder, Recorder(task)

@@ -14,8 +14,12 @@ runs, checks it again afterwards, and returns it as the task's values (see
 
 import difflib
 import json
+from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
-from pathlib import PurePath
+from pathlib import Path, PurePath
+from typing import Any
+
+from doit.task import Task
 
 from tft_build.config import settings
 from tft_build.engine import portable
@@ -33,24 +37,24 @@ class _Stored:
     what = None
     _current = None
 
-    def fresh(self):
+    def fresh(self) -> Any:
         """The value the task reads, computed now."""
         raise NotImplementedError
 
-    def current(self):
+    def current(self) -> Any:
         """The value the task would read, computed once per run for the up-to-date checks."""
         if self._current is None:
             self._current = self.fresh()
         return self._current
 
-    def same(self, saved, current):
+    def same(self, saved: Any, current: Any) -> bool:
         return _canonical(saved) == _canonical(current)
 
-    def __call__(self, task, values):
+    def __call__(self, task: Task, values: Mapping[str, Any]) -> bool:
         saved = values.get(self.key)
         return saved is not None and self.same(saved, self.current())
 
-    def changes(self, values):
+    def changes(self, values: Mapping[str, Any]) -> list[str]:
         """Lines saying what changed since the last successful run (none if nothing)."""
         saved = values.get(self.key)
         if saved is None:
@@ -66,13 +70,13 @@ class settings_unchanged(_Stored):
     key = "_settings"
     what = "settings"
 
-    def __init__(self, settings):
+    def __init__(self, settings: Mapping[str, Any]) -> None:
         self.settings = {**settings, "versions": package_versions()}
 
-    def fresh(self):
+    def fresh(self) -> dict[str, Any]:
         return self.settings
 
-    def describe(self, saved, current):
+    def describe(self, saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
         lines = []
         for name in sorted(set(saved) | set(current)):
             old, new = saved.get(name, "(unset)"), current.get(name, "(unset)")
@@ -91,20 +95,22 @@ class code_unchanged(_Stored):
     key = "_code"
     what = "code"
 
-    def __init__(self, targets, project_dirs, cache_path=None):
+    def __init__(
+        self, targets: Iterable[str], project_dirs: Iterable[str | Path], cache_path: str | Path | None = None
+    ) -> None:
         self.targets = tuple(targets)
         self.project_dirs = tuple(project_dirs)
         self.cache_path = cache_path
 
-    def fresh(self):
+    def fresh(self) -> dict[str, Any]:
         if self.cache_path:
             return cached_fingerprint(self.targets, self.project_dirs, self.cache_path)
         return fingerprint(self.targets, self.project_dirs).as_value()
 
-    def same(self, saved, current):
+    def same(self, saved: Mapping[str, Any], current: Mapping[str, Any]) -> bool:
         return saved.get("digest") == current["digest"]
 
-    def describe(self, saved, current):
+    def describe(self, saved: Mapping[str, Any], current: Mapping[str, Any]) -> list[str]:
         lines = []
         old_defs, new_defs = saved.get("definitions", {}), current["definitions"]
         for name in sorted(set(old_defs) | set(new_defs)):
@@ -133,13 +139,13 @@ class remote_files_unchanged(_Stored):
     key = "_remote_files"
     what = "remote data files"
 
-    def __init__(self, patterns):
+    def __init__(self, patterns: Iterable[str]) -> None:
         self.patterns = tuple(patterns)
 
-    def fresh(self):
+    def fresh(self) -> list[list[Any]]:
         return [list(stamp) for pattern in self.patterns for stamp in location.match(pattern)]
 
-    def describe(self, saved, current):
+    def describe(self, saved: Iterable[Sequence[Any]], current: Iterable[Sequence[Any]]) -> list[str]:
         old, new = {path: rest for path, *rest in saved}, {path: rest for path, *rest in current}
         return [
             f"file changed: {path}" if path in old and path in new else
@@ -149,7 +155,7 @@ class remote_files_unchanged(_Stored):
         ]
 
 
-def source_diff(name, old, new):
+def source_diff(name: str, old: str, new: str) -> list[str]:
     """The unified diff of a definition's source, last built against now."""
     return list(
         difflib.unified_diff(
@@ -158,7 +164,7 @@ def source_diff(name, old, new):
     )
 
 
-def package_versions():
+def package_versions() -> dict[str, str | None]:
     """Installed versions of the packages every step's result depends on."""
     versions = {}
     for dist in VERSIONED:
@@ -178,7 +184,7 @@ def _short(value, limit=120):
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
-def settings_for(cfg, *names):
+def settings_for(cfg: settings.Config, *names: str) -> dict[str, Any]:
     """The named settings as a JSON-able dict, for ``settings_unchanged``; paths are
     named relative to the project (:mod:`tft_build.engine.portable`)."""
     out = {}

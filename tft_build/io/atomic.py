@@ -9,11 +9,12 @@ import contextlib
 import os
 import shutil
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 
 
 @contextlib.contextmanager
-def atomic_dir(final):
+def atomic_dir(final: str | Path) -> Iterator[Path]:
     """Yield a staging dir that replaces ``final`` when the block succeeds."""
     final = Path(final)
     final.parent.mkdir(parents=True, exist_ok=True)
@@ -28,7 +29,7 @@ def atomic_dir(final):
     replace_dir(staging, final)
 
 
-def replace_dir(staging, final):
+def replace_dir(staging: Path, final: Path) -> None:
     """Rename ``staging`` to ``final``, moving any previous ``final`` out first."""
     old = None
     if final.exists():
@@ -39,14 +40,14 @@ def replace_dir(staging, final):
         shutil.rmtree(old, ignore_errors=True)
 
 
-def remove_stale_staging(final):
+def remove_stale_staging(final: Path) -> None:
     """Delete staging and moved-out dirs that a killed run left beside ``final``."""
     for pattern in (f".{final.name}.tmp-*", f".{final.name}.old-*"):
         for path in final.parent.glob(pattern):
             shutil.rmtree(path, ignore_errors=True) if path.is_dir() else path.unlink()
 
 
-def write_file_atomic(path, text):
+def write_file_atomic(path: str | Path, text: str) -> None:
     """Write ``text`` to ``path`` through a temp file and an atomic rename."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

@@ -20,38 +20,42 @@ import json
 import shutil
 import uuid
 from pathlib import Path
+from typing import TYPE_CHECKING, BinaryIO
 
 from tft_build import layout
 from tft_build.errors import DataError, first_line
 from tft_build.io.manifest import to_json
 
+if TYPE_CHECKING:  # the settings import this module
+    from tft_build.config.settings import Config
 
-def data_dir(cfg, directory):
+
+def data_dir(cfg: "Config", directory: str) -> str:
     """Where the bulk output of the step dir ``directory`` ("raw", "transformed") is now."""
     return pointed_build(cfg.artifact(directory)) or cfg.artifact(directory)
 
 
-def new_build_dir(cfg, directory, staging):
+def new_build_dir(cfg: "Config", directory: str, staging: str | Path) -> str:
     """Where a new build of ``directory`` writes its bulk output: a fresh shared dir, or ``staging``."""
     return fresh_build_dir(cfg.shared_dir, directory) if cfg.shared_dir else str(staging)
 
 
-def fresh_build_dir(shared_dir, directory):
+def fresh_build_dir(shared_dir: str, directory: str) -> str:
     """A new, unique build dir for the step dir ``directory`` under ``shared_dir``."""
     return join(shared_dir, directory, uuid.uuid4().hex)
 
 
-def join(base, *parts):
+def join(base: str | Path, *parts: str) -> str:
     """A path or URL under ``base`` (``/`` works for local paths and every Beam filesystem)."""
     return "/".join([str(base).rstrip("/"), *parts])
 
 
-def is_remote(path):
+def is_remote(path: str | Path) -> bool:
     """Whether ``path`` is a URL of a Beam filesystem (``gs://``, ``s3://``, ``hdfs://`` ...)."""
     return "://" in str(path)
 
 
-def open_binary(path):
+def open_binary(path: str | Path) -> BinaryIO:
     """A local file or a file on any Beam filesystem, opened for reading bytes."""
     if is_remote(path):
         from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
@@ -60,7 +64,7 @@ def open_binary(path):
     return open(path, "rb")
 
 
-def match(pattern):
+def match(pattern: str) -> list[tuple[str, int, float]]:
     """The files on a Beam filesystem that a path or glob names, sorted: ``[(path, size, mtime)]``."""
     from apache_beam.io.filesystems import FileSystems
 
@@ -71,7 +75,7 @@ def match(pattern):
     return sorted((m.path, m.size_in_bytes, m.last_updated_in_seconds) for m in found)
 
 
-def remove_build(path):
+def remove_build(path: str | Path) -> None:
     """Delete a build dir (local, or on any Beam filesystem) if it exists."""
     if is_remote(path):
         from apache_beam.io.filesystems import FileSystems  # only for remote storage: Beam loads slowly
@@ -82,25 +86,25 @@ def remove_build(path):
         shutil.rmtree(path, ignore_errors=True)
 
 
-def remove_pointed_build(step_dir):
+def remove_pointed_build(step_dir: str | Path) -> None:
     """Delete the shared build that ``step_dir/location.json`` names, if any (``doit clean``)."""
     pointed = pointed_build(step_dir)
     if pointed:
         remove_build(pointed)
 
 
-def write_pointer(step_dir, build):
+def write_pointer(step_dir: str | Path, build: str) -> None:
     """Write ``step_dir/location.json``, naming the shared build dir ``build``."""
     (Path(step_dir) / layout.LOCATION).write_text(to_json({"data_dir": build}), encoding="utf-8")
 
 
-def pointed_build(step_dir):
+def pointed_build(step_dir: str | Path) -> str | None:
     """The shared build dir that ``step_dir/location.json`` names, or None."""
     pointer = Path(step_dir) / layout.LOCATION
     return json.loads(pointer.read_text(encoding="utf-8"))["data_dir"] if pointer.is_file() else None
 
 
-def tree(root):
+def tree(root: str | Path) -> dict[str, str]:
     """Every file of a build dir, local or on a Beam filesystem: ``{path relative to root: path}``."""
     root = str(root).rstrip("/")
     if not is_remote(root):
@@ -111,7 +115,7 @@ def tree(root):
     return {m.path[len(root) + 1:]: m.path for m in sorted(found, key=lambda m: m.path)}
 
 
-def copy_file(src, dst):
+def copy_file(src: str | Path, dst: str | Path) -> None:
     """Copy one file between local paths and Beam filesystems (either side may be remote)."""
     if not (is_remote(src) or is_remote(dst)):
         Path(dst).parent.mkdir(parents=True, exist_ok=True)

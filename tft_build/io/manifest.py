@@ -9,19 +9,21 @@ downstream (early cutoff).
 
 import hashlib
 import json
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from tft_build import layout
 
 _MOD = 2**256
 
 
-def to_json(data):
+def to_json(data: Any) -> str:
     """Canonical JSON text: sorted keys, stable across runs and machines."""
     return json.dumps(data, indent=2, sort_keys=True) + "\n"
 
 
-def file_sha256(path, algorithm=hashlib.sha256):
+def file_sha256(path: str | Path, algorithm: Callable[[], Any] = hashlib.sha256) -> str:
     """Hex digest of a file's bytes (sha256 unless told), read in 1 MiB blocks."""
     digest = algorithm()
     with open(path, "rb") as f:
@@ -30,7 +32,7 @@ def file_sha256(path, algorithm=hashlib.sha256):
     return digest.hexdigest()
 
 
-def tree_files(root):
+def tree_files(root: str | Path) -> dict[str, dict[str, str | int]]:
     """Every file under ``root`` but the manifest itself as ``{relative path: {sha256, size}}``."""
     root = Path(root)
     return {
@@ -40,14 +42,14 @@ def tree_files(root):
     }
 
 
-def write_manifest(root, extra):
+def write_manifest(root: str | Path, extra: Mapping[str, Any]) -> Path:
     """Write ``root/MANIFEST.json``: the files, plus ``extra``; returns its path."""
     path = Path(root) / layout.MANIFEST
     path.write_text(to_json({"files": tree_files(root), **extra}), encoding="utf-8")
     return path
 
 
-def records_digest(records):
+def records_digest(records: Iterable[bytes]) -> tuple[int, int]:
     """``(count, sum)`` of ``records``: their number and the sum of their sha256 values mod 2**256.
 
     Parts add up (:func:`add_digests`), so the same multiset of records gives
@@ -65,13 +67,13 @@ def records_digest(records):
     return len(records), sum(int(word) << (32 * (7 - i)) for i, word in enumerate(columns)) % _MOD
 
 
-def add_digests(parts):
+def add_digests(parts: Iterable[tuple[int, int]]) -> tuple[int, int]:
     """The ``(count, sum)`` of the records of several ``(count, sum)`` parts."""
     parts = list(parts)
     return sum(n for n, _ in parts), sum(t for _, t in parts) % _MOD
 
 
-def digest_json(part):
+def digest_json(part: tuple[int, int]) -> dict[str, int | str]:
     """A ``(count, sum)`` digest as JSON-able ``{records, digest}``."""
     count, total = part
     return {"records": count, "digest": f"{total:064x}"}

@@ -16,31 +16,37 @@ record as: length (uint64), masked crc32c of the length, data, masked crc32c
 of the data.
 """
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
 import google_crc32c
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import ArrayLike
 
 VALUE_TAGS = {"float": 0x12, "int64": 0x1A, "bytes": 0x0A}  # Feature's oneof: field number << 3 | 2
 FIELD_1, FIELD_2 = 0x0A, 0x12  # field 1 / field 2, length-delimited
 CRC_MASK_DELTA = 0xA282EAD8
 VARINT_LIMITS = np.array([1 << (7 * k) for k in range(1, 10)], np.uint64)  # a varint grows a byte at each
+# A length: one int when it is the same in every row, else one per row.
+Length = int | np.ndarray
+# A part of every row: constant bytes, or a (rows, width) byte matrix with its per-row widths (None: all of it).
+Part = bytes | tuple[np.ndarray, np.ndarray | None]
 
 
 class Chunk(NamedTuple):
     """TFRecord file bytes, and where each record's payload (its ``tf.Example``) lies in them."""
 
     data: bytes
-    spans: list  # (start, end) per record
+    spans: list[tuple[int, int]]  # (start, end) per record
 
-    def records(self):
+    def records(self) -> list[bytes]:
         """The payload of each record."""
         return [self.data[start:end] for start, end in self.spans]
 
 
-def tfrecord_chunk(batch):
+def tfrecord_chunk(batch: pa.RecordBatch) -> Chunk:
     """The rows of ``batch`` as TFRecord file bytes, one canonical ``tf.Example`` per row."""
     if batch.num_rows == 0:
         return Chunk(b"", [])
@@ -52,7 +58,7 @@ def tfrecord_chunk(batch):
     return framed(parts, length, batch.num_rows)
 
 
-def map_order(name):
+def map_order(name: str) -> list[int]:
     """Sort key of a feature name in protobuf's (upb's) deterministic map order.
 
     Byte order, except that a name sorts after the longer names it is a
@@ -62,7 +68,7 @@ def map_order(name):
     return [*name.encode(), 256]
 
 
-def scalar_kind(column):
+def scalar_kind(column: pa.Array) -> str | None:
     """"float", "int64" or "bytes" for a list column of exactly one value per row; else None."""
     if not (pa.types.is_list(column.type) or pa.types.is_large_list(column.type)) or column.null_count:
         return None
@@ -74,7 +80,7 @@ def scalar_kind(column):
     return kinds[value_type]
 
 
-def example(columns, rows):
+def example(columns: Sequence[tuple[str, pa.Array]], rows: int) -> tuple[list[Part], Length]:
     """The parts and length of ``Example`` messages holding every column.
 
     A length is an int when it is the same in every row, else an array.
@@ -88,7 +94,7 @@ def example(columns, rows):
     return field(FIELD_1, parts, length)
 
 
-def feature_entry(name, kind, values, rows):
+def feature_entry(name: str, kind: str, values: pa.Array, rows: int) -> tuple[list[Part], Length]:
     """One map entry ``{1: name, 2: Feature}`` of a scalar column: parts and length."""
     if kind == "float":
         payload, length = (values.to_numpy().astype("<f4").view(np.uint8).reshape(rows, 4), None), 4
@@ -106,17 +112,17 @@ def feature_entry(name, kind, values, rows):
     return key_part + value_part, key_length + value_length
 
 
-def field(tag, parts, length):
+def field(tag: int, parts: Sequence[Part], length: Length) -> tuple[list[Part], Length]:
     """``parts`` as one length-delimited field: (tag, length varint, parts), and its length."""
     return [bytes([tag]), varint(length), *parts], 1 + varint_size(length) + length
 
 
-def uniform(values):
+def uniform(values: np.ndarray) -> Length:
     """``values`` as one int when they are all equal, else as they are."""
     return int(values[0]) if (values == values[0]).all() else values
 
 
-def varint(values):
+def varint(values: int | np.integer | np.ndarray) -> Part:
     """Protobuf varints of an unsigned int (bytes) or array (a (matrix, widths) part)."""
     if isinstance(values, (int, np.integer)):
         return encode_varint(int(values))
@@ -124,7 +130,7 @@ def varint(values):
     return varint_matrix(values, widths), widths
 
 
-def varint_matrix(values, widths):
+def varint_matrix(values: ArrayLike, widths: Length) -> np.ndarray:
     """The varints of ``values`` as rows of a byte matrix, padded to the widest."""
     values = np.asarray(values).astype(np.uint64)
     positions = np.arange(np.max(widths))
@@ -133,14 +139,14 @@ def varint_matrix(values, widths):
     return (groups | more).astype(np.uint8)
 
 
-def varint_size(values):
+def varint_size(values: int | np.integer | np.ndarray) -> Length:
     """Bytes of the protobuf varint of an unsigned int, or of each of an array."""
     if isinstance(values, (int, np.integer)):
         return max(1, (int(values).bit_length() + 6) // 7)
     return 1 + np.searchsorted(VARINT_LIMITS, np.asarray(values).astype(np.uint64), side="right")
 
 
-def encode_varint(value):
+def encode_varint(value: int) -> bytes:
     """The protobuf varint of one unsigned ``value``."""
     out = bytearray()
     while value >= 0x80:
@@ -150,7 +156,7 @@ def encode_varint(value):
     return bytes(out)
 
 
-def ragged(values):
+def ragged(values: pa.Array) -> tuple[Part, Length]:
     """A large_binary array as a part (zero-padded byte matrix, widths) and its length."""
     offsets = np.frombuffer(values.buffers()[1], np.int64)[values.offset:values.offset + len(values) + 1]
     data = np.frombuffer(values.buffers()[2] or b"\0", np.uint8)
@@ -159,7 +165,7 @@ def ragged(values):
     return (data[np.minimum(index, len(data) - 1)], None if isinstance(length, int) else length), length
 
 
-def serialized_rows(batch):
+def serialized_rows(batch: pa.RecordBatch) -> tuple[list[Part], Length]:
     """Canonical ``tf.Example`` bytes of any batch, one row at a time: parts and lengths."""
     import tensorflow as tf
     from tfx_bsl.coders import example_coder
@@ -172,7 +178,7 @@ def serialized_rows(batch):
     return [payload], length
 
 
-def framed(parts, length, rows):
+def framed(parts: Sequence[Part], length: Length, rows: int) -> Chunk:
     """The chunk of ``rows`` records laid out by ``parts`` of ``length`` bytes each."""
     buffer, ends = assemble([frame_header(length), *parts, bytes(4)], rows)
     data, body_ends = buffer.tobytes(), ends - 4
@@ -182,7 +188,7 @@ def framed(parts, length, rows):
     return Chunk(buffer.tobytes(), spans)
 
 
-def frame_header(length):
+def frame_header(length: Length) -> Part:
     """The part of each record's header: its length (uint64) and the length's masked crc32c."""
     unique, inverse = np.unique(length, return_inverse=True)
     headers = [n.to_bytes(8, "little") for n in map(int, unique)]
@@ -192,18 +198,18 @@ def frame_header(length):
     return np.frombuffer(b"".join(headers), np.uint8).reshape(-1, 12)[inverse], None
 
 
-def masked_crc(values):
+def masked_crc(values: ArrayLike) -> np.ndarray:
     """TFRecord's masked crc32c of each crc in ``values``."""
     crc = np.asarray(values, np.uint64)
     return (((crc >> np.uint64(15)) | (crc << np.uint64(17))) + np.uint64(CRC_MASK_DELTA)) & np.uint64(0xFFFFFFFF)
 
 
-def crc_bytes(crc):
+def crc_bytes(crc: np.ndarray) -> np.ndarray:
     """Masked crcs as a (rows, 4) little-endian byte matrix."""
     return crc.astype("<u4").view(np.uint8).reshape(-1, 4)
 
 
-def assemble(parts, rows):
+def assemble(parts: Sequence[Part], rows: int) -> tuple[np.ndarray, np.ndarray]:
     """Lay the parts side by side per row; the flat bytes and the end offset of each row.
 
     A part is constant bytes, or a (rows, width) byte matrix with an optional
@@ -223,7 +229,7 @@ def assemble(parts, rows):
     return (matrix[keep] if keep is not None else matrix.reshape(-1)), np.cumsum(row_length)
 
 
-def merged(parts, rows):
+def merged(parts: Sequence[Part], rows: int) -> list[tuple[np.ndarray, np.ndarray | None]]:
     """Adjacent constant parts joined, then every part as (matrix, widths or None)."""
     blocks, constant = [], b""
     for part in [*parts, None]:
