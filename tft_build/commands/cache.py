@@ -134,11 +134,7 @@ def cached_tasks(tasks: Mapping[str, Task]) -> set[str]:
     return {name for name, task in tasks.items() if task.meta and task.meta.get("outputs")}
 
 
-<<<<<<< HEAD
-def hit_line(runs, names):
-=======
-def hit_line(history: Iterable[Mapping[str, Any]], names: Container[str]) -> str:
->>>>>>> types
+def hit_line(runs: Iterable[Mapping[str, Any]], names: Container[str]) -> str:
     """This project's cache hits and misses, from its run history."""
     statuses = Counter(line["status"] for line in runs if line.get("task") in names)
     hits, misses = statuses[history.RESTORED], statuses["ran"]
