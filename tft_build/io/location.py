@@ -20,22 +20,27 @@ import json
 import shutil
 import uuid
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import BinaryIO, Protocol
 
 from tft_build import layout
 from tft_build.errors import DataError, first_line
 from tft_build.io.manifest import to_json
 
-if TYPE_CHECKING:  # the settings import this module
-    from tft_build.config.settings import Config
+
+class Artifacts(Protocol):
+    """What these functions read of the config (io sits below the settings)."""
+
+    shared_dir: str
+
+    def artifact(self, *parts: str) -> str: ...
 
 
-def data_dir(cfg: "Config", directory: str) -> str:
+def data_dir(cfg: Artifacts, directory: str) -> str:
     """Where the bulk output of the step dir ``directory`` ("raw", "transformed") is now."""
     return pointed_build(cfg.artifact(directory)) or cfg.artifact(directory)
 
 
-def new_build_dir(cfg: "Config", directory: str, staging: str | Path) -> str:
+def new_build_dir(cfg: Artifacts, directory: str, staging: str | Path) -> str:
     """Where a new build of ``directory`` writes its bulk output: a fresh shared dir, or ``staging``."""
     return fresh_build_dir(cfg.shared_dir, directory) if cfg.shared_dir else str(staging)
 
