@@ -14,7 +14,6 @@ command must start fast, without TensorFlow.
 
 import argparse
 import csv
-import datetime
 import glob
 import json
 import os
@@ -28,6 +27,7 @@ from tabulate import tabulate
 
 from tft_build.config.schema import NA_VALUES
 from tft_build.errors import ConfigError, DataError, TftBuildError
+from tft_build.io import timestamps
 from tft_build.io.atomic import write_file_atomic
 
 PROG = "tft-tasks init-config"
@@ -38,7 +38,6 @@ DODO_FILE = "dodo.py"
 # features, and as a label, classes.
 FEW_VALUES = 10
 MIN_KEY_ROWS = 20  # fewer sample rows than this say too little to call unnamed text unique ids
-TIMESTAMP = re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d(?: UTC)?")
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 BARE_KEY = re.compile(r"[A-Za-z0-9_-]+")
 KEY_NAME = re.compile(r"(?i)(?:id|key|.*_id|.*_key)")
@@ -146,9 +145,7 @@ def parses_as(text, type_):
     if type_ == "float":
         return _converts(float, text) and abs(float(text)) != float("inf")
     if type_ == "timestamp":
-        return bool(TIMESTAMP.fullmatch(text)) and _converts(
-            lambda t: datetime.datetime.strptime(t[:19], "%Y-%m-%d %H:%M:%S"), text
-        )
+        return timestamps.is_exact_timestamp(text)
     return True
 
 
