@@ -29,8 +29,13 @@ PROG = "tft-tasks init-config"
 CONFIG_FILE = "tft_build.toml"
 
 
-def matching_files(pattern):
-    """The sorted files a path or glob names; a one-line error when there are none."""
+def existing_files(pattern):
+    """The sorted existing files a local path or glob names; a one-line error when there are none.
+
+    Unlike :func:`tft_build.config.settings.matching_files`, which lists what
+    the configured patterns match, local or remote, this checks the command's
+    arguments: init-config reads its sample with ``open``.
+    """
     if glob.has_magic(pattern):
         files = sorted(f for f in glob.glob(pattern) if os.path.isfile(f))
         if not files:
@@ -135,9 +140,9 @@ def _init(args):
     """The command on parsed arguments; bad input raises :class:`TftBuildError`."""
     if args.sample_rows < 1:
         raise ConfigError(f"--sample-rows must be at least 1, got {args.sample_rows}")
-    path = matching_files(args.train_csv)[0]
+    path = existing_files(args.train_csv)[0]
     if args.eval:
-        matching_files(args.eval)
+        existing_files(args.eval)
     rows = infer.sample_rows(path, args.sample_rows + 1)  # one more, in case the first is a header
     if args.header is None:
         header, header_why = infer.detect_header(rows)
