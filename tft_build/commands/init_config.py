@@ -22,11 +22,11 @@ from pathlib import Path
 from tabulate import tabulate
 
 from tft_build.config import infer, render
+from tft_build.config.settings import PROJECT_CONFIG
 from tft_build.errors import ConfigError, DataError, TftBuildError
 from tft_build.io.atomic import write_file_atomic
 
 PROG = "tft-tasks init-config"
-CONFIG_FILE = "tft_build.toml"
 
 
 def existing_files(pattern):
@@ -53,10 +53,10 @@ def write_project(skeleton, directory, force):
     ``dodo.py`` are the user's once they exist and are never replaced.
     """
     directory = Path(directory)
-    if (directory / CONFIG_FILE).exists() and not force:
-        raise ConfigError(f"{directory / CONFIG_FILE} exists; use --force to overwrite it")
+    if (directory / PROJECT_CONFIG).exists() and not force:
+        raise ConfigError(f"{directory / PROJECT_CONFIG} exists; use --force to overwrite it")
     files = [
-        (CONFIG_FILE, render.config_toml(skeleton), True),
+        (PROJECT_CONFIG, render.config_toml(skeleton), True),
         (render.PIPELINE_FILE, render.pipeline_module(skeleton), False),
         (render.DODO_FILE, render.DODO, False),
     ]
@@ -91,7 +91,7 @@ def summary(skeleton, path, header_why, objective_why, directory, written, kept)
     if not s.eval_data:
         lines.append("eval data: none given, so the training data; point eval_data at held-out rows")
     lines.append(f"wrote: {', '.join(str(Path(directory) / n) for n in written)}")
-    notes = {render.PIPELINE_FILE: "; tft_build.toml names its preprocessing_fn and keep_row", render.DODO_FILE: ""}
+    notes = {render.PIPELINE_FILE: f"; {PROJECT_CONFIG} names its preprocessing_fn and keep_row", render.DODO_FILE: ""}
     lines += [f"kept: {Path(directory) / name} (it exists{notes[name]})" for name in kept]
     lines += ["", "next:"]
     if os.path.abspath(directory) != os.path.abspath("."):
@@ -107,8 +107,8 @@ def parser():
     """The argument parser of ``tft-tasks init-config``."""
     result = argparse.ArgumentParser(
         prog=PROG,
-        description="Infer the columns of a CSV and write a tft_build project (tft_build.toml, "
-        "my_pipeline.py, dodo.py) that runs as is with doit.",
+        description=f"Infer the columns of a CSV and write a tft_build project ({PROJECT_CONFIG}, "
+        f"{render.PIPELINE_FILE}, {render.DODO_FILE}) that runs as is with doit.",
     )
     result.add_argument("train_csv", metavar="TRAIN_CSV", help="the training data: a CSV file or a quoted glob")
     result.add_argument("--eval", metavar="EVAL_CSV", help="held-out data (file or glob); default: the training data")
@@ -119,7 +119,7 @@ def parser():
                         help="whether the files have a header row (default: detect it)")
     result.add_argument("--sample-rows", type=int, default=10_000, metavar="N",
                         help="how many rows to infer the columns from (default: 10000)")
-    result.add_argument("--force", action="store_true", help="overwrite an existing tft_build.toml")
+    result.add_argument("--force", action="store_true", help=f"overwrite an existing {PROJECT_CONFIG}")
     return result
 
 
