@@ -94,10 +94,10 @@ def check_like_csvio(batch, columns):
 
 
 def all_timestamps(values):
-    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]``.
+    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]`` (:data:`timestamps.PATTERN`).
 
-    Stricter than csvio (no padding, seconds below 60), never looser: what
-    fails here goes to csvio, which decides.
+    Stricter than csvio (no spaces around it, every field zero-padded), never
+    looser: what fails here goes to csvio, which decides.
     """
     if not pc.all(pc.match_substring_regex(values, f"^{timestamps.PATTERN}$")).as_py():
         return False
