@@ -8,18 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tft_build.commands import init_config as initconfig
-from tft_build.commands.init_config import (
-    NA_VALUES,
-    ColumnInfo,
-    choose_key,
-    choose_objective,
-    config_toml,
-    detect_header,
-    infer_columns,
-    main,
-    pipeline_module,
-)
+from tft_build.commands.init_config import main
+from tft_build.config.infer import ColumnInfo, choose_key, choose_objective, detect_header, infer_columns
+from tft_build.config.render import DODO, Skeleton, config_toml, pipeline_module
+from tft_build.config.schema import NA_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -248,7 +240,7 @@ def test_eval_defaults_to_the_training_data_with_a_note(capsys):
 
 def test_toml_strings_escape_what_toml_needs():
     odd = 'tab\tnew\nline "q" back\\slash del\x7f nul\x00 emoji\U0001f600'
-    skeleton = initconfig.Skeleton(
+    skeleton = Skeleton(
         source=odd, row_count=1, train_data=(odd,), eval_data=None, header=True,
         columns=(column(odd, "string", ""), column("y", "float")), label="y", objective="regression", key_column="",
     )
@@ -283,14 +275,14 @@ def test_pipeline_module_is_specialized_to_the_columns(capsys):
     ]:
         assert expected in lines
     assert 'inputs["id"]' not in source
-    assert Path("dodo.py").read_text() == initconfig.DODO
+    assert Path("dodo.py").read_text() == DODO
     compile(Path("dodo.py").read_text(), "dodo.py", "exec")
 
 
 def test_many_valued_ints_are_numeric():
     many = column("n", "int", distinct=11)
-    skeleton = initconfig.Skeleton("d.csv", 11, ("d.csv",), None, True, (many, column("y", "float")), "y",
-                                   "regression", "")
+    skeleton = Skeleton("d.csv", 11, ("d.csv",), None, True, (many, column("y", "float")), "y",
+                        "regression", "")
     assert '"n": generic.numeric(inputs["n"]),' in pipeline_module(skeleton)
 
 

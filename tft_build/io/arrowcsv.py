@@ -23,13 +23,11 @@ import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from tft_build.config.schema import NA_VALUES
-from tft_build.io import csvio, location
+from tft_build.io import csvio, location, timestamps
 
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
 BLOCK_BYTES = 8 << 20  # about 80k taxi rows per parsed block
 PYTHON_BATCH_ROWS = 65_536  # rows per batch on the row-by-row path
-TIMESTAMP_PATTERN = r"^\d{4}-\d{2}-\d{2} \d{2}:\d{2}:\d{2}( UTC)?$"
-TIMESTAMP_FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))  # year..second
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
 
 
@@ -96,16 +94,16 @@ def check_like_csvio(batch, columns):
 
 
 def all_timestamps(values):
-    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]``.
+    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]`` (:data:`timestamps.PATTERN`).
 
-    Stricter than csvio (no padding, seconds below 60), never looser: what
-    fails here goes to csvio, which decides.
+    Stricter than csvio (no spaces around it, every field zero-padded), never
+    looser: what fails here goes to csvio, which decides.
     """
-    if not pc.all(pc.match_substring_regex(values, TIMESTAMP_PATTERN)).as_py():
+    if not pc.all(pc.match_substring_regex(values, f"^{timestamps.PATTERN}$")).as_py():
         return False
     year, month, day, hour, minute, second = (
         pc.cast(pc.utf8_slice_codeunits(values, start, stop), pa.int64()).to_numpy()
-        for start, stop in TIMESTAMP_FIELDS
+        for start, stop in timestamps.FIELDS
     )
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)

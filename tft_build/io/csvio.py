@@ -6,20 +6,20 @@ The Beam steps, the prediction step and the checks all read CSVs through
 a UTF-8 byte-order mark are valid CSV and are read as such. Files have a
 header row naming the configured columns, or (``header=False``) none. An
 optional column's missing value (an empty field or one of
-:data:`~tft_build.config.schema.NA_VALUES`) is read as its default.
+:data:`~tft_build.config.schema.NA_VALUES`) is read as its default. A
+timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
 """
 
 import csv
-import datetime
 import io
 import math
 
 from tft_build.config.schema import NA_VALUES
 from tft_build.errors import DataError
 from tft_build.io import location
+from tft_build.io.timestamps import check_timestamp
 
 PARSERS = {"string": str, "float": float, "int": int}
-TIMESTAMP_FORMAT = "%Y-%m-%d %H:%M:%S"  # then nothing or " UTC", as in the taxi data
 
 
 def read_header(path, columns, header=True):
@@ -135,14 +135,3 @@ def _typed_value(path, line, column, text):
     if column.type == "float" and not math.isfinite(value):
         raise DataError(f"{where}: {text!r} is not a finite number")
     return value
-
-
-def check_timestamp(where, text):
-    """The timestamp text as it is, once it is known to parse."""
-    try:
-        if text[19:] not in ("", " UTC"):
-            raise ValueError(text)
-        datetime.datetime.strptime(text[:19], TIMESTAMP_FORMAT)
-    except ValueError:
-        raise DataError(f"{where}: {text!r} is not a timestamp like '2014-05-01 08:15:00 UTC'") from None
-    return text
