@@ -15,8 +15,8 @@ import sys
 from pathlib import Path
 
 import pytest
-from support import DOIT_SCRIPT, ROOT
 from matrix import PREDICT, matrix_tests
+from support import DOIT_SCRIPT, ROOT
 
 project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["preprocessing module", "helper module", "model builder module"])
 

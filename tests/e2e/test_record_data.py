@@ -4,8 +4,8 @@ and a state database that another program holds busy."""
 import subprocess
 import sys
 
-from support import ran
 from matrix import TRAIN, matrix_tests
+from support import ran
 
 project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["train CSV", "eval CSV", "setting"])
 

@@ -11,7 +11,7 @@ import pytest
 from tft_build.commands.init_config import main
 from tft_build.config.infer import ColumnInfo, choose_key, choose_objective, detect_header, infer_columns
 from tft_build.config.render import DODO, Skeleton, config_toml, pipeline_module
-from tft_build.config.schema import NA_VALUES
+from tft_build.io.csvio import NA_VALUES
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -16,9 +16,9 @@ import re
 import statistics
 from dataclasses import dataclass
 
-from tft_build.config.schema import NA_VALUES
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import timestamps
+from tft_build.io.csvio import NA_VALUES
 
 # Int columns with at most this many distinct sample values are codes: category
 # features, and as a label, classes.

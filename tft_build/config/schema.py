@@ -3,7 +3,7 @@
 A column is a name and a type: string, float, int, or timestamp (text like
 ``2014-05-01 08:15:00 UTC``, checked when read and handed to TF as a string).
 A column with a ``default`` is optional: a missing value (an empty field or
-one of :data:`NA_VALUES`) is read as the default, and the served model fills
+one of :data:`tft_build.io.csvio.NA_VALUES`) is read as the default, and the served model fills
 it in for a ``tf.Example`` that lacks the feature, so training and serving
 impute alike. The CSV reader (``csvio``) and the Beam steps both use these, so
 the TF-free half lives here and the TF half (:func:`feature_spec`) imports
@@ -13,8 +13,6 @@ TensorFlow only when called.
 from dataclasses import dataclass
 
 COLUMN_TYPES = ("string", "float", "int", "timestamp")
-# What an optional column's field may say for "no value" (after stripping spaces).
-NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 
 
 @dataclass(frozen=True)

@@ -27,7 +27,7 @@ from tft_build import former
 from tft_build.config.schema import COLUMN_TYPES, Column
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
-from tft_build.io import csvio, location
+from tft_build.io import location, timestamps
 
 ENV_VAR = "TFT_BUILD_CONFIG"
 CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off
@@ -289,7 +289,7 @@ def _parse_column(name, spec, where):
         default = _typed(default, DEFAULT_TYPES[type_], f"{where} default")
         if type_ == "timestamp":
             try:
-                csvio.check_timestamp(where, default)
+                timestamps.check_timestamp(where, default)
             except DataError as err:
                 raise ConfigError(str(err)) from None
     return Column(name, type_, default)

@@ -22,7 +22,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
-from tft_build.config.schema import NA_VALUES
 from tft_build.io import csvio, location, timestamps
 
 ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
@@ -56,7 +55,7 @@ def arrow_batches(path, columns, header=True):
         ),
         convert_options=pacsv.ConvertOptions(
             column_types={c.name: ARROW_TYPES[c.type] for c in columns},
-            null_values=list(NA_VALUES), strings_can_be_null=False, quoted_strings_can_be_null=False,
+            null_values=list(csvio.NA_VALUES), strings_can_be_null=False, quoted_strings_can_be_null=False,
         ),
     )
     for batch in reader:
@@ -76,7 +75,7 @@ def with_defaults(batch, columns):
         if column.optional and column.type in ("float", "int"):
             values = pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type]))
         elif column.optional:
-            missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(NA_VALUES))
+            missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(csvio.NA_VALUES))
             values = pc.if_else(missing, pa.scalar(column.default, pa.string()), values)
         arrays.append(values)
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)

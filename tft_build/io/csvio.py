@@ -6,7 +6,7 @@ The Beam steps, the prediction step and the checks all read CSVs through
 a UTF-8 byte-order mark are valid CSV and are read as such. Files have a
 header row naming the configured columns, or (``header=False``) none. An
 optional column's missing value (an empty field or one of
-:data:`~tft_build.config.schema.NA_VALUES`) is read as its default. A
+:data:`NA_VALUES`) is read as its default. A
 timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
 """
 
@@ -14,12 +14,13 @@ import csv
 import io
 import math
 
-from tft_build.config.schema import NA_VALUES
 from tft_build.errors import DataError
 from tft_build.io import location
 from tft_build.io.timestamps import check_timestamp
 
 PARSERS = {"string": str, "float": float, "int": int}
+# What an optional column's field may say for "no value" (after stripping spaces).
+NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 
 
 def read_header(path, columns, header=True):
