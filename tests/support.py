@@ -29,7 +29,8 @@ def taxi_config(models=None, **settings):
     ``settings`` added or replaced and, given ``models``, that table instead of the example's."""
     table = {**tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tft_build"], **settings}
     models = models or table["models"]
-    lines = ["[tool.tft_build]"] + [f"{key} = {toml_value(value)}" for key, value in table.items() if key not in ("columns", "models")]
+    scalars = {key: value for key, value in table.items() if key not in ("columns", "models")}
+    lines = ["[tool.tft_build]"] + [f"{key} = {toml_value(value)}" for key, value in scalars.items()]
     for name, value in (("columns", table["columns"]), ("models", models)):
         lines += ["", f"[tool.tft_build.{name}]"] + [f"{key} = {toml_value(v)}" for key, v in value.items()]
     return "\n".join(lines) + "\n"
@@ -101,7 +102,8 @@ def not_called(x):
 def user_preprocessing():
     """The taxi preprocessing_fn as a user's copy, with a helper from another module."""
     source = (ROOT / "tft_build" / "examples" / "taxi" / "preprocessing.py").read_text()
-    source = source.replace("import tensorflow as tf\n", "import tensorflow as tf\n\nimport my_helpers\nimport my_hook\n", 1)
+    imports = "import tensorflow as tf\n\nimport my_helpers\nimport my_hook\n"
+    source = source.replace("import tensorflow as tf\n", imports, 1)
     source = source.replace(
         "    return features\n", '    features["rush_hour"] = my_helpers.rush_hour(hour)\n    return features\n', 1
     )

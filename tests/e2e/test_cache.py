@@ -23,7 +23,8 @@ STATUS = re.compile(r"^(\w+)\s+(ran|restored|up to date|failed)\s", re.M)
 def set_nbuckets(project, nbuckets):
     """Write the project's config with ``nbuckets`` (10 is the default)."""
     extra = f"nbuckets = {nbuckets}\n" if nbuckets != 10 else ""
-    (project.root / "pyproject.toml").write_text(SMALL_CONFIG.replace("[tool.tft_build]\n", f"[tool.tft_build]\n{extra}"))
+    config = SMALL_CONFIG.replace("[tool.tft_build]\n", f"[tool.tft_build]\n{extra}")
+    (project.root / "pyproject.toml").write_text(config)
 
 
 def statuses(out):

@@ -242,13 +242,15 @@ def test_churn_with_a_header_through_init_config(tmp_path):
     )
     assert init.returncode == 0, init.stderr
     assert 'key_column = "customer_id"' in (tmp_path / "tft_build.toml").read_text()
-    assert ran(project.doit().stdout) == {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
+    tasks = {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
+    assert ran(project.doit().stdout) == tasks
     m = metrics(project)
     assert m["accuracy"] > m["baseline_accuracy"], m
 
 
 @pytest.mark.parametrize("setting, value, message", [
-    ("preprocessing_fn", '"my_pipelin:preprocessing_fn"', "setting 'preprocessing_fn': cannot find module 'my_pipelin'"),
+    ("preprocessing_fn", '"my_pipelin:preprocessing_fn"',
+     "setting 'preprocessing_fn': cannot find module 'my_pipelin'"),
     ("preprocessing_fn", '"my_pipeline:preprocesing_fn"', "my_pipeline.py defines no 'preprocesing_fn'"),
     ("models", '{ mine = "my_pipeline:nothing" }', "setting 'models.mine':"),
 ])

@@ -18,10 +18,12 @@ import pytest
 from matrix import PREDICT, matrix_tests
 from support import DOIT_SCRIPT, ROOT
 
-project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(["preprocessing module", "helper module", "model builder module"])
+CODE_INPUTS = ["preprocessing module", "helper module", "model builder module"]
+project, test_the_next_doit_reruns_exactly_what_it_must = matrix_tests(CODE_INPUTS)
 
 
-EDIT = ("    tft_output = tft.TFTransformOutput(", "    TFT_BUILD_EDITED = True\n    tft_output = tft.TFTransformOutput(")
+EDIT = ("    tft_output = tft.TFTransformOutput(",
+        "    TFT_BUILD_EDITED = True\n    tft_output = tft.TFTransformOutput(")
 
 
 def explain(project, command):
@@ -58,7 +60,8 @@ def wheel_python(tmp_path_factory):
     subprocess.run([sys.executable, "-m", "venv", "--system-site-packages", str(venv)], check=True)
     python = venv / "bin" / "python"
     (wheel,) = where.glob("tft_build-*.whl")
-    subprocess.run([str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)], check=True, capture_output=True)
+    install = [str(python), "-m", "pip", "install", "-q", "--no-deps", str(wheel)]
+    subprocess.run(install, check=True, capture_output=True)
     return python
 
 

@@ -16,7 +16,8 @@ from pathlib import Path
 import pytest
 from support import NO_CACHE, make_project, ran
 
-HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count"
+HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,"
+          "passenger_count")
 GOOD = "k{i},{fare},2014-05-01 08:15:00 UTC,-73.99,40.75,-73.97,40.78,1"
 
 
@@ -67,18 +68,22 @@ def restore(project):
         extra.unlink()
 
 
+ROW = GOOD.format(i=1, fare=7.5)
 BAD_INPUTS = {
-    "too few fields": (HEADER + "\n" + GOOD.format(i=1, fare=7.5) + "\nk2,7.5,2014-05-01 08:15:00 UTC\n", ["train.csv:3", "3 fields, expected 8"]),
-    "too many fields": (HEADER + "\n" + GOOD.format(i=1, fare=7.5) + ",9\n", ["train.csv:2", "9 fields"]),
-    "text in a number": (HEADER + "\n" + GOOD.format(i=1, fare="abc") + "\n", ["train.csv:2", "fare_amount", "'abc' is not a valid float"]),
+    "too few fields": (f"{HEADER}\n{ROW}\nk2,7.5,2014-05-01 08:15:00 UTC\n", ["train.csv:3", "3 fields, expected 8"]),
+    "too many fields": (f"{HEADER}\n{ROW},9\n", ["train.csv:2", "9 fields"]),
+    "text in a number": (HEADER + "\n" + GOOD.format(i=1, fare="abc") + "\n",
+                         ["train.csv:2", "fare_amount", "'abc' is not a valid float"]),
     "empty value": (HEADER + "\n" + GOOD.format(i=1, fare="") + "\n", ["train.csv:2", "fare_amount", "empty value"]),
     "NaN": (HEADER + "\n" + GOOD.format(i=1, fare="nan") + "\n", ["train.csv:2", "fare_amount", "not a finite number"]),
     "infinity": (HEADER + "\n" + GOOD.format(i=1, fare="inf") + "\n", ["train.csv:2", "not a finite number"]),
-    "bad timestamp": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("2014-05-01", "2014-13-45") + "\n", ["train.csv:2", "pickup_datetime", "not a timestamp"]),
-    "wrong header": (HEADER.replace("fare_amount", "fare") + "\n" + GOOD.format(i=1, fare=7.5) + "\n", ["train.csv:1", "does not match the configured columns"]),
+    "bad timestamp": (HEADER + "\n" + ROW.replace("2014-05-01", "2014-13-45") + "\n",
+                      ["train.csv:2", "pickup_datetime", "not a timestamp"]),
+    "wrong header": (HEADER.replace("fare_amount", "fare") + "\n" + ROW + "\n",
+                     ["train.csv:1", "does not match the configured columns"]),
     "header only": (HEADER + "\n", ["train.csv", "no data rows"]),
     "empty file": ("", ["train.csv:1", "the file is empty"]),
-    "not UTF-8": (HEADER + "\n" + GOOD.format(i=1, fare=7.5).replace("k1", "k\xe9") + "\n", ["train.csv:2", "not UTF-8"]),
+    "not UTF-8": (HEADER + "\n" + ROW.replace("k1", "k\xe9") + "\n", ["train.csv:2", "not UTF-8"]),
 }
 
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from support import make_project, ran
 
-HEADER = "key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,passenger_count\n"
+HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,"
+          "passenger_count\n")
 DIRTY = "k{i},1.0,2014-05-01 08:00:00 UTC,0,0,0,0,0\n"
 
 
@@ -28,7 +29,8 @@ def test_an_empty_training_set_is_a_one_line_error(project, body):
 
 
 def test_a_bad_row_names_file_line_and_column(project):
-    rows = "k1,7.5,2014-05-01 08:00:00 UTC,-73.99,40.75,-73.97,40.78,1\nk2,abc,2014-05-01 08:00:00 UTC,-73.99,40.75,-73.97,40.78,1\n"
+    rows = ("k1,7.5,2014-05-01 08:00:00 UTC,-73.99,40.75,-73.97,40.78,1\n"
+            "k2,abc,2014-05-01 08:00:00 UTC,-73.99,40.75,-73.97,40.78,1\n")
     (project.root / "data" / "train.csv").write_text(HEADER + rows)
     done = project.doit("transform_raw_data", check=False)
     assert done.returncode != 0

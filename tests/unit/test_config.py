@@ -53,8 +53,9 @@ def test_a_project_names_its_data_columns_and_label(tmp_path):
 
 
 def test_former_dotted_paths_read_as_where_the_code_is_now(tmp_path):
-    write(tmp_path / "c.toml", 'row_filter = "tft_build.rowfilter:keep_all"\npreprocessing_fn = "tft_build.preprocessing:'
-          'preprocessing_fn"\n[models]\na = "tft_build.models:build_default_model"\nb = "tft_build.models:build_embedding_model"\n')
+    write(tmp_path / "c.toml", 'row_filter = "tft_build.rowfilter:keep_all"\n'
+          'preprocessing_fn = "tft_build.preprocessing:preprocessing_fn"\n[models]\n'
+          'a = "tft_build.models:build_default_model"\nb = "tft_build.models:build_embedding_model"\n')
     cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
     assert cfg.row_filter == "tft_build.generic.rowfilter:keep_all"
     assert cfg.preprocessing_fn == "tft_build.examples.taxi.preprocessing:preprocessing_fn"

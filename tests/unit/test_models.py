@@ -38,9 +38,9 @@ def test_only_the_embedding_model_embeds_large_ids(tmp_path):
     cfg = Config(project_dir=tmp_path)
     plain = models.build_non_embedding_model(FEATURES, STATS, cfg)
     embedded = models.build_embedding_model(FEATURES, STATS, cfg)
-    assert [l.name for l in embedded.layers if "embedding" in l.name] == ["pickup_cell_embedding"]
-    assert not [l for l in plain.layers if "embedding" in l.name]
-    assert "hour_one_hot" in {l.name for l in plain.layers}
+    assert [layer.name for layer in embedded.layers if "embedding" in layer.name] == ["pickup_cell_embedding"]
+    assert not [layer for layer in plain.layers if "embedding" in layer.name]
+    assert "hour_one_hot" in {layer.name for layer in plain.layers}
 
 
 def test_output_is_in_label_units(tmp_path):

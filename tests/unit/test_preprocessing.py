@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from tft_build.examples.taxi import preprocessing as pp
 from tft_build.generic import preprocessing as generic
 
+FLOATS = st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32)
 moments = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2099, 12, 31))
 
 
@@ -80,8 +81,8 @@ def test_cross_matches_mixed_radix_oracle(ids):
 
 
 @given(
-    st.lists(st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32), min_size=1, max_size=30),
-    st.lists(st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32), min_size=1, max_size=9, unique=True),
+    st.lists(FLOATS, min_size=1, max_size=30),
+    st.lists(FLOATS, min_size=1, max_size=9, unique=True),
 )
 @settings(deadline=None, max_examples=50)
 def test_bucket_edges_follow_bisect_right(values, boundaries):

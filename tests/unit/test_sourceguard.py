@@ -52,7 +52,8 @@ def test_a_module_edited_after_import_is_dropped_before_the_next_step(code_dir):
 
 def test_a_stale_engine_module_is_reported():
     importlib.import_module("tft_build.examples.taxi.rowfilter")  # through the guard
-    assert sourceguard.refresh({"tft_build.examples.taxi.rowfilter": "another source"}) == ["tft_build.examples.taxi.rowfilter"]
+    name = "tft_build.examples.taxi.rowfilter"
+    assert sourceguard.refresh({name: "another source"}) == [name]
 
 
 def test_the_fingerprint_reads_the_file_that_was_imported(code_dir, tmp_path_factory):
@@ -73,7 +74,8 @@ def test_the_fingerprint_reads_the_file_that_was_imported(code_dir, tmp_path_fac
 def test_tft_build_is_fingerprinted_where_it_is_loaded_from():
     import tft_build.examples.taxi.rowfilter
 
-    assert str(module_path("tft_build.examples.taxi.rowfilter", ())) == os.path.realpath(tft_build.examples.taxi.rowfilter.__file__)
+    path = module_path("tft_build.examples.taxi.rowfilter", ())
+    assert str(path) == os.path.realpath(tft_build.examples.taxi.rowfilter.__file__)
 
 
 def test_only_project_modules_are_guarded(code_dir):

@@ -22,7 +22,8 @@ conn.execute("COMMIT")
 
 def hold(path):
     """Another sqlite client holding a write lock on ``path`` until its stdin gets a line."""
-    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    holder = subprocess.Popen([sys.executable, "-c", HOLD, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                              text=True)
     assert holder.stdout.readline().strip() == "held"
     return holder
 

@@ -328,9 +328,13 @@ def _check_consistency(cfg, path):
     if label.optional:
         raise ConfigError(f"{where}: label '{cfg.label}' cannot be optional (it has a default); remove the default")
     if cfg.objective and cfg.objective not in OBJECTIVES:
-        raise ConfigError(f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\"")
+        raise ConfigError(
+            f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\""
+        )
     if label.type in ("string", "timestamp") and cfg.objective == "regression":
-        raise ConfigError(f"{where}: label '{cfg.label}' is a {label.type} column; regression needs a float or int label")
+        raise ConfigError(
+            f"{where}: label '{cfg.label}' is a {label.type} column; regression needs a float or int label"
+        )
     if cfg.key_column and cfg.key_column not in names:
         raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column; name one, or set key_column = \"\"")
     _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
