@@ -1,1 +1,6 @@
-"""X."""
+"""The NYC taxi fare example, the default project: its data, row filter, preprocessing and models.
+
+:mod:`.datagen` makes the committed data in ``data/`` and its noise floor;
+:mod:`.rowfilter`, :mod:`.preprocessing` and :mod:`.models` are the plug-ins
+the default config names. Only preprocessing and models import TensorFlow.
+"""
