@@ -82,12 +82,13 @@ def main():
 
         import tensorflow_transform as tft
 
+        from tft_build import layout
         from tft_build.config.settings import load_config
         from tft_build.io import location
         from tft_build.steps import train
 
         cfg = load_config(ROOT)
-        tft_output = tft.TFTransformOutput(location.data_dir(cfg, "transformed"))
+        tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
         features = train.model_features(tft_output, cfg.label)
         spec = tft_output.transformed_feature_spec()
         pipeline = train.dataset(cfg, "train", spec, shuffle=True)

@@ -21,13 +21,17 @@ TRANSFORM_DIGEST = "transform_fn.digest.json"  # the digest of the transform gra
 RECORDS_DIGEST_SUFFIX = "records.digest.json"  # <split>.records.digest.json: the sum of its records' digests
 LOCATION = "location.json"  # names the shared build dir holding a step's bulk output (shared_dir)
 LABEL_CLASSES = "label_classes"  # the transform's vocabulary of a classification label, most frequent first
-SAMPLE_FILE = "sample.json"  # in transformed/: the first clean eval rows, raw and transformed, for the report
+RECORDS_SUFFIX = ".tfrecord"  # <split>-SSSSS-of-NNNNN.tfrecord: a split's records, in shards (records_pattern)
+SAMPLE_FILE = "sample.json"  # in a Beam step's dir: the first clean eval rows, raw and transformed
+QUARANTINE_FILE = "quarantine.csv"  # in a Beam step's data dir: the malformed rows (on_bad_rows = "skip")
+TFT_TEMP_DIR = "tmp"  # in a Beam step's data dir while it runs: tf.Transform's temp files
 
 # Per model: the trained model, the served model, its predictions and metrics.
 MODELS = "models"
 SERVING = "serving"
 PREDICTIONS = "predictions"
 METRICS = "metrics"
+MODEL_FILE = "model.keras"  # in models/<name>/: the trained tf_keras model
 HISTORY_FILE = "history.json"  # in models/<name>/: the training curves and label stats
 
 # What a run leaves for people: the history, each task's last status and trace, the report.
@@ -43,6 +47,11 @@ OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, SERVING, PREDICTIONS, METRICS
 def trace_file(task: str) -> tuple[str, str]:
     """The call trace of ``task``'s last run, under the artifacts dir."""
     return (TRACES, f"{task}.json")
+
+
+def records_pattern(split: str) -> str:
+    """The glob of a split's TFRecord shards in a Beam step's data dir."""
+    return f"{split}-*{RECORDS_SUFFIX}"
 
 
 def predictions_file(model: str) -> tuple[str, str]:

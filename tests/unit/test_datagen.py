@@ -16,7 +16,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tft_build.examples.taxi import datagen
-from tft_build.examples.taxi.datagen import HEADER, fare, generate_rides, is_clean
+from tft_build.examples.taxi.datagen import HEADER, fare, generate_rides
 
 MIDTOWN = (-73.9840, 40.7549)
 BROOKLYN = (-73.9570, 40.7140)
@@ -96,15 +96,6 @@ def test_dirty_rows_fail_is_clean_and_clean_rows_pass(batch):
     clean = datagen.clean_mask(rides)
     assert clean.dtype == bool
     np.testing.assert_array_equal(clean, ~dirty)
-
-
-def test_is_clean_boundaries():
-    fares = np.array([2.5, 2.49, 10, 10, 10, 10, 10])
-    lon = np.array([-73.98, -73.98, -74.31, -73.98, -73.98, -73.98, -73.98])
-    lat = np.array([40.75, 40.75, 40.75, 41.81, 40.75, 40.75, 40.75])
-    passengers = np.array([6, 1, 1, 1, 0, 7, 1])
-    np.testing.assert_array_equal(is_clean(fares, lon, lat, lon, lat, passengers),
-                                  [True, False, False, False, False, False, True])
 
 
 def test_rides_look_like_nyc(batch):

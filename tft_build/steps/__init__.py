@@ -1,4 +1,9 @@
-"""The heavy work, the only rooms that import TensorFlow, TFT and Beam: transform, train, serve, view.
+"""The pipeline's steps: the only room that imports TensorFlow, tf.Transform and Beam.
 
-Reached only by dotted name from the task definitions (``tft_build.engine.pipeline``).
+The tasks (:mod:`tft_build.engine.pipeline`) name each step by dotted path,
+``"tft_build.steps.transform:transform_raw_data"``, so loading the tasks
+imports none of this. :mod:`.transform` is the Beam pipeline, fed by
+:mod:`.batching` and digested by :mod:`.digests`; :mod:`.train` fits a model
+and :mod:`.serve` exports and measures it, sharing the model's files and
+inputs through :mod:`.modelio`; :mod:`.view` prints sample rows.
 """

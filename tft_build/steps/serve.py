@@ -17,7 +17,6 @@ shares of the training data as probabilities).
 import csv
 import io
 import json
-from pathlib import Path
 
 import numpy as np
 import tensorflow as tf
@@ -31,7 +30,7 @@ from tft_build.engine import dotted
 from tft_build.engine.trace import traced
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir, write_file_atomic
-from tft_build.steps import train
+from tft_build.steps import modelio
 
 PREDICT_BATCH = 4096
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
@@ -57,7 +56,7 @@ class ServingModule(tf.Module):
     def predict(self, raw_features):
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
         transformed = self.tft_layer(raw_features)
-        inputs = train.as_model_inputs({name: transformed[name] for name in self._model_inputs})
+        inputs = modelio.as_model_inputs({name: transformed[name] for name in self._model_inputs})
         output = self.model(inputs)
         if self.classes is None:
             return {"prediction": tf.reshape(output, [-1])}
@@ -73,8 +72,8 @@ def train_and_predict(cfg, model_name):
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     raw_spec = serving_spec(cfg)
-    stats = json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())["label_stats"]
-    module = ServingModule(train.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
+    stats = modelio.trained_label_stats(cfg, model_name)
+    module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
     with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
         tf.saved_model.save(
             module,

@@ -7,12 +7,8 @@ baseline) and a manifest atomically under ``artifacts/models/<model>/``.
 A regression model predicts the label; a classification model the
 probability of each class (ids from the transform's label vocabulary).
 Seeds and op determinism make a rerun on the same data give the same
-weights, and :func:`reproducible_keras_file` the same bytes.
+weights, and :func:`tft_build.steps.modelio.save_model` the same bytes.
 """
-
-import json
-import os
-import zipfile
 
 import numpy as np
 import tensorflow as tf
@@ -27,10 +23,8 @@ from tft_build.errors import ConfigError
 from tft_build.generic.models import Feature
 from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
+from tft_build.steps import modelio
 
-MODEL_FILE = "model.keras"
-KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
-FIXED_SAVE_TIME = "1980-01-01@00:00:00"
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 
 
@@ -56,30 +50,11 @@ def train_model(cfg, model_name):
     metric = f"val_{quality_metric(cfg)}"
     summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best]}
     with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
-        model.save(staging / MODEL_FILE)
-        reproducible_keras_file(staging / MODEL_FILE)
-        (staging / layout.HISTORY_FILE).write_text(manifest.to_json({"history": history, **summary, "label_stats": stats}))
+        modelio.save_model(model, staging)
+        modelio.write_history(staging, history, summary, stats)
         manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
     return summary
-
-
-def reproducible_keras_file(path):
-    """Rewrite a ``.keras`` zip without what changes from save to save: the save time in
-    its metadata and the weights' zip timestamp. Equal weights then give equal bytes,
-    so a retrained model that did not change is no change for the tasks that read it
-    (early cutoff), and the build cache's keys of those tasks stay the same."""
-    with zipfile.ZipFile(path) as saved:
-        members = [(info, saved.read(info)) for info in saved.infolist()]
-    tmp = path.with_name(path.name + ".tmp")
-    with zipfile.ZipFile(tmp, "w") as out:
-        for info, data in members:
-            if info.filename == KERAS_METADATA:
-                data = json.dumps({**json.loads(data), "date_saved": FIXED_SAVE_TIME}).encode()
-            fixed = zipfile.ZipInfo(info.filename, date_time=(1980, 1, 1, 0, 0, 0))
-            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
-            out.writestr(fixed, data)
-    os.replace(tmp, path)
 
 
 def quality_metric(cfg):
@@ -136,7 +111,8 @@ def model_features(tft_output, label):
 @traced
 def dataset(cfg, split, spec, shuffle):
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
-    files = sorted(tf.io.gfile.glob(location.join(location.data_dir(cfg, layout.TRANSFORMED), f"{split}-*.tfrecord")))
+    data = location.data_dir(cfg, layout.TRANSFORMED)
+    files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
     ds = tf.data.TFRecordDataset(files).cache()
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
@@ -159,12 +135,7 @@ def split_label(features, cfg):
         known = target >= 0
         features = {name: tf.boolean_mask(value, known) for name, value in features.items()}
         target = tf.boolean_mask(target, known)
-    return as_model_inputs(features), target
-
-
-def as_model_inputs(features):
-    """The ``[batch]`` tensors of TFT as the ``[batch, 1]`` inputs the models take."""
-    return {name: tf.expand_dims(value, -1) for name, value in features.items()}
+    return modelio.as_model_inputs(features), target
 
 
 @traced
@@ -179,9 +150,3 @@ def label_stats(train, cfg, tft_output):
         return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
     classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(layout.LABEL_CLASSES)]
     return {"classes": classes, "counts": np.bincount(labels, minlength=len(classes)).tolist()}
-
-
-@traced
-def load_model(cfg, model_name):
-    """The trained ``tf_keras`` model called ``model_name``."""
-    return keras.models.load_model(cfg.artifact(layout.MODELS, model_name, MODEL_FILE))

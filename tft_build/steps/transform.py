@@ -14,26 +14,23 @@ call per batch), never row by row in Python. The training CSVs are read
 twice, once for the analysis and once for the transform, so that no pass
 holds the whole data set in memory.
 
+This module is the pipeline; the reading of clean batches and the counts of
+rows are :mod:`tft_build.steps.batching`, the digests of records and graph
+:mod:`tft_build.steps.digests`.
+
 ``preprocess_raw_data`` runs the same flow with the identity transform.
 """
 
-import collections.abc
 import contextlib
-import csv
-import hashlib
-import io
 import itertools
-import json
 import os
 
 import apache_beam as beam
-import numpy as np
 import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions
-from tensorflow.core.protobuf import saved_model_pb2
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
@@ -44,19 +41,12 @@ from tft_build.config.settings import data_files
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError
-from tft_build.io import arrowcsv, csvio, location, manifest, tfrecords
+from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
+from tft_build.steps import batching, digests
 
 SPLITS = ("train", "eval")
-SAMPLE = layout.SAMPLE_FILE
-BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
-QUARANTINE = "quarantine.csv"
-QUARANTINE_HEADER = "file,line,error,row"
 SAMPLE_ROWS = 5
-BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
-TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
-SAVED_MODEL = "saved_model.pb"
-METRICS_NAMESPACE = "tft_build"
 
 
 @traced
@@ -133,10 +123,10 @@ def run_transform(cfg, directory, preprocessing_fn):
             build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data)
             result = pipeline.run()
             result.wait_until_finish()
-            counts = row_counts(result)
-            check_counts(counts, files)
-            tf.io.gfile.rmtree(location.join(data, "tmp"))
-            write_digests(staging, data)
+            counts = batching.row_counts(result, SPLITS)
+            batching.check_counts(counts, files)
+            tf.io.gfile.rmtree(location.join(data, layout.TFT_TEMP_DIR))
+            digests.write_digests(staging, data, SPLITS)
             write_sample(staging, data, cfg, row_filter)
             if data != str(staging):
                 location.write_pointer(staging, data)
@@ -146,7 +136,7 @@ def run_transform(cfg, directory, preprocessing_fn):
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
     bad = sum(counts[s]["bad"] for s in SPLITS)
     if bad:
-        print(f"{bad} malformed rows skipped; they are listed in {location.join(data, QUARANTINE)}")
+        print(f"{bad} malformed rows skipped; they are listed in {location.join(data, layout.QUARANTINE_FILE)}")
     return {"rows": counts}
 
 
@@ -186,21 +176,22 @@ def beam_options(cfg):
 def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data):
     """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``."""
     raw_config = tensor_adapter_config(cfg, raw_metadata)
-    with tft_beam.Context(temp_dir=location.join(data, "tmp")):
+    with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR)):
         read = {
             (split, counted): pipeline
             | f"List{split}{counted}" >> beam.Create(files[split])
             | f"Read{split}{counted}" >> beam.FlatMap(
-                read_clean_batches, cfg, row_filter, split, counted
-            ).with_outputs(BAD, main="batches")
+                batching.read_clean_batches, cfg, row_filter, split, counted
+            ).with_outputs(batching.BAD, main="batches")
             for split, counted in (("train", True), ("train", False), ("eval", True))
         }
         if cfg.on_bad_rows == "skip":
             _ = (
-                [read[split, True][BAD] for split in SPLITS]
+                [read[split, True][batching.BAD] for split in SPLITS]
                 | "AllBadRows" >> beam.Flatten()
                 | "WriteQuarantine" >> beam.io.WriteToText(
-                    location.join(data, QUARANTINE), shard_name_template="", header=QUARANTINE_HEADER
+                    location.join(data, layout.QUARANTINE_FILE), shard_name_template="",
+                    header=batching.QUARANTINE_HEADER,
                 )
             )
         transform_fn = (read["train", True].batches, raw_config) | "Analyze" >> tft_beam.AnalyzeDataset(
@@ -210,7 +201,7 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
             transformed, _ = ((batches, raw_config), transform_fn) | f"Transform{split}" >> tft_beam.TransformDataset(
                 output_record_batches=True
             )
-            encoded = transformed | f"Encode{split}" >> beam.Map(encode)
+            encoded = transformed | f"Encode{split}" >> beam.Map(digests.encode)
             _ = (
                 encoded
                 | f"Records{split}" >> beam.Map(lambda pair: pair[0])
@@ -222,7 +213,7 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
                 | f"AddDigests{split}" >> beam.CombineGlobally(manifest.add_digests)
                 | f"DigestJson{split}" >> beam.Map(lambda part: manifest.to_json(manifest.digest_json(part)))
                 | f"WriteDigest{split}" >> beam.io.WriteToText(
-                    location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}"), shard_name_template=""
+                    digests.records_digest_file(data, split), shard_name_template=""
                 )
             )
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(data)
@@ -232,235 +223,29 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
 
 
 def tensor_adapter_config(cfg, raw_metadata):
-    """How TFT turns the raw record batches (:func:`tft_batch`) into one tensor per column."""
-    arrow_schema = pa.schema([(c.name, pa.list_(TFT_TYPES[c.type])) for c in cfg.columns])
+    """How TFT turns the raw record batches (:func:`batching.tft_batch`) into one tensor per column."""
+    arrow_schema = pa.schema([(c.name, pa.list_(batching.TFT_TYPES[c.type])) for c in cfg.columns])
     representations = tensor_representation_util.InferTensorRepresentationsFromSchema(raw_metadata.schema)
     return tfxio.TensorAdapterConfig(arrow_schema, representations)
 
 
-def encode(transformed):
-    """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair, and their digest.
-
-    The digest (:func:`manifest.records_digest`) is taken here, from the
-    records in memory, so nothing is read back after writing.
-    """
-    batch, _ = transformed
-    chunk = tfrecords.tfrecord_chunk(batch)
-    return chunk.data, manifest.records_digest(chunk.records())
-
-
 class FramedRecordsSink(beam.io.filebasedsink.FileBasedSink):
-    """``<prefix>-SSSSS-of-NNNNN.tfrecord`` files of elements that are whole TFRecord chunks.
+    """``<prefix>-SSSSS-of-NNNNN.tfrecord`` files (:func:`layout.records_pattern`) of whole TFRecord chunks.
 
     Beam's WriteToTFRecord frames one record per element; here an element is
-    a chunk of records already framed (:func:`tfrecords.tfrecord_chunk`), so
+    a chunk of records already framed (:func:`tft_build.io.tfrecords.tfrecord_chunk`), so
     Beam handles a few large elements instead of a million small ones.
     """
 
     def __init__(self, prefix):
         super().__init__(
-            prefix, coder=beam.coders.BytesCoder(), file_name_suffix=".tfrecord",
+            prefix, coder=beam.coders.BytesCoder(), file_name_suffix=layout.RECORDS_SUFFIX,
             mime_type="application/octet-stream",
         )
 
     def write_encoded_record(self, file_handle, encoded_value):
         """Append one chunk of framed records as it is."""
         file_handle.write(encoded_value)
-
-
-def read_clean_batches(path, cfg, row_filter, split, counted):
-    """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
-
-    The batch boundaries depend on the data only: TF kernels may round the
-    last bit differently for different batch shapes, and the output must be
-    the same in every run. When ``counted``, rows and the label are counted
-    and, with ``on_bad_rows = "skip"``, malformed rows go to the ``bad``
-    output as quarantine lines instead of failing the run; the uncounted
-    second read of the training files skips them silently.
-    """
-    counters = split_counters(split) if counted else None
-    bad = []
-
-    def quarantine(line, fields, message):
-        counters["bad"].inc()
-        bad.append(quarantine_line(path, line, fields, message))
-
-    on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
-    batches = (
-        clean_rows(batch, cfg, row_filter, counters)
-        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
-    )
-    for batch in rechunked(batches, BATCH_ROWS):
-        yield from drain(bad)
-        yield tft_batch(batch, cfg.columns)
-    yield from drain(bad)
-
-
-def split_counters(split):
-    """The Beam counters of one split: rows read, dropped (by the row filter) and malformed."""
-    return {
-        name: beam.metrics.Metrics.counter(METRICS_NAMESPACE, f"{split}_{name}")
-        for name in ("read", "dropped", "bad")
-    }
-
-
-def clean_rows(batch, cfg, row_filter, counters):
-    """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given."""
-    with dotted.blamed_on(cfg, "row_filter"):
-        keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
-    clean = batch.filter(pa.array(keep))
-    if counters:
-        counters["read"].inc(batch.num_rows)
-        counters["dropped"].inc(batch.num_rows - clean.num_rows)
-    return clean
-
-
-class Columns(collections.abc.Mapping):
-    """A record batch as the row filter sees it: column name -> numpy array, made when asked."""
-
-    def __init__(self, batch):
-        self._batch = batch
-        self._arrays = {}
-
-    def __getitem__(self, name):
-        if name not in self._arrays:
-            self._arrays[name] = self._batch.column(name).to_numpy(zero_copy_only=False)
-        return self._arrays[name]
-
-    def __iter__(self):
-        return iter(self._batch.schema.names)
-
-    def __len__(self):
-        return self._batch.num_columns
-
-
-def rechunked(batches, rows):
-    """The same rows in batches of ``rows`` rows each (the last may be shorter), in order."""
-    pending, count = [], 0
-    for batch in batches:
-        pending.append(batch)
-        count += batch.num_rows
-        while count >= rows:
-            table = pa.Table.from_batches(pending)
-            yield table.slice(0, rows).combine_chunks().to_batches()[0]
-            pending, count = table.slice(rows).to_batches(), count - rows
-    if count:
-        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
-
-
-def tft_batch(batch, columns):
-    """A typed record batch in the form TFT reads: one single-value list per row and column."""
-    offsets = pa.array(np.arange(batch.num_rows + 1, dtype=np.int32))
-    arrays = [
-        pa.ListArray.from_arrays(offsets, values.cast(TFT_TYPES[column.type]))
-        for column, values in zip(columns, batch.columns)
-    ]
-    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
-
-
-def drain(bad):
-    """The quarantine lines collected so far, as the ``bad`` output; empties the list."""
-    while bad:
-        yield beam.pvalue.TaggedOutput(BAD, bad.pop(0))
-
-
-def quarantine_line(path, line, fields, message):
-    """One CSV line of the quarantine file: where the row was, why, and the row."""
-    text = io.StringIO()
-    csv.writer(text, lineterminator="").writerow([path, line, message, ",".join(fields)])
-    return text.getvalue()
-
-
-@traced
-def row_counts(result):
-    """Rows read, malformed, dropped and kept per split."""
-    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
-    values = {m.key.metric.name: m.committed for m in query["counters"]}
-    counts = {}
-    for split in SPLITS:
-        read, dropped = values.get(f"{split}_read", 0), values.get(f"{split}_dropped", 0)
-        kept = read - dropped
-        counts[split] = {
-            "read": read,
-            "bad": values.get(f"{split}_bad", 0),
-            "dropped": dropped,
-            "kept": kept,
-        }
-    return counts
-
-
-@traced
-def check_counts(counts, files):
-    """An empty split is an error, never a silently degenerate transform_fn."""
-    for split in SPLITS:
-        if counts[split]["read"] == 0 and counts[split]["bad"]:
-            raise DataError(
-                f"{', '.join(files[split])}: all {counts[split]['bad']} rows are malformed "
-                f"(on_bad_rows = \"skip\" quarantined them); fix the data"
-            )
-        if counts[split]["read"] == 0:
-            raise DataError(f"{', '.join(files[split])}: no data rows")
-        if counts[split]["kept"] == 0:
-            raise DataError(
-                f"{', '.join(files[split])}: all {counts[split]['read']} rows were dropped "
-                "by the row filter; check the data or setting 'row_filter'"
-            )
-
-
-@traced
-def write_digests(staging, data):
-    """The digests consumers depend on, into ``staging``: the records, and the transform graph."""
-    spec = tft.TFTransformOutput(data).transformed_feature_spec()
-    digests = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
-    for split in SPLITS:
-        with tf.io.gfile.GFile(location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}")) as f:
-            digests[split] = json.loads(f.read())
-    (staging / layout.DATA_DIGEST).write_text(manifest.to_json(digests), encoding="utf-8")
-    # fingerprint.pb holds a random id of each save; saved_model.pb counts by its meaning.
-    graph = {
-        part: tree_digest(location.join(data, part), ignore=("fingerprint.pb", SAVED_MODEL))
-        for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
-    }
-    graph["graph"] = hashlib.sha256(canonical_graph(data).encode()).hexdigest()
-    (staging / layout.TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
-
-
-def tree_digest(root, ignore=()):
-    """One hash of every file's path and content under ``root`` (local or remote), but ``ignore``d names."""
-    files = {}
-    for directory, _, names in tf.io.gfile.walk(root):
-        for name in names:
-            if name not in ignore:
-                path = location.join(directory, name)
-                with tf.io.gfile.GFile(path, "rb") as f:
-                    files[path[len(root):]] = hashlib.sha256(f.read()).hexdigest()
-    return hashlib.sha256(manifest.to_json(files).encode()).hexdigest()
-
-
-def canonical_graph(data):
-    """The transform_fn's saved graph as text that depends on what it computes only.
-
-    TF writes a graph's and each function's nodes in an order that varies
-    between processes (it follows Python's per-process string hashing), and
-    names vocabulary tables after the temp dir the graph was built in: the
-    nodes are sorted by name and that dir is cut out.
-    """
-    with tf.io.gfile.GFile(location.join(data, tft.TFTransformOutput.TRANSFORM_FN_DIR, SAVED_MODEL), "rb") as f:
-        model = saved_model_pb2.SavedModel.FromString(f.read())
-    for meta_graph in model.meta_graphs:
-        graph = meta_graph.graph_def
-        sort_by(graph.node, lambda node: node.name)
-        sort_by(graph.library.function, lambda function: function.signature.name)
-        for function in graph.library.function:
-            sort_by(function.node_def, lambda node: node.name)
-    return str(model).replace(data, "")
-
-
-def sort_by(repeated, key):
-    """Sort a repeated protobuf field in place."""
-    ordered = sorted(repeated, key=key)
-    del repeated[:]
-    repeated.extend(ordered)
 
 
 @traced
@@ -486,7 +271,7 @@ def write_sample(staging, data, cfg, row_filter, rows=SAMPLE_ROWS):
         {"raw": row, "transformed": {name: plain(column[i]) for name, column in values.items()}}
         for i, row in enumerate(raw)
     ]
-    (staging / SAMPLE).write_text(manifest.to_json({"rows": sample}), encoding="utf-8")
+    (staging / layout.SAMPLE_FILE).write_text(manifest.to_json({"rows": sample}), encoding="utf-8")
 
 
 def plain(value):

@@ -24,7 +24,7 @@ def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
     table = [[name, tensor.dtype.name, list(tensor.shape)] + [show(v) for v in tensor.numpy()]
              for name, tensor in raw.items()]
     headers = ["raw feature", "dtype", "shape"] + [f"row {i + 1}" for i in range(rows)]
-    print(f"{rows} sample raw rows from {cfg.artifact('raw')}:")
+    print(f"{rows} sample raw rows from {cfg.artifact(layout.RAW)}:")
     print(tabulate(table, headers=headers))
 
 
@@ -38,7 +38,7 @@ def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
         right = [[name, show(t.numpy()[i])] for name, t in sorted(transformed.items())]
         left += [["", ""]] * (len(right) - len(left))
         right += [["", ""]] * (len(left) - len(right))
-        table = [l + r for l, r in zip(left, right)]
+        table = [raw_cells + transformed_cells for raw_cells, transformed_cells in zip(left, right)]
         print(f"\nrow {i + 1}:")
         print(tabulate(table, headers=["raw feature", "value", "transformed feature", "value"]))
 
@@ -48,7 +48,7 @@ def sample_raw(cfg, rows):
     """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
     raw_dir = location.data_dir(cfg, layout.RAW)
     tft_output = tft.TFTransformOutput(raw_dir)
-    files = sorted(tf.io.gfile.glob(location.join(raw_dir, "train-*.tfrecord")))
+    files = sorted(tf.io.gfile.glob(location.join(raw_dir, layout.records_pattern("train"))))
     batch = next(iter(tf.data.TFRecordDataset(files).batch(rows)))
     parsed = tf.io.parse_example(batch, tft_output.raw_feature_spec())
     return {c.name: parsed[c.name] for c in cfg.columns}

@@ -5,7 +5,10 @@ This is the embedded default data of the fare-prediction pipeline.  Fares come
 from the public NYC rules applied to the visible columns plus hidden variables
 (route detour, traffic speed, tolls) that a model cannot see; resampling the
 hidden variables with the visible columns fixed gives the noise floor, the RMSE
-of the best possible predictor.  Only numpy and the standard library are used.
+of the best possible predictor.  Only numpy, the standard library and the
+example's row filter are used: a ride is clean exactly when the pipeline's
+filter (:func:`tft_build.examples.taxi.rowfilter.is_clean_ride`) keeps it, so
+the noise floor is measured on the rows the models are scored on.
 """
 
 import argparse
@@ -15,6 +18,8 @@ from pathlib import Path
 from typing import NamedTuple
 
 import numpy as np
+
+from tft_build.examples.taxi.rowfilter import in_nyc, is_clean_ride
 
 HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,"
           "dropoff_longitude,dropoff_latitude,passenger_count")
@@ -27,8 +32,6 @@ MTA_TAX_START = np.datetime64("2009-11-01T00:00:00", "s")
 TOLL_CHANGES = np.array(["2010-12-30", "2013-03-03", "2015-03-22"], "datetime64[s]")
 TOLL_AMOUNTS = np.array([4.57, 4.80, 5.33, 5.54])
 
-LON_RANGE = (-74.30, -72.90)
-LAT_RANGE = (40.50, 41.80)
 KM_PER_DEG_LAT = 111.2
 KM_PER_DEG_LON = 84.3  # at 40.75 N
 KM_PER_MILE = 1.609344
@@ -129,24 +132,10 @@ class Spread(NamedTuple):
 SPREAD = Spread()
 
 
-def in_box(lon, lat):
-    """Boolean array: point inside the lon/lat box that counts as NYC."""
-    return ((lon >= LON_RANGE[0]) & (lon <= LON_RANGE[1])
-            & (lat >= LAT_RANGE[0]) & (lat <= LAT_RANGE[1]))
-
-
-def is_clean(fare, plon, plat, dlon, dlat, passengers):
-    """Boolean array: row is usable for training (coordinates in the NYC box,
-    fare at least the $2.50 initial charge, 1-6 passengers).  The pipeline's
-    filter applies the same rule, and every generated dirty row violates it."""
-    return (in_box(plon, plat) & in_box(dlon, dlat) & (fare >= 2.5)
-            & (passengers >= 1) & (passengers <= 6))
-
-
 def clean_mask(rides):
-    """`is_clean` applied to a `Rides` batch."""
-    return is_clean(rides.fare_amount, rides.pickup_longitude, rides.pickup_latitude,
-                    rides.dropoff_longitude, rides.dropoff_latitude, rides.passenger_count)
+    """Boolean array: which rides of a `Rides` batch the pipeline's row filter
+    keeps (every generated dirty row fails it)."""
+    return is_clean_ride(rides._asdict())
 
 
 def straight_miles(plon, plat, dlon, dlat):
@@ -239,7 +228,7 @@ def _spot_points(rng, n, spots, want_manhattan):
         lon[todo] = spots[spot, 0] + noise[0] / KM_PER_DEG_LON
         lat[todo] = spots[spot, 1] + noise[1] / KM_PER_DEG_LAT
         todo = todo[(in_manhattan(lon[todo], lat[todo]) != want_manhattan)
-                    | ~in_box(lon[todo], lat[todo])]
+                    | ~in_nyc(lon[todo], lat[todo])]
     return lon, lat
 
 
@@ -257,7 +246,7 @@ def _displaced(rng, lon, lat, want_manhattan):
         end_lon[todo] = lon[todo] + km * np.sin(bearing) / KM_PER_DEG_LON
         end_lat[todo] = lat[todo] + km * np.cos(bearing) / KM_PER_DEG_LAT
         todo = todo[(in_manhattan(end_lon[todo], end_lat[todo]) != want_manhattan)
-                    | ~in_box(end_lon[todo], end_lat[todo])]
+                    | ~in_nyc(end_lon[todo], end_lat[todo])]
     return end_lon, end_lat
 
 

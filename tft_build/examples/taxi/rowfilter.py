@@ -6,6 +6,11 @@ transform calls it on a batch of rows at once: a mapping of column name to
 numpy array, returning a boolean mask. Written with ``&`` (not ``and``), the
 same code also takes one typed row (a dict of scalars from
 :func:`tft_build.io.csvio.read_rows`) and returns one bool, as serving does.
+
+The data generator (:mod:`tft_build.examples.taxi.datagen`) counts clean
+rides with this same function for the noise floor, and places its rides in
+the same box (:func:`in_nyc`), so the floor is measured on the rows the
+pipeline keeps.
 """
 
 # Generous bounds around New York City; the real data has ~2% rides at 0,0.
@@ -18,14 +23,17 @@ MAX_PASSENGERS = 6
 def is_clean_ride(row):
     """True where the ride is inside NYC, costs at least $2.50 and had 1-6 riders."""
     return (
-        _inside(row["pickup_longitude"], NYC_LONGITUDE)
-        & _inside(row["dropoff_longitude"], NYC_LONGITUDE)
-        & _inside(row["pickup_latitude"], NYC_LATITUDE)
-        & _inside(row["dropoff_latitude"], NYC_LATITUDE)
+        in_nyc(row["pickup_longitude"], row["pickup_latitude"])
+        & in_nyc(row["dropoff_longitude"], row["dropoff_latitude"])
         & (row["fare_amount"] >= MIN_FARE)
         & (row["passenger_count"] >= 1)
         & (row["passenger_count"] <= MAX_PASSENGERS)
     )
+
+
+def in_nyc(longitude, latitude):
+    """True where the point lies in the longitude/latitude box that counts as New York City."""
+    return _inside(longitude, NYC_LONGITUDE) & _inside(latitude, NYC_LATITUDE)
 
 
 def _inside(value, bounds):

@@ -1,0 +1,177 @@
+"""The Beam transform's input: each CSV's clean rows as record batches in TFT's form, counted.
+
+One read of one CSV (:func:`read_clean_batches`, a Beam ``FlatMap``) parses
+it into Arrow record batches (:mod:`tft_build.io.arrowcsv`), drops the rows
+the configured row filter rejects (:func:`clean_rows`), cuts the rest into
+batches of BATCH_ROWS rows (:func:`rechunked`) and types them as TFT reads
+them (:func:`tft_batch`). Malformed rows, when skipped, leave as quarantine
+lines on the ``bad`` output. Beam counters count the rows of each split
+(:func:`split_counters`); after the run :func:`row_counts` reads them back
+and :func:`check_counts` refuses a split left empty.
+
+Only the Beam counters and outputs come from Beam here; the rest is pure
+Arrow and numpy, tested without running a pipeline.
+"""
+
+import collections.abc
+import csv
+import io
+
+import apache_beam as beam
+import numpy as np
+import pyarrow as pa
+
+from tft_build.engine import dotted
+from tft_build.engine.trace import traced
+from tft_build.errors import DataError
+from tft_build.io import arrowcsv, csvio
+
+BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
+QUARANTINE_HEADER = "file,line,error,row"
+BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
+TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
+METRICS_NAMESPACE = "tft_build"
+COUNTERS = ("read", "dropped", "bad")  # per split: rows read, dropped by the row filter, malformed
+
+
+def read_clean_batches(path, cfg, row_filter, split, counted):
+    """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
+
+    The batch boundaries depend on the data only: TF kernels may round the
+    last bit differently for different batch shapes, and the output must be
+    the same in every run. When ``counted``, the split's rows are counted
+    and, with ``on_bad_rows = "skip"``, malformed rows go to the ``bad``
+    output as quarantine lines instead of failing the run; the uncounted
+    second read of the training files skips them silently.
+    """
+    counters = split_counters(split) if counted else None
+    bad = []
+
+    def quarantine(line, fields, message):
+        counters["bad"].inc()
+        bad.append(quarantine_line(path, line, fields, message))
+
+    on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
+    batches = (
+        clean_rows(batch, cfg, row_filter, counters)
+        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
+    )
+    for batch in rechunked(batches, BATCH_ROWS):
+        yield from drain(bad)
+        yield tft_batch(batch, cfg.columns)
+    yield from drain(bad)
+
+
+def clean_rows(batch, cfg, row_filter, counters):
+    """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given.
+
+    The filter may return one bool for the whole batch (``keep_all``) or one per row.
+    """
+    with dotted.blamed_on(cfg, "row_filter"):
+        keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
+    clean = batch.filter(pa.array(keep))
+    if counters:
+        counters["read"].inc(batch.num_rows)
+        counters["dropped"].inc(batch.num_rows - clean.num_rows)
+    return clean
+
+
+class Columns(collections.abc.Mapping):
+    """A record batch as the row filter sees it: column name -> numpy array, made when asked."""
+
+    def __init__(self, batch):
+        self._batch = batch
+        self._arrays = {}
+
+    def __getitem__(self, name):
+        if name not in self._arrays:
+            self._arrays[name] = self._batch.column(name).to_numpy(zero_copy_only=False)
+        return self._arrays[name]
+
+    def __iter__(self):
+        return iter(self._batch.schema.names)
+
+    def __len__(self):
+        return self._batch.num_columns
+
+
+def rechunked(batches, rows):
+    """The same rows in batches of ``rows`` rows each (the last may be shorter), in order."""
+    pending, count = [], 0
+    for batch in batches:
+        pending.append(batch)
+        count += batch.num_rows
+        while count >= rows:
+            table = pa.Table.from_batches(pending)
+            yield table.slice(0, rows).combine_chunks().to_batches()[0]
+            pending, count = table.slice(rows).to_batches(), count - rows
+    if count:
+        yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
+
+
+def tft_batch(batch, columns):
+    """A typed record batch in the form TFT reads: one single-value list per row and column."""
+    offsets = pa.array(np.arange(batch.num_rows + 1, dtype=np.int32))
+    arrays = [
+        pa.ListArray.from_arrays(offsets, values.cast(TFT_TYPES[column.type]))
+        for column, values in zip(columns, batch.columns)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
+
+
+def drain(bad):
+    """The quarantine lines collected so far, as the ``bad`` output; empties the list."""
+    while bad:
+        yield beam.pvalue.TaggedOutput(BAD, bad.pop(0))
+
+
+def quarantine_line(path, line, fields, message):
+    """One CSV line of the quarantine file (QUARANTINE_HEADER): where the row was, why, and the row."""
+    text = io.StringIO()
+    csv.writer(text, lineterminator="").writerow([path, line, message, ",".join(fields)])
+    return text.getvalue()
+
+
+def split_counters(split):
+    """The Beam counters of one split: rows read, dropped (by the row filter) and malformed."""
+    return {name: beam.metrics.Metrics.counter(METRICS_NAMESPACE, counter_name(split, name)) for name in COUNTERS}
+
+
+def counter_name(split, counter):
+    """The Beam counter of ``counter`` (one of COUNTERS) for ``split``, e.g. ``train_read``."""
+    return f"{split}_{counter}"
+
+
+@traced
+def row_counts(result, splits):
+    """Rows read, malformed, dropped and kept per split, from the counters of a finished run."""
+    query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
+    values = {m.key.metric.name: m.committed for m in query["counters"]}
+    return {split: split_counts(values, split) for split in splits}
+
+
+def split_counts(values, split):
+    """``{read, bad, dropped, kept}`` of ``split`` from counter values by name (a counter never incremented is 0)."""
+    read, dropped, bad = (values.get(counter_name(split, name), 0) for name in COUNTERS)
+    return {"read": read, "bad": bad, "dropped": dropped, "kept": read - dropped}
+
+
+@traced
+def check_counts(counts, files):
+    """An empty split is an error, never a silently degenerate transform_fn.
+
+    ``files`` maps each split to its CSVs, named in the error.
+    """
+    for split, paths in files.items():
+        if counts[split]["read"] == 0 and counts[split]["bad"]:
+            raise DataError(
+                f"{', '.join(paths)}: all {counts[split]['bad']} rows are malformed "
+                f"(on_bad_rows = \"skip\" quarantined them); fix the data"
+            )
+        if counts[split]["read"] == 0:
+            raise DataError(f"{', '.join(paths)}: no data rows")
+        if counts[split]["kept"] == 0:
+            raise DataError(
+                f"{', '.join(paths)}: all {counts[split]['read']} rows were dropped "
+                "by the row filter; check the data or setting 'row_filter'"
+            )

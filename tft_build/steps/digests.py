@@ -1,0 +1,99 @@
+"""What a Beam step's consumers depend on, as digests: of the records, and of the transform graph.
+
+Training depends on the records, serving also on the transform_fn; each is a
+small file (``layout.DATA_DIGEST``, ``layout.TRANSFORM_DIGEST``) that a
+task's ``file_dep`` compares, so a rebuild that made the same records or the
+same graph is no change downstream (early cutoff). The records are digested
+in memory as they are encoded (:func:`encode`), never read back; the graph is
+digested by its meaning (:func:`canonical_graph`), since TF saves the same
+graph as different bytes in different processes.
+"""
+
+import hashlib
+import json
+
+import tensorflow as tf
+import tensorflow_transform as tft
+from tensorflow.core.protobuf import saved_model_pb2
+
+from tft_build import layout
+from tft_build.engine.trace import traced
+from tft_build.io import location, manifest, tfrecords
+
+SAVED_MODEL = tf.saved_model.SAVED_MODEL_FILENAME_PB
+SAVE_FINGERPRINT = "fingerprint.pb"  # TF writes a random id of each save into it
+
+
+def encode(transformed):
+    """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair, and their digest.
+
+    The digest (:func:`manifest.records_digest`) is taken here, from the
+    records in memory, so nothing is read back after writing.
+    """
+    batch, _ = transformed
+    chunk = tfrecords.tfrecord_chunk(batch)
+    return chunk.data, manifest.records_digest(chunk.records())
+
+
+def records_digest_file(data, split):
+    """Where the pipeline writes the summed digest of ``split``'s records, in the data dir ``data``."""
+    return location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}")
+
+
+@traced
+def write_digests(staging, data, splits):
+    """The digests consumers depend on, into ``staging``: the records of ``splits``, and the transform graph."""
+    spec = tft.TFTransformOutput(data).transformed_feature_spec()
+    digests = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
+    for split in splits:
+        with tf.io.gfile.GFile(records_digest_file(data, split)) as f:
+            digests[split] = json.loads(f.read())
+    (staging / layout.DATA_DIGEST).write_text(manifest.to_json(digests), encoding="utf-8")
+    # saved_model.pb counts by its meaning (canonical_graph), not its bytes.
+    graph = {
+        part: tree_digest(location.join(data, part), ignore=(SAVE_FINGERPRINT, SAVED_MODEL))
+        for part in (tft.TFTransformOutput.TRANSFORM_FN_DIR, tft.TFTransformOutput.TRANSFORMED_METADATA_DIR)
+    }
+    graph["graph"] = hashlib.sha256(canonical_graph(data).encode()).hexdigest()
+    (staging / layout.TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
+
+
+def tree_digest(root, ignore=()):
+    """One hash of every file's path and content under ``root`` (local or remote), but ``ignore``d names.
+
+    Paths count relative to ``root``, so the same files anywhere give the same hash.
+    """
+    files = {}
+    for directory, _, names in tf.io.gfile.walk(root):
+        for name in names:
+            if name not in ignore:
+                path = location.join(directory, name)
+                with tf.io.gfile.GFile(path, "rb") as f:
+                    files[path[len(root):]] = hashlib.sha256(f.read()).hexdigest()
+    return hashlib.sha256(manifest.to_json(files).encode()).hexdigest()
+
+
+def canonical_graph(data):
+    """The transform_fn's saved graph as text that depends on what it computes only.
+
+    TF writes a graph's and each function's nodes in an order that varies
+    between processes (it follows Python's per-process string hashing), and
+    names vocabulary tables after the temp dir the graph was built in: the
+    nodes are sorted by name and that dir is cut out.
+    """
+    with tf.io.gfile.GFile(location.join(data, tft.TFTransformOutput.TRANSFORM_FN_DIR, SAVED_MODEL), "rb") as f:
+        model = saved_model_pb2.SavedModel.FromString(f.read())
+    for meta_graph in model.meta_graphs:
+        graph = meta_graph.graph_def
+        sort_by(graph.node, lambda node: node.name)
+        sort_by(graph.library.function, lambda function: function.signature.name)
+        for function in graph.library.function:
+            sort_by(function.node_def, lambda node: node.name)
+    return str(model).replace(data, "")
+
+
+def sort_by(repeated, key):
+    """Sort a repeated protobuf field in place."""
+    ordered = sorted(repeated, key=key)
+    del repeated[:]
+    repeated.extend(ordered)

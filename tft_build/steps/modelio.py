@@ -1,0 +1,72 @@
+"""The trained model between the train and serve steps: its files, and how it is fed.
+
+Training saves a model dir (``artifacts/models/<name>/``) and serving reads
+it; what both must agree on lives here, so serving never imports the
+training step: the model file and its reproducible bytes
+(:func:`save_model`, :func:`load_model`), the history file with the training
+label's statistics (:func:`write_history`, :func:`trained_label_stats`), and
+the shape of the model's inputs (:func:`as_model_inputs`).
+"""
+
+import json
+import os
+import zipfile
+from pathlib import Path
+
+import tensorflow as tf
+import tf_keras as keras
+
+from tft_build import layout
+from tft_build.engine.trace import traced
+from tft_build.io import manifest
+
+KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
+FIXED_SAVE_TIME = "1980-01-01@00:00:00"
+FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+
+
+def save_model(model, directory):
+    """Save ``model`` as ``directory/model.keras``, same weights same bytes (:func:`reproducible_keras_file`)."""
+    path = Path(directory) / layout.MODEL_FILE
+    model.save(path)
+    reproducible_keras_file(path)
+
+
+def reproducible_keras_file(path):
+    """Rewrite a ``.keras`` zip without what changes from save to save: the save time in
+    its metadata and the weights' zip timestamp. Equal weights then give equal bytes,
+    so a retrained model that did not change is no change for the tasks that read it
+    (early cutoff), and the build cache's keys of those tasks stay the same."""
+    with zipfile.ZipFile(path) as saved:
+        members = [(info, saved.read(info)) for info in saved.infolist()]
+    tmp = path.with_name(path.name + ".tmp")
+    with zipfile.ZipFile(tmp, "w") as out:
+        for info, data in members:
+            if info.filename == KERAS_METADATA:
+                data = json.dumps({**json.loads(data), "date_saved": FIXED_SAVE_TIME}).encode()
+            fixed = zipfile.ZipInfo(info.filename, date_time=FIXED_ZIP_TIME)
+            fixed.compress_type, fixed.external_attr = info.compress_type, info.external_attr
+            out.writestr(fixed, data)
+    os.replace(tmp, path)
+
+
+@traced
+def load_model(cfg, model_name):
+    """The trained ``tf_keras`` model called ``model_name``."""
+    return keras.models.load_model(cfg.artifact(layout.MODELS, model_name, layout.MODEL_FILE))
+
+
+def write_history(directory, history, summary, label_stats):
+    """``directory/history.json``: the per-epoch curves, the run's summary and the training label's statistics."""
+    text = manifest.to_json({"history": history, **summary, "label_stats": label_stats})
+    (Path(directory) / layout.HISTORY_FILE).write_text(text)
+
+
+def trained_label_stats(cfg, model_name):
+    """The statistics of the label that the model called ``model_name`` was trained on (:func:`write_history`)."""
+    return json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())["label_stats"]
+
+
+def as_model_inputs(features):
+    """The ``[batch]`` tensors of TFT as the ``[batch, 1]`` inputs the models take."""
+    return {name: tf.expand_dims(value, -1) for name, value in features.items()}
