@@ -10,7 +10,9 @@ the TF-free half lives here and the TF half (:func:`feature_spec`) imports
 TensorFlow only when called.
 """
 
+from collections.abc import Iterable
 from dataclasses import dataclass
+from typing import Any
 
 COLUMN_TYPES = ("string", "float", "int", "timestamp")
 
@@ -24,16 +26,18 @@ class Column:
     default: str | float | int | None = None  # None: required, a missing value is an error
 
     @property
-    def optional(self):
+    def optional(self) -> bool:
         return self.default is not None
 
 
-def columns_from_pairs(pairs):
+def columns_from_pairs(
+    pairs: Iterable[tuple[str, str] | tuple[str, str, str | float | int | None]]
+) -> tuple[Column, ...]:
     """Columns from ``(name, type)`` or ``(name, type, default)`` tuples, in order."""
     return tuple(Column(*pair) for pair in pairs)
 
 
-def feature_spec(columns, with_defaults=False):
+def feature_spec(columns: Iterable[Column], with_defaults: bool = False) -> dict[str, Any]:
     """The ``tf.io`` feature spec of the raw columns: one scalar per row.
 
     TFT's metadata takes no defaults; the served model's ``tf.Example``

@@ -20,6 +20,7 @@ import dataclasses
 import glob
 import os
 import tomllib
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -82,30 +83,30 @@ class Config:
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
     origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
 
-    def column(self, name):
+    def column(self, name: str) -> Column:
         """The column called ``name``."""
         return next(c for c in self.columns if c.name == name)
 
-    def model_builder(self, model):
+    def model_builder(self, model: str) -> str:
         """The dotted path of the builder of the model called ``model``."""
         return dict(self.models)[model]
 
-    def where(self, setting):
+    def where(self, setting: str) -> str:
         """``file: setting 'name'``: where a user fixes ``setting``, for error messages."""
         source = dict(self.origins).get(setting.partition(".")[0], "default settings")
         return f"{source}: setting '{setting}'"
 
     @property
-    def code_dirs(self):
+    def code_dirs(self) -> tuple[Path, ...]:
         """Where user modules named by dotted path live: the project dir, then each config file's dir."""
         dirs = [self.project_dir] + [Path(f).parent for f in self.config_files]
         return tuple(dict.fromkeys(dirs))
 
     @property
-    def classification(self):
+    def classification(self) -> bool:
         return self.objective == "classification"
 
-    def artifact(self, *parts):
+    def artifact(self, *parts: str) -> str:
         """A path under the artifacts dir, as a canonical string.
 
         doit links a consumer to its producer only when the strings are equal,
@@ -129,7 +130,7 @@ SCALAR_TYPES = {
 }
 
 
-def load_config(project_dir=".", environ=None):
+def load_config(project_dir: str | Path = ".", environ: Mapping[str, str] | None = None) -> Config:
     """The config of the project in ``project_dir``, with the env override."""
     environ = os.environ if environ is None else environ
     project_dir = Path(project_dir).resolve()
@@ -171,7 +172,7 @@ def _with_cache_dir(cfg, environ):
     return cfg
 
 
-def default_cache_dir(environ):
+def default_cache_dir(environ: Mapping[str, str]) -> str:
     """The user's cache dir for tft_build: ``$XDG_CACHE_HOME/tft_build``, else ``~/.cache/tft_build``."""
     base = environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
     return os.path.join(base, "tft_build")
@@ -351,12 +352,13 @@ def _with_objective(cfg):
     return dataclasses.replace(cfg, objective="regression" if numeric else "classification")
 
 
-def data_files(cfg, split):
+# "Config" quoted: steps call this, and their code fingerprint follows the names of hints (the class would count)
+def data_files(cfg: "Config", split: str) -> list[str]:
     """The sorted files that the ``split`` ("train" or "eval") globs match."""
     return matching_files(cfg.train_data if split == "train" else cfg.eval_data)
 
 
-def matching_files(patterns):
+def matching_files(patterns: Iterable[str]) -> list[str]:
     """The files that each path or glob matches, sorted per pattern, local or remote."""
     files = []
     for pattern in patterns:

@@ -6,7 +6,7 @@ SIZE_UNITS = {"": 1, "B": 1, "KB": 10**3, "MB": 10**6, "GB": 10**9, "TB": 10**12
               "KIB": 2**10, "MIB": 2**20, "GIB": 2**30, "TIB": 2**40}
 
 
-def parse_size(text):
+def parse_size(text: str | int | float) -> int:
     """Bytes from ``5GB``, ``500 MB``, ``2GiB`` or a plain number of bytes."""
     if isinstance(text, int) and not isinstance(text, bool):
         return text

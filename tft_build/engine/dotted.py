@@ -13,25 +13,28 @@ import importlib
 import importlib.util
 import os
 import traceback
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+from tft_build.config.settings import Config  # quoted in hints: a step's code fingerprint would count an unquoted one
 from tft_build.display import shown
 from tft_build.engine import fingerprint, sourceguard
 from tft_build.errors import ConfigError, TftBuildError, first_line
 
 
-def plugin_settings(cfg):
+def plugin_settings(cfg: "Config") -> list[str]:
     """The settings that name code: ``preprocessing_fn``, ``row_filter``, ``models.<name>``."""
     return ["preprocessing_fn", "row_filter"] + [f"models.{name}" for name, _ in cfg.models]
 
 
-def path_of(cfg, setting):
+def path_of(cfg: "Config", setting: str) -> str:
     """The dotted path that ``setting`` holds."""
     table, _, name = setting.partition(".")
     return cfg.model_builder(name) if table == "models" else getattr(cfg, setting)
 
 
-def check(cfg, setting):
+def check(cfg: "Config", setting: str) -> None:
     """A one-line ConfigError unless the code ``setting`` names exists; imports nothing.
 
     A module beside the project is parsed (a syntax error names its line) and
@@ -55,7 +58,7 @@ def check(cfg, setting):
         raise ConfigError(f"{where}: {source} defines no '{attr}'")
 
 
-def resolve(cfg, setting):
+def resolve(cfg: "Config", setting: str) -> Any:
     """The object that ``setting`` names; a one-line ConfigError if it does not resolve."""
     path, where = path_of(cfg, setting), cfg.where(setting)
     module_name, _, attr = path.partition(":")
@@ -71,7 +74,7 @@ def resolve(cfg, setting):
 
 
 @contextlib.contextmanager
-def blamed_on(cfg, setting):
+def blamed_on(cfg: "Config", setting: str) -> Iterator[None]:
     """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`)."""
     try:
         yield
@@ -81,7 +84,7 @@ def blamed_on(cfg, setting):
         raise user_code_error(cfg, setting, err) from None
 
 
-def user_code_error(cfg, setting, err):
+def user_code_error(cfg: "Config", setting: str, err: Exception) -> ConfigError:
     """A one-line ConfigError for an exception that the code ``setting`` names raised.
 
     It says which setting, what was raised, and the last line of the user's

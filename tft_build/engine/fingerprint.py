@@ -26,11 +26,13 @@ import importlib.metadata
 import json
 import platform
 import sys
+from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
 from functools import cache
 from importlib.machinery import PathFinder
 from importlib.util import find_spec
 from pathlib import Path
+from typing import Any
 
 from tft_build import former
 from tft_build.engine.sourceguard import source_digest
@@ -50,11 +52,11 @@ class Fingerprint:
     """A digest plus what it was made of: each definition's hash and source."""
 
     digest: str
-    definitions: dict = field(default_factory=dict)  # "module:name" -> {"hash", "source"}
-    externals: dict = field(default_factory=dict)  # distribution -> version
-    modules: dict = field(default_factory=dict)  # module name -> source digest of the file read
+    definitions: dict[str, dict[str, str]] = field(default_factory=dict)  # "module:name" -> {"hash", "source"}
+    externals: dict[str, str] = field(default_factory=dict)  # distribution -> version
+    modules: dict[str, str] = field(default_factory=dict)  # module name -> source digest of the file read
 
-    def as_value(self):
+    def as_value(self) -> dict[str, Any]:
         """The JSON-able form stored in doit's database (for ``doit explain``)."""
         return {
             "digest": self.digest, "definitions": self.definitions,
@@ -62,7 +64,7 @@ class Fingerprint:
         }
 
 
-def fingerprint(targets, project_dirs=()):
+def fingerprint(targets: Iterable[str], project_dirs: Iterable[str | Path] = ()) -> Fingerprint:
     """The fingerprint of the functions named ``"module:name"`` in ``targets``."""
     roots = tuple(Path(d).resolve() for d in project_dirs)
     walk = _Walk(roots)
@@ -189,14 +191,14 @@ class ParsedModule:
     path: Path
     digest: str  # of the source file's bytes (see tft_build.engine.sourceguard)
     source: str
-    lines: list  # the source's lines, for segments
+    lines: list[str]  # the source's lines, for segments
     tree: ast.Module
-    definitions: dict  # name -> [statement nodes that bind it]
-    imports: dict  # alias -> (module, name or None)
-    star_imports: list
+    definitions: dict[str, list[ast.stmt]]  # name -> [statement nodes that bind it]
+    imports: dict[str, tuple[str, str | None]]  # alias -> (module, name or None)
+    star_imports: list[str]
     memo: dict = field(default_factory=dict)  # (name, roots) -> (definition entry, references)
 
-    def segment(self, node):
+    def segment(self, node: ast.AST) -> str:
         """The source lines of ``node`` as written, decorators included (the whole file for the module)."""
         if node is self.tree:
             return self.source
@@ -204,7 +206,7 @@ class ParsedModule:
         return "".join(self.lines[first - 1:node.end_lineno]).rstrip("\n")
 
 
-def module_path(module_name, roots):
+def module_path(module_name: str, roots: tuple[str | Path, ...]) -> Path | None:
     """The source file that importing a project module will load, found without running code.
 
     An imported module is where it was loaded from; otherwise the search is
@@ -244,14 +246,14 @@ def _source_file(origin):
     return Path(origin).resolve() if origin and origin.endswith(".py") else None
 
 
-def module_binds(module_name, roots, name):
+def module_binds(module_name: str, roots: tuple[str | Path, ...], name: str) -> bool:
     """Whether the project module ``module_name`` binds ``name`` (defines or imports it),
     read from its source without running it; SyntaxError if it does not parse."""
     module = parsed_module(module_name, roots)
     return name in module.definitions or name in module.imports or bool(module.star_imports)
 
 
-def parsed_module(module_name, roots):
+def parsed_module(module_name: str, roots: tuple[str | Path, ...]) -> ParsedModule | None:
     """The parsed source of a project module, or None when it has no source file."""
     path = module_path(module_name, roots)
     if path is None:
@@ -281,7 +283,7 @@ def _parse(module_name, path, version):
 
 
 @cache
-def installed_version(dist):
+def installed_version(dist: str) -> str:
     """The installed version of a distribution, or "unknown"."""
     try:
         return importlib.metadata.version(dist)
@@ -290,7 +292,7 @@ def installed_version(dist):
 
 
 @cache
-def distributions(top):
+def distributions(top: str) -> list[str]:
     """The distributions that provide the top-level module ``top``.
 
     Most are named as their module (``numpy``; ``tensorflow_transform`` for
@@ -309,7 +311,7 @@ def _all_distributions():
     return importlib.metadata.packages_distributions()
 
 
-def top_level_statements(body):
+def top_level_statements(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
     """Statements run at import time, looking into ``if``/``try``/``with`` blocks."""
     for stmt in body:
         if isinstance(stmt, (ast.If, ast.Try, ast.With)):
@@ -321,7 +323,7 @@ def top_level_statements(body):
             yield stmt
 
 
-def statement_binds(stmt):
+def statement_binds(stmt: ast.stmt) -> list[str]:
     """Names a top-level statement binds (defs, classes, assignments)."""
     if isinstance(stmt, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
         return [stmt.name]
@@ -335,7 +337,9 @@ def statement_binds(stmt):
     return [n.id for t in targets for n in ast.walk(t) if isinstance(n, ast.Name)]
 
 
-def collect_import(stmt, package, imports, stars):
+def collect_import(
+    stmt: ast.Import | ast.ImportFrom, package: str, imports: dict[str, tuple[str, str | None]], stars: list[str]
+) -> None:
     """Record what an import statement binds, relative imports resolved."""
     if isinstance(stmt, ast.Import):
         for alias in stmt.names:
@@ -356,7 +360,7 @@ def collect_import(stmt, package, imports, stars):
             imports[alias.asname or alias.name] = (base, alias.name)
 
 
-def strip_docstrings(tree):
+def strip_docstrings(tree: ast.Module) -> ast.Module:
     """Remove docstrings from the module, classes and functions, in place."""
     for node in ast.walk(tree):
         if isinstance(node, (ast.Module, ast.ClassDef, ast.FunctionDef, ast.AsyncFunctionDef)):
@@ -367,12 +371,12 @@ def strip_docstrings(tree):
     return tree
 
 
-def normalized(node):
+def normalized(node: ast.AST) -> str:
     """The syntax tree as text, without positions: formatting and comments are gone."""
     return ast.dump(node, annotate_fields=False, include_attributes=False)
 
 
-def referenced_chains(node):
+def referenced_chains(node: ast.AST) -> list[tuple[str, list[str]]]:
     """``(name, [attr, ...])`` for each name used in ``node``: ``a.b.c`` -> ``("a", ["b", "c"])``.
 
     Only whole chains count (``a.b.c``, not also ``a.b`` and ``a``).
@@ -411,7 +415,7 @@ class _ChainFinder(ast.NodeVisitor):
         self.generic_visit(node)
 
 
-def bound_names(node):
+def bound_names(node: ast.AST) -> set[str]:
     """Names bound inside a definition: parameters, assignments, loops, nested defs."""
     names = set()
     for sub in ast.walk(node):

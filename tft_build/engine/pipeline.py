@@ -13,9 +13,13 @@ of the functions a step runs (the step itself and the configured plug-ins,
 """
 
 import os
+from collections.abc import Callable, Iterable, Mapping
+from typing import Any
+
+from doit.task import Task
 
 from tft_build import layout
-from tft_build.config.settings import matching_files
+from tft_build.config.settings import Config, matching_files
 from tft_build.engine.actions import run_step
 from tft_build.engine.uptodate import code_unchanged, remote_files_unchanged, settings_for, settings_unchanged
 from tft_build.io import location
@@ -42,7 +46,7 @@ PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "ro
 
 
 
-def output_files(cfg, directory):
+def output_files(cfg: Config, directory: str) -> dict[str, str]:
     """The files a transform step leaves in ``directory`` that consumers read."""
     return {
         "manifest": cfg.artifact(directory, layout.MANIFEST),
@@ -51,13 +55,15 @@ def output_files(cfg, directory):
     }
 
 
-def csv_files(cfg, *splits):
+def csv_files(cfg: Config, *splits: str) -> list[str]:
     """The local data files of ``splits``, existing ones only (a missing one is the step's error)."""
     local = [p for split in splits for p in getattr(cfg, f"{split}_data") if not location.is_remote(p)]
     return [path for path in matching_files(local) if os.path.isfile(path)]
 
 
-def step_checks(cfg, step, plugins, settings, splits=()):
+def step_checks(
+    cfg: Config, step: str, plugins: Iterable[str], settings: Mapping[str, Any], splits: Iterable[str] = ()
+) -> list[Callable[[Task, Mapping[str, Any]], bool]]:
     """The uptodate checks of a step: its code with the plug-ins it calls, its settings,
     and the data of ``splits`` on remote storage (local data files are ``file_dep``)."""
     remote = [p for split in splits for p in getattr(cfg, f"{split}_data") if location.is_remote(p)]
@@ -68,7 +74,9 @@ def step_checks(cfg, step, plugins, settings, splits=()):
     ]
 
 
-def transform_like_task(cfg, directory, step, plugins, settings, doc):
+def transform_like_task(
+    cfg: Config, directory: str, step: str, plugins: Iterable[str], settings: Iterable[str], doc: str | None
+) -> dict[str, Any]:
     """A Beam step: CSVs -> ``artifacts/<directory>/``."""
     outputs = output_files(cfg, directory)
     step = f"tft_build.steps.transform:{step}"
@@ -83,14 +91,14 @@ def transform_like_task(cfg, directory, step, plugins, settings, doc):
     }
 
 
-def preprocess_task(cfg):
+def preprocess_task(cfg: Config) -> dict[str, Any]:
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
     return transform_like_task(
         cfg, layout.RAW, "preprocess_raw_data", [cfg.row_filter], RAW_SETTINGS, preprocess_task.__doc__
     )
 
 
-def transform_task(cfg):
+def transform_task(cfg: Config) -> dict[str, Any]:
     """Beam + tf.Transform: analyze train, transform train and eval, save transform_fn."""
     plugins = [cfg.preprocessing_fn, cfg.row_filter]
     return transform_like_task(
@@ -98,7 +106,7 @@ def transform_task(cfg):
     )
 
 
-def view_original_task(cfg):
+def view_original_task(cfg: Config) -> dict[str, Any]:
     """Print sample raw rows with their dtypes and shapes."""
     return {
         "doc": view_original_task.__doc__,
@@ -108,7 +116,7 @@ def view_original_task(cfg):
     }
 
 
-def view_transformed_task(cfg):
+def view_transformed_task(cfg: Config) -> dict[str, Any]:
     """Print sample rows raw and transformed, side by side."""
     return {
         "doc": view_transformed_task.__doc__,
@@ -118,7 +126,7 @@ def view_transformed_task(cfg):
     }
 
 
-def train_task(cfg, name):
+def train_task(cfg: Config, name: str) -> dict[str, Any]:
     """Train one model on the transformed data; save it and its history."""
     step = "tft_build.steps.train:train_model"
     builder = cfg.model_builder(name)
@@ -133,7 +141,7 @@ def train_task(cfg, name):
     }
 
 
-def predict_task(cfg, name):
+def predict_task(cfg: Config, name: str) -> dict[str, Any]:
     """Export the model on raw features, predict the eval rows, write metrics."""
     transformed = output_files(cfg, layout.TRANSFORMED)
     targets = [
@@ -156,7 +164,7 @@ def predict_task(cfg, name):
 
 
 
-def creators(cfg):
+def creators(cfg: Config) -> dict[str, Callable[[], dict[str, Any]]]:
     """``{"task_<name>": creator}``: the tasks of the config, in the seed's order."""
     made = {
         "task_preprocess_raw_data": lambda: preprocess_task(cfg),
@@ -170,7 +178,7 @@ def creators(cfg):
     return made
 
 
-def project_config(tasks):
+def project_config(tasks: Iterable[Task]) -> Config | None:
     """The tft_build config that the tasks were made from (in their ``meta``), or None.
 
     tft_build's doit commands replace doit's own for every doit project on the machine;

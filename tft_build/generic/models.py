@@ -20,10 +20,14 @@ builders (the taxi example's, :mod:`tft_build.examples.taxi.models`).
 """
 
 import math
-from typing import NamedTuple
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 import numpy as np
 import tf_keras as keras
+
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
 
 # Ids with at most this many values are one-hot encoded; more get embeddings.
 ONE_HOT_MAX_BUCKETS = 32
@@ -39,7 +43,7 @@ class Feature(NamedTuple):
     buckets: int | None = None  # for ids: the values are 0 .. buckets - 1
 
 
-def build_default_model(features, label_stats, cfg):
+def build_default_model(features: Mapping[str, Feature], label_stats: Mapping[str, Any], cfg: "Config") -> keras.Model:
     """A model for any transformed features: floats as they are, small id sets one-hot, large ones embedded.
 
     It reads nothing but the features' types and id ranges, so a user with
@@ -50,7 +54,7 @@ def build_default_model(features, label_stats, cfg):
     return compiled(inputs, parts, label_stats, cfg)
 
 
-def embedded_parts(features, inputs):
+def embedded_parts(features: Mapping[str, Feature], inputs: Mapping[str, Any]) -> list[Any]:
     """Learned embeddings of the ids with more than ONE_HOT_MAX_BUCKETS values, dropped per row in training."""
     parts = []
     for name, feature in sorted(features.items()):
@@ -66,7 +70,7 @@ def embedded_parts(features, inputs):
     return parts
 
 
-def feature_dropout(embedded, name):
+def feature_dropout(embedded: Any, name: str) -> Any:
     """The ``[batch, dim]`` embeddings, each ride's whole vector dropped at random.
 
     Most ids of a large cross are rare, and Adam moves a rare id's vector as
@@ -78,12 +82,12 @@ def feature_dropout(embedded, name):
     return keras.layers.Dropout(EMBEDDING_DROPOUT, noise_shape=(None, 1), name=name)(embedded)
 
 
-def embedding_dim(buckets):
+def embedding_dim(buckets: int) -> int:
     """A common rule of thumb: about the fourth root of the vocabulary, 2..16."""
     return max(2, min(16, round(1.6 * math.pow(buckets, 0.25))))
 
 
-def model_inputs(features):
+def model_inputs(features: Mapping[str, Feature]) -> dict[str, Any]:
     """One named ``[batch, 1]`` input per feature."""
     return {
         name: keras.Input(shape=(1,), name=name, dtype="int64" if f.dtype == "int" else "float32")
@@ -91,12 +95,12 @@ def model_inputs(features):
     }
 
 
-def dense_parts(features, inputs):
+def dense_parts(features: Mapping[str, Feature], inputs: Mapping[str, Any]) -> list[Any]:
     """The float features as they are (TFT already scaled them)."""
     return [inputs[name] for name, f in sorted(features.items()) if f.dtype == "float"]
 
 
-def one_hot_parts(features, inputs):
+def one_hot_parts(features: Mapping[str, Feature], inputs: Mapping[str, Any]) -> list[Any]:
     """Small categorical ids (hour, weekday, buckets) as one-hot vectors."""
     return [
         keras.layers.CategoryEncoding(f.buckets, output_mode="one_hot", name=f"{name}_one_hot")(inputs[name])
@@ -105,7 +109,9 @@ def one_hot_parts(features, inputs):
     ]
 
 
-def compiled(inputs, parts, label_stats, cfg):
+def compiled(
+    inputs: Mapping[str, Any], parts: Sequence[Any], label_stats: Mapping[str, Any], cfg: "Config"
+) -> keras.Model:
     """The shared body and head: hidden layers, then the label's output, with Adam.
 
     Regression: one output in label units, on MSE. Classification: a softmax

@@ -13,9 +13,15 @@ the transformed schema); timestamps become hour-of-day and day-of-week ids.
 Everything is pure TensorFlow and TFT, so the transform serves as it trains.
 """
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform import schema_inference
+
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
 
 # Vocabularies keep at most this many of the most frequent values; the rest share the extra id.
 MAX_VOCABULARY = 10_000
@@ -23,25 +29,25 @@ MAX_VOCABULARY = 10_000
 EPOCH_YEAR = 2009
 
 
-def numeric(x):
+def numeric(x: tf.Tensor) -> tf.Tensor:
     """A number column standardized to mean 0, variance 1 over the training rows."""
     return tft.scale_to_z_score(tf.cast(x, tf.float32))
 
 
-def category(x, top_k=MAX_VOCABULARY):
+def category(x: tf.Tensor, top_k: int = MAX_VOCABULARY) -> tf.Tensor:
     """Ids ``0..n`` of a text or integer code column: its training vocabulary plus one unseen-value id."""
     if x.dtype.is_integer:
         x = tf.strings.as_string(x)
     return tft.compute_and_apply_vocabulary(x, top_k=top_k, num_oov_buckets=1)
 
 
-def time_parts(name, x):
+def time_parts(name: str, x: tf.Tensor) -> dict[str, tf.Tensor]:
     """``{name_hour, name_weekday}`` ids of a ``YYYY-MM-DD HH:MM:SS[ UTC]`` timestamp column."""
     hour, weekday, _ = parse_timestamp(x)
     return {f"{name}_hour": categorical(hour, 24), f"{name}_weekday": categorical(weekday, 7)}
 
 
-def preprocessing_fn(inputs, cfg):
+def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str, tf.Tensor]:
     """Every column but the key as a feature by its type; the label unchanged."""
     features = {cfg.label: inputs[cfg.label]}
     for column in cfg.columns:
@@ -57,7 +63,7 @@ def preprocessing_fn(inputs, cfg):
     return features
 
 
-def parse_timestamp(text):
+def parse_timestamp(text: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
     """Hour (0-23), weekday (Monday=0) and days since EPOCH_YEAR-01-01.
 
     ``text`` is ``YYYY-MM-DD HH:MM:SS UTC``; fixed-width substrings and integer
@@ -73,7 +79,7 @@ def parse_timestamp(text):
     return hour, weekday, days - epoch
 
 
-def days_from_civil(year, month, day):
+def days_from_civil(year: tf.Tensor, month: tf.Tensor, day: tf.Tensor) -> tf.Tensor:
     """Days since 1970-01-01 of a proleptic Gregorian date (H. Hinnant's algorithm)."""
     year = year - tf.cast(month <= 2, tf.int64)
     era = year // 400
@@ -84,7 +90,7 @@ def days_from_civil(year, month, day):
     return era * 146097 + day_of_era - 719468
 
 
-def categorical(ids, size):
+def categorical(ids: tf.Tensor, size: int) -> tf.Tensor:
     """``ids`` marked in the transformed schema as categorical in ``[0, size)``.
 
     Model builders read the domain from the schema to size one-hot vectors and

@@ -6,7 +6,10 @@ code also takes one typed row and returns one bool, as serving does. The
 taxi example's filter is :mod:`tft_build.examples.taxi.rowfilter`.
 """
 
+from collections.abc import Mapping
+from typing import Any
 
-def keep_all(row):
+
+def keep_all(row: Mapping[str, Any]) -> bool:
     """Every row: the filter for data that needs none."""
     return True

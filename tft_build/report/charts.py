@@ -7,13 +7,23 @@ model's quality against its references), with axes at round ticks
 """
 
 import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
 
 from tft_build.report.htmlkit import esc, fmt, tag, unique
 
 PALETTE = ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b")
 
 
-def line_chart(series, *, title="", x_label="epoch", y_label="", marker=None, width=640, height=300):
+def line_chart(
+    series: Mapping[str, Sequence[float]],
+    *,
+    title: str = "",
+    x_label: str = "epoch",
+    y_label: str = "",
+    marker: tuple[float, str] | None = None,
+    width: int = 640,
+    height: int = 300,
+) -> str:
     """An SVG line chart of ``series`` (``{name: [y at x=1, 2, ...]}``) with axes, ticks and a legend.
 
     ``marker`` is ``(x, label)``: a dashed vertical line, say at the best
@@ -48,7 +58,7 @@ def line_chart(series, *, title="", x_label="epoch", y_label="", marker=None, wi
     return svg(width, height, title, "".join(parts) + legend(list(series), left, 36))
 
 
-def bar_chart(groups, *, title="", width=640):
+def bar_chart(groups: Mapping[str, Mapping[str, float]], *, title: str = "", width: int = 640) -> str:
     """An SVG horizontal bar chart: for each group (say a model), one bar per series, with a legend.
 
     ``groups`` is ``{group: {series: value}}``; a series keeps its colour
@@ -77,19 +87,19 @@ def bar_chart(groups, *, title="", width=640):
     return svg(width, bottom + 28, title, "".join(parts) + legend(names, left, 36))
 
 
-def svg(width, height, title, content):
+def svg(width: int, height: int, title: str, content: str) -> str:
     """An inline SVG chart element with a title line (and an accessible name)."""
     return tag("svg", tag("title", esc(title)) + text(8, 18, title, font_weight="bold") + content,
                xmlns="http://www.w3.org/2000/svg", viewBox=f"0 0 {width} {height}", width=width,
                height=height, role="img", class_="chart", aria_label=title)
 
 
-def text(x, y, words, **attrs):
+def text(x: float, y: float, words: str, **attrs: object) -> str:
     """An SVG ``<text>`` element at (x, y); ``words`` are escaped."""
     return tag("text", esc(words), x=f"{x:.1f}", y=f"{y:.1f}", **attrs)
 
 
-def legend(names, x, y):
+def legend(names: Iterable[str], x: float, y: float) -> str:
     """A row of colour swatches and series names, starting at (x, y)."""
     parts = []
     for i, name in enumerate(names):
@@ -98,17 +108,17 @@ def legend(names, x, y):
     return "".join(parts)
 
 
-def colour(index):
+def colour(index: int) -> str:
     """The colour of the ``index``-th series of a chart."""
     return PALETTE[index % len(PALETTE)]
 
 
-def scale(lo, hi, start, end):
+def scale(lo: float, hi: float, start: float, end: float) -> Callable[[float], float]:
     """The linear map of values ``lo..hi`` onto pixels ``start..end``."""
     return lambda v: start + (v - lo) / (hi - lo) * (end - start)
 
 
-def nice_ticks(lo, hi, count=5, integers=False):
+def nice_ticks(lo: float, hi: float, count: int = 5, integers: bool = False) -> list[float]:
     """Round tick values from at or below ``lo`` to at or above ``hi``, about ``count`` steps.
 
     A step is 1, 2 or 5 times a power of ten (at least 1 with ``integers``),

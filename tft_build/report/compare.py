@@ -19,12 +19,16 @@ show; it imports no TensorFlow.
 import hashlib
 import json
 import os
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from tft_build import layout
+from tft_build.config.settings import Config
 from tft_build.display import shown
 from tft_build.engine import buildcache, portable
 from tft_build.engine.cachefiles import OBJECTS, file_digests
+from tft_build.engine.cachestore import Store
 
 LAST = 5  # builds shown per model, besides the one in the workspace
 SHORT = 8  # characters of a key, hash or md5 shown
@@ -45,12 +49,14 @@ class Build:
     key: str
     task: str
     stored: str
-    files: dict  # input file (portable name) -> md5, None when it was missing
-    outputs: dict  # output file (portable name) -> (sha256, md5)
-    own: dict  # row label -> value: this task's settings, code, packages, remote data
+    files: dict[str, str | None]  # input file (portable name) -> md5, None when it was missing
+    outputs: dict[str, tuple[str, str]]  # output file (portable name) -> (sha256, md5)
+    own: dict[str, Any]  # row label -> value: this task's settings, code, packages, remote data
 
 
-def compare(cfg, models=(), last=LAST):
+def compare(
+    cfg: Config, models: Sequence[str] = (), last: int = LAST
+) -> tuple[list[tuple[str, list[str], list[list[Any]]]], list[str]]:
     """``(tables, notes)``: a ``(model, headers, rows)`` table for each of ``models`` (default:
     the config's) with builds in the cache, and one-line notes on what could not be shown."""
     store = buildcache.store_for(cfg)
@@ -70,7 +76,7 @@ def compare(cfg, models=(), last=LAST):
     return tables, notes
 
 
-def read_builds(store):
+def read_builds(store: Store) -> tuple[list[Build], list[str]]:
     """``(builds, notes)``: the cache's entries, newest first, and a note for each damaged one."""
     builds, notes = [], []
     for key, entry in store.read_all():
@@ -82,7 +88,7 @@ def read_builds(store):
     return builds, notes
 
 
-def as_build(entry):
+def as_build(entry: Mapping[str, Any] | None) -> Build:
     """A :class:`Build` of an entry; one of :data:`MALFORMED` when it is not whole (or None)."""
     inputs = entry["inputs"]
     code = inputs.get("code") or {}
@@ -98,7 +104,7 @@ def as_build(entry):
     return Build(str(entry["key"]), str(entry["task"]), str(entry["stored"]), dict(inputs["files"]), outputs, own)
 
 
-def flat(settings, prefix):
+def flat(settings: Mapping[str, Any], prefix: str) -> dict[str, Any]:
     """Row labels and values of nested settings: ``{"versions": {"tensorflow": ...}}`` gives
     ``setting versions.tensorflow``; a list is its compact JSON."""
     rows = {}
@@ -110,7 +116,9 @@ def flat(settings, prefix):
     return rows
 
 
-def model_table(store, cfg, model, builds, made, last):
+def model_table(
+    store: Store, cfg: Config, model: str, builds: Iterable[Build], made: Mapping[tuple[str, str], Build], last: int
+) -> tuple[list[str] | None, list[list[Any]], list[str]]:
     """``(headers, rows, notes)`` of one model: its ``last`` newest builds and the one in the
     workspace; ``made`` is :func:`producers` of ``builds``."""
     metrics_file = cfg.artifact(*layout.metrics_file(model))
@@ -141,7 +149,7 @@ def model_table(store, cfg, model, builds, made, last):
     return headers, rows, notes
 
 
-def read_metrics(store, sha):
+def read_metrics(store: Store, sha: str) -> dict[str, Any]:
     """A metrics file's scalar values, from its object in the cache, checked against its sha256."""
     data = store.files.read(OBJECTS, sha)
     if data is None:
@@ -151,17 +159,17 @@ def read_metrics(store, sha):
     return {str(k): v for k, v in json.loads(data).items() if not isinstance(v, (list, dict))}
 
 
-def metrics_first(names):
+def metrics_first(names: Collection[str]) -> list[str]:
     """Metric names in the order they are shown: :data:`FIRST_METRICS` first, then the others as they come."""
     return [name for name in FIRST_METRICS if name in names] + [name for name in names if name not in FIRST_METRICS]
 
 
-def label(build, in_workspace):
+def label(build: Build, in_workspace: bool) -> str:
     """A build's column header: when it was stored, its short key, and whether it is in the workspace."""
     return f"{build.stored.replace('T', ' ')}\n{build.key[:SHORT]}" + (WORKSPACE if in_workspace else "")
 
 
-def producers(builds):
+def producers(builds: Iterable[Build]) -> dict[tuple[str, str], Build]:
     """``(output file, md5)`` -> the build that made it (the newest, when several did)."""
     made = {}
     for build in builds:
@@ -170,7 +178,7 @@ def producers(builds):
     return made
 
 
-def lineage(build, made, roots):
+def lineage(build: Build, made: Mapping[tuple[str, str], Build], roots: portable.Roots) -> dict[str, Any]:
     """Row label -> value of everything ``build`` depends on: its own inputs and, through the
     builds that made its input files, theirs; an input file no cached build made is a data row."""
     found, todo, seen = {}, [build], set()
@@ -189,13 +197,13 @@ def lineage(build, made, roots):
     return found
 
 
-def input_order(row):
+def input_order(row: str) -> tuple[int, str]:
     """Input rows by kind (settings, code, packages, data), then by name."""
     kind, _, name = row.partition(" ")
     return INPUT_KINDS.index(kind), name
 
 
-def text(value):
+def text(value: Any) -> str:
     """A table value as the command prints it: 4 significant digits, a dash for none."""
     if value is None:
         return "–"

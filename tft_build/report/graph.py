@@ -11,9 +11,12 @@ instead, with a one-line hint on how to install it.
 """
 
 import sys
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 import graphviz
+from doit.task import Task
 
 from tft_build.display import shown
 from tft_build.report.history import NEVER_RUN, RESTORED, UP_TO_DATE
@@ -25,7 +28,7 @@ FORMATS = ("svg", "png", "dot")
 DOT_HINT = "graphviz's `dot` is not installed (apt-get install graphviz); wrote the .dot source instead"
 
 
-def task_infos(tasks):
+def task_infos(tasks: Iterable[Task]) -> list[dict[str, Any]]:
     """What the picture needs of doit's tasks: names, docs, files, deps."""
     return [
         {
@@ -39,7 +42,12 @@ def task_infos(tasks):
     ]
 
 
-def task_graph(infos, status, project_dir, traces=None):
+def task_graph(
+    infos: Sequence[Mapping[str, Any]],
+    status: Mapping[str, Mapping[str, Any]],
+    project_dir: str | Path,
+    traces: Mapping[str, Iterable[Mapping[str, Any]]] | None = None,
+) -> graphviz.Digraph:
     """A ``graphviz.Digraph`` of the tasks, their data files and (optionally) their call traces."""
     dot = graphviz.Digraph("tasks", graph_attr={"rankdir": "LR", "fontname": "Helvetica", "compound": "true"})
     dot.attr("node", fontname="Helvetica", fontsize="11")
@@ -61,7 +69,12 @@ def task_graph(infos, status, project_dir, traces=None):
     return dot
 
 
-def add_task(dot, info, last, calls):
+def add_task(
+    dot: graphviz.Digraph,
+    info: Mapping[str, Any],
+    last: Mapping[str, Any] | None,
+    calls: Iterable[Mapping[str, Any]] | None,
+) -> None:
     """A task box, or a cluster holding the box and its last call trace."""
     state = last["status"] if last else NEVER_RUN
     label = f"{info['name']}\n{state}"
@@ -83,7 +96,7 @@ def add_task(dot, info, last, calls):
             cluster.edge(caller, called, label=f"{call['order']}: {call['elapsed_time']:.2f} s", color="#666666")
 
 
-def add_legend(dot):
+def add_legend(dot: graphviz.Digraph) -> None:
     """The legend: a box of the statuses of a last run, each in its colour."""
     with dot.subgraph(name="cluster_legend") as box:
         box.attr(label="last run", style="rounded", color="#cccccc", fontsize="10")
@@ -91,7 +104,7 @@ def add_legend(dot):
             box.node(f"legend {state}", state, shape="box", style="filled,rounded", fillcolor=colour, fontsize="9")
 
 
-def svg_of(dot):
+def svg_of(dot: graphviz.Digraph) -> str | None:
     """The picture as SVG text, or None without graphviz's ``dot``."""
     try:
         return dot.pipe(format="svg").decode("utf-8")
@@ -99,7 +112,7 @@ def svg_of(dot):
         return None
 
 
-def write_picture(dot, path, fmt=None):
+def write_picture(dot: graphviz.Digraph, path: str | Path, fmt: str | None = None) -> Path:
     """Write the picture to ``path`` in ``fmt`` (from the suffix by default); the path written."""
     path = Path(path)
     fmt = fmt or (path.suffix[1:] if path.suffix[1:] in FORMATS else "svg")

@@ -10,7 +10,9 @@ graph, the HTML report (which goes next to them, :func:`report_path`) and
 
 import datetime
 import json
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from typing import Any
 
 from tft_build import layout
 from tft_build.io.atomic import write_file_atomic
@@ -21,25 +23,27 @@ RESTORED = "restored"  # from the build cache instead of run
 UP_TO_DATE = "up to date"
 
 
-def now():
+def now() -> str:
     """A run's id: the local time it started, to the second."""
     return datetime.datetime.now().isoformat(timespec="seconds")
 
 
-def runs_path(artifacts_dir):
+def runs_path(artifacts_dir: str | Path) -> Path:
     return Path(artifacts_dir) / layout.REPORTS / layout.RUNS_FILE
 
 
-def status_path(artifacts_dir):
+def status_path(artifacts_dir: str | Path) -> Path:
     return Path(artifacts_dir) / layout.REPORTS / layout.STATUS_FILE
 
 
-def report_path(artifacts_dir):
+def report_path(artifacts_dir: str | Path) -> Path:
     """The HTML report (:mod:`tft_build.report.html_report`), next to the history."""
     return Path(artifacts_dir) / layout.REPORTS / layout.REPORT_FILE
 
 
-def append_run(artifacts_dir, run, results):
+def append_run(
+    artifacts_dir: str | Path, run: str, results: Mapping[str, tuple[str, float | None]]
+) -> list[dict[str, Any]]:
     """Append the run's ``{task: (status, seconds)}`` to the history and update each task's
     last status; the history's new lines."""
     lines = [
@@ -59,12 +63,12 @@ def append_run(artifacts_dir, run, results):
     return lines
 
 
-def read_history(artifacts_dir):
+def read_history(artifacts_dir: str | Path) -> list[dict[str, Any]]:
     """Every recorded task run, oldest first (the lines that are not one are left out)."""
     return read_history_lines(artifacts_dir)[0]
 
 
-def read_history_lines(artifacts_dir):
+def read_history_lines(artifacts_dir: str | Path) -> tuple[list[dict[str, Any]], int]:
     """``(records, skipped)``: every recorded task run, oldest first, and how many lines were not one.
 
     A record is a JSON object naming its ``run`` and ``task``; a line cut
@@ -88,7 +92,7 @@ def read_history_lines(artifacts_dir):
     return records, skipped
 
 
-def read_status(artifacts_dir):
+def read_status(artifacts_dir: str | Path) -> dict[str, dict[str, Any]]:
     """Each task's last recorded status, ``{task: {"status", "seconds", "run"}}``."""
     try:
         return json.loads(status_path(artifacts_dir).read_text(encoding="utf-8"))
@@ -96,7 +100,7 @@ def read_status(artifacts_dir):
         return {}
 
 
-def forget_status(artifacts_dir, task):
+def forget_status(artifacts_dir: str | Path, task: str) -> None:
     """Forget a task's last status and trace (its outputs were cleaned): "never run"."""
     status = read_status(artifacts_dir)
     if status.pop(task, None) is not None:
@@ -104,7 +108,7 @@ def forget_status(artifacts_dir, task):
     Path(artifacts_dir).joinpath(*layout.trace_file(task)).unlink(missing_ok=True)
 
 
-def read_trace(artifacts_dir, task):
+def read_trace(artifacts_dir: str | Path, task: str) -> dict[str, Any] | None:
     """The last trace of ``task`` (``{"task", "run", "calls"}``), or None."""
     try:
         return json.loads(Path(artifacts_dir).joinpath(*layout.trace_file(task)).read_text(encoding="utf-8"))
@@ -112,7 +116,7 @@ def read_trace(artifacts_dir, task):
         return None
 
 
-def read_traces(artifacts_dir, tasks):
+def read_traces(artifacts_dir: str | Path, tasks: Iterable[str]) -> dict[str, list[dict[str, Any]]]:
     """The last call trace of each task that has one, ``{task: [call, ...]}``."""
     traces = {task: read_trace(artifacts_dir, task) for task in tasks}
     return {task: data.get("calls", []) for task, data in traces.items() if data is not None}

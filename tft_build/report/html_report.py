@@ -17,9 +17,12 @@ This module is the page and its sections; the HTML it is written with is
 import datetime
 import json
 import math
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
+from typing import Any
 
 from tft_build import layout
+from tft_build.config.settings import Config
 from tft_build.io.atomic import write_file_atomic
 from tft_build.report import compare, history
 from tft_build.report.charts import bar_chart, line_chart
@@ -67,14 +70,24 @@ svg.chart .axis { stroke: #888; }
 """
 
 
-def write_report(artifacts_dir, graph_svg, timing_rows, cfg=None):
+def write_report(
+    artifacts_dir: str | Path,
+    graph_svg: str | None,
+    timing_rows: Sequence[Mapping[str, Any]],
+    cfg: Config | None = None,
+) -> Path:
     """Write ``<artifacts_dir>/reports/index.html`` (atomically); returns its path."""
     path = history.report_path(artifacts_dir)
     write_file_atomic(path, render_page(artifacts_dir, graph_svg, timing_rows, cfg))
     return path
 
 
-def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
+def render_page(
+    artifacts_dir: str | Path,
+    graph_svg: str | None,
+    timing_rows: Sequence[Mapping[str, Any]],
+    cfg: Config | None = None,
+) -> str:
     """The report's HTML text: a header, a table of contents and the sections.
 
     With the project's ``cfg``, the builds in its build cache are a section too.
@@ -109,7 +122,7 @@ def render_page(artifacts_dir, graph_svg, timing_rows, cfg=None):
     return "<!DOCTYPE html>\n" + tag("html", tag("head", head) + tag("body", body), lang="en") + "\n"
 
 
-def graph_section(graph_svg):
+def graph_section(graph_svg: str | None) -> str:
     """graphviz's SVG inlined (what precedes ``<svg``, the XML prolog, cannot be)."""
     start = graph_svg.find("<svg") if graph_svg else -1
     if start < 0:
@@ -117,7 +130,7 @@ def graph_section(graph_svg):
     return tag("div", graph_svg[start:], class_="graph")
 
 
-def timings_section(timing_rows, artifacts_dir):
+def timings_section(timing_rows: Sequence[Mapping[str, Any]], artifacts_dir: str | Path) -> str:
     """This run's timing table, then the seconds of each task in the runs before."""
     this_run = note(NOTHING_YET)
     if timing_rows:
@@ -130,14 +143,14 @@ def timings_section(timing_rows, artifacts_dir):
     return tag("h3", "This run") + this_run + tag("h3", "History") + before
 
 
-def row_class(timing_row):
+def row_class(timing_row: Mapping[str, Any]) -> str:
     """The CSS class that makes a failed or a slower task stand out."""
     if timing_row.get("status") == "failed":
         return "failed"
     return "slower" if "slower" in (timing_row.get("change") or "") else ""
 
 
-def history_table(records, skipped):
+def history_table(records: Iterable[Mapping[str, Any]], skipped: int) -> str:
     """The last runs, newest first, with the seconds of each task that ran.
 
     ``records`` and ``skipped`` are :func:`tft_build.report.history.read_history_lines`'s:
@@ -159,12 +172,14 @@ def history_table(records, skipped):
     return notes + table(["run", *tasks], rows, caption=caption)
 
 
-def matching(artifacts_dir, *parts):
+def matching(artifacts_dir: str | Path, *parts: str) -> Iterator[Path]:
     """The files under ``artifacts_dir`` at the path ``parts``, whose parts may be glob patterns."""
     return Path(artifacts_dir).glob("/".join(parts))
 
 
-def file_section(paths, read, render):
+def file_section(
+    paths: Iterable[Path], read: Callable[[Any], Any], render: Callable[[list[tuple[Path, Any]]], str]
+) -> str:
     """A section made of JSON files: ``render`` of what ``read`` made of them.
 
     Each file that cannot be read becomes a one-line note; with no file at
@@ -182,13 +197,13 @@ def file_section(paths, read, render):
     return "".join(notes) + (render(loaded) if loaded else "")
 
 
-def read_trace_rows(data):
+def read_trace_rows(data: Any) -> dict[str, Any]:
     """A trace file's task, run and calls (as table rows), checked."""
     calls = [[c[k] for k in TRACE_COLUMNS] + [c.get("error")] for c in data["calls"]]
     return {"task": str(data["task"]), "run": str(data.get("run", "")), "calls": calls}
 
 
-def render_traces(loaded):
+def render_traces(loaded: Iterable[tuple[Path, Mapping[str, Any]]]) -> str:
     """One table per task: the functions it called, in order, with their times."""
     parts = []
     for _, trace in loaded:
@@ -201,12 +216,12 @@ def render_traces(loaded):
     return "".join(parts)
 
 
-def read_metric_numbers(data):
+def read_metric_numbers(data: Any) -> dict[str, float | None]:
     """A metrics file's numeric values (null counts as a missing number)."""
     return {str(k): v for k, v in data.items() if v is None or is_number(v)}
 
 
-def render_models(loaded):
+def render_models(loaded: Iterable[tuple[Path, Mapping[str, float | None]]]) -> str:
     """A table with a row per model, and bar charts of its quality against the references."""
     models = {path.stem: metrics for path, metrics in loaded}
     found = unique(k for metrics in models.values() for k in metrics)
@@ -221,7 +236,7 @@ def render_models(loaded):
     return table(["model", *keys], rows) + "".join(charts)
 
 
-def builds_section(cfg):
+def builds_section(cfg: Config) -> str:
     """Each model's builds in the build cache side by side, as ``doit compare`` shows them;
     a cache that cannot be read is a note."""
     try:
@@ -234,7 +249,7 @@ def builds_section(cfg):
     )
 
 
-def read_training_curves(data):
+def read_training_curves(data: Any) -> dict[str, Any]:
     """A training history's loss curves and its best epoch, checked."""
     logged = data["history"]  # Keras's History.history: a list of values per metric
     series = {k: [float(v) for v in logged[k]] for k in LOSS_SERIES if k in logged}
@@ -244,7 +259,7 @@ def read_training_curves(data):
     return {"series": series, **{k: v for k, v in facts.items() if is_number(v)}}
 
 
-def render_curves(loaded):
+def render_curves(loaded: Iterable[tuple[Path, Mapping[str, Any]]]) -> str:
     """One line chart per model: loss per epoch, the best epoch marked."""
     parts = []
     for path, curves in loaded:
@@ -257,12 +272,12 @@ def render_curves(loaded):
     return "".join(parts)
 
 
-def read_sample(data):
+def read_sample(data: Any) -> list[tuple[dict[str, Any], dict[str, Any]]]:
     """Sample rows as (raw, transformed) pairs of ``{name: value}``, checked."""
     return [(dict(row["raw"]), dict(row["transformed"])) for row in data["rows"]]
 
 
-def render_sample(loaded):
+def render_sample(loaded: Sequence[tuple[Path, Sequence[tuple[Mapping[str, Any], Mapping[str, Any]]]]]) -> str:
     """Each sample row raw and transformed side by side, under a header group."""
     _, rows = loaded[0]
     if not rows:

@@ -6,11 +6,15 @@ engine, so the report needs nothing installed.
 """
 
 import html
+from collections.abc import Iterable, Sequence
+from typing import Any, TypeVar
 
 LIST_ITEMS = 6  # a list value (say a one-hot vector) shows this many items
 
+T = TypeVar("T")
 
-def tag(name, content="", **attrs):
+
+def tag(name: str, content: str = "", **attrs: object) -> str:
     """``<name attrs>content</name>``; ``content`` is HTML, attribute values are escaped.
 
     ``class_`` is ``class``, and ``stroke_width`` is ``stroke-width``.
@@ -19,17 +23,24 @@ def tag(name, content="", **attrs):
     return f"<{name}{text}>{content}</{name}>"
 
 
-def esc(value):
+def esc(value: object) -> str:
     """``value`` as HTML text."""
     return html.escape(str(value))
 
 
-def note(text_html):
+def note(text_html: str) -> str:
     """A one-line note in place of what is missing."""
     return tag("p", text_html, class_="note")
 
 
-def table(headers, rows, *, row_classes=None, groups=(), caption=""):
+def table(
+    headers: Iterable[str],
+    rows: Sequence[Iterable[Any]],
+    *,
+    row_classes: Sequence[str] | None = None,
+    groups: Iterable[tuple[str, int]] = (),
+    caption: str = "",
+) -> str:
     """An HTML table of ``rows`` (lists of values); numbers are compact and right-aligned.
 
     ``groups`` is a header row of ``(label, columns)`` spans above the headers.
@@ -46,12 +57,12 @@ def table(headers, rows, *, row_classes=None, groups=(), caption=""):
     return tag("div", tag("table", content), class_="scroll")
 
 
-def cell(value):
+def cell(value: Any) -> str:
     """A table cell; numbers right-aligned."""
     return tag("td", esc(fmt(value)), class_="num") if is_number(value) else tag("td", esc(fmt(value)))
 
 
-def fmt(value):
+def fmt(value: Any) -> str:
     """Compact text of a value: 4 significant digits, thousands separated, lists cut short."""
     if value is None:
         return "–"
@@ -65,11 +76,11 @@ def fmt(value):
     return f"{value:.4g}"
 
 
-def is_number(value):
+def is_number(value: object) -> bool:
     """Whether ``value`` is an int or a float (a bool is not a number here)."""
     return isinstance(value, (int, float)) and not isinstance(value, bool)
 
 
-def unique(items):
+def unique(items: Iterable[T]) -> list[T]:
     """``items`` without repeats, in the order they first came."""
     return list(dict.fromkeys(items))

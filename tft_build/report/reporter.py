@@ -9,16 +9,22 @@ slowdowns, and writes the HTML report when a task ran.
 
 import sys
 import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any, TextIO
 
+from doit.exceptions import BaseFail
 from doit.reporter import ConsoleReporter
+from doit.task import Task
 
+from tft_build.config.settings import Config
 from tft_build.engine import buildcache
 from tft_build.report import history
 from tft_build.report.history import RESTORED, UP_TO_DATE
 from tft_build.report.timings import timing_row, timing_table
 
 
-def reporter_for(cfg, run):
+def reporter_for(cfg: Config, run: str) -> type["RunReporter"]:
     """A :class:`RunReporter` class bound to the config and the run's id (doit instantiates it)."""
     return type("TftBuildReporter", (RunReporter,), {"cfg": cfg, "run": run})
 
@@ -30,28 +36,28 @@ class RunReporter(ConsoleReporter):
     run = ""
     desc = "console output with a timing table and the tft_build report"
 
-    def __init__(self, outstream, options):
+    def __init__(self, outstream: TextIO, options: Mapping[str, Any]) -> None:
         super().__init__(outstream, options)
         self.tasks = {}
         self.started = {}
         self.results = {}  # task -> (status, seconds), in the order they finished
 
-    def initialize(self, tasks, selected_tasks):
+    def initialize(self, tasks: Mapping[str, Task], selected_tasks: Sequence[str]) -> None:
         self.tasks = tasks
 
-    def execute_task(self, task):
+    def execute_task(self, task: Task) -> None:
         super().execute_task(task)
         self.started[task.name] = time.perf_counter()
 
-    def add_success(self, task):
+    def add_success(self, task: Task) -> None:
         super().add_success(task)
         self._finish(task, RESTORED if task.values.get(buildcache.RESTORED) else "ran")
 
-    def add_failure(self, task, fail):
+    def add_failure(self, task: Task, fail: BaseFail) -> None:
         super().add_failure(task, fail)
         self._finish(task, "failed")
 
-    def skip_uptodate(self, task):
+    def skip_uptodate(self, task: Task) -> None:
         super().skip_uptodate(task)
         self.results[task.name] = (UP_TO_DATE, None)
 
@@ -60,7 +66,7 @@ class RunReporter(ConsoleReporter):
         seconds = time.perf_counter() - started if started is not None else None
         self.results[task.name] = (status, seconds)
 
-    def complete_run(self):
+    def complete_run(self) -> None:
         super().complete_run()
         if not self.results:
             return
@@ -74,14 +80,16 @@ class RunReporter(ConsoleReporter):
             sys.stderr.write(f"tft_build: could not write the run report: {err}\n")
 
 
-def record_run(artifacts_dir, run, results):
+def record_run(
+    artifacts_dir: str | Path, run: str, results: Mapping[str, tuple[str, float | None]]
+) -> list[dict[str, Any]]:
     """Append the run's ``{task: (status, seconds)}`` to the history; its timing rows,
     each task against its previous run."""
     before = history.read_history(artifacts_dir)
     return [timing_row(line, before) for line in history.append_run(artifacts_dir, run, results)]
 
 
-def write_reports(cfg, tasks, rows):
+def write_reports(cfg: Config, tasks: Mapping[str, Task], rows: Sequence[Mapping[str, Any]]) -> None:
     """The HTML report, with the task graph as it stands after this run and the builds in the cache.
 
     A run where every task was up to date changes nothing that the report

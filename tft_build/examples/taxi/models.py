@@ -4,17 +4,29 @@ Both are dense networks on the transformed features; the second adds learned
 embeddings of the hashed crosses of location buckets.
 """
 
-from tft_build.generic.models import compiled, dense_parts, embedded_parts, model_inputs, one_hot_parts
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
+import tf_keras as keras
+
+from tft_build.generic.models import Feature, compiled, dense_parts, embedded_parts, model_inputs, one_hot_parts
+
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
 
 
-def build_non_embedding_model(features, label_stats, cfg):
+def build_non_embedding_model(
+    features: Mapping[str, Feature], label_stats: Mapping[str, Any], cfg: "Config"
+) -> keras.Model:
     """Dense network on the float features and one-hot small categorical ids."""
     inputs = model_inputs(features)
     parts = dense_parts(features, inputs) + one_hot_parts(features, inputs)
     return compiled(inputs, parts, label_stats, cfg)
 
 
-def build_embedding_model(features, label_stats, cfg):
+def build_embedding_model(
+    features: Mapping[str, Feature], label_stats: Mapping[str, Any], cfg: "Config"
+) -> keras.Model:
     """The non-embedding model plus learned embeddings of the hashed-cross ids."""
     inputs = model_inputs(features)
     parts = dense_parts(features, inputs) + one_hot_parts(features, inputs) + embedded_parts(features, inputs)

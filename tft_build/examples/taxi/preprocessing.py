@@ -10,11 +10,16 @@ cfg)``: ``inputs`` is a dict of raw ``[batch]`` tensors, ``cfg`` the frozen
 """
 
 import math
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING
 
 import tensorflow as tf
 import tensorflow_transform as tft
 
 from tft_build.generic.preprocessing import categorical, parse_timestamp
+
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
 
 LABEL = "fare_amount"
 
@@ -26,7 +31,7 @@ MAX_TRIP_KM = 100.0
 MAX_CROSS_BUCKETS = 10_000
 
 
-def preprocessing_fn(inputs, cfg):
+def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str, tf.Tensor]:
     """Scaled, bucketized, crossed and calendar features of a taxi ride."""
     plon, plat = inputs["pickup_longitude"], inputs["pickup_latitude"]
     dlon, dlat = inputs["dropoff_longitude"], inputs["dropoff_latitude"]
@@ -71,36 +76,36 @@ def preprocessing_fn(inputs, cfg):
     return features
 
 
-def scale_longitude(lon):
+def scale_longitude(lon: tf.Tensor | float) -> tf.Tensor | float:
     """The seed's longitude scaling, about 0..1 around NYC."""
     return (lon + 78.0) / 8.0
 
 
-def scale_latitude(lat):
+def scale_latitude(lat: tf.Tensor | float) -> tf.Tensor | float:
     """The seed's latitude scaling, about 0..1 around NYC."""
     return (lat - 37.0) / 8.0
 
 
-def euclidean(plon, plat, dlon, dlat):
+def euclidean(plon: tf.Tensor, plat: tf.Tensor, dlon: tf.Tensor, dlat: tf.Tensor) -> tf.Tensor:
     """The seed's distance: straight line in degrees."""
     return tf.sqrt(tf.square(dlon - plon) + tf.square(dlat - plat))
 
 
-def haversine_km(lon1, lat1, lon2, lat2):
+def haversine_km(lon1: tf.Tensor, lat1: tf.Tensor, lon2: tf.Tensor, lat2: tf.Tensor) -> tf.Tensor:
     """Great-circle distance in kilometres; fares follow it, not degrees."""
     lon1, lat1, lon2, lat2 = (tf.cast(v, tf.float64) * (math.pi / 180) for v in (lon1, lat1, lon2, lat2))
     a = tf.sin((lat2 - lat1) / 2) ** 2 + tf.cos(lat1) * tf.cos(lat2) * tf.sin((lon2 - lon1) / 2) ** 2
     return tf.cast(2 * EARTH_RADIUS_KM * tf.asin(tf.sqrt(tf.minimum(a, 1.0))), tf.float32)
 
 
-def near(lon, lat, place_lon, place_lat):
+def near(lon: tf.Tensor, lat: tf.Tensor, place_lon: float, place_lat: float) -> tf.Tensor:
     """1.0 where the point is within AIRPORT_RADIUS_KM of the place, else 0.0."""
     place = tf.ones_like(lon)
     km = haversine_km(lon, lat, place * place_lon, place * place_lat)
     return tf.cast(km < AIRPORT_RADIUS_KM, tf.float32)
 
 
-def cross(ids_and_sizes, max_buckets=MAX_CROSS_BUCKETS):
+def cross(ids_and_sizes: Sequence[tuple[tf.Tensor, int]], max_buckets: int = MAX_CROSS_BUCKETS) -> tf.Tensor:
     """One id per combination of categorical ids, hashed when there are too many.
 
     ``ids_and_sizes`` is a list of ``(ids, size)`` with ids in ``[0, size)``.
