@@ -7,6 +7,7 @@ user copies of the taxi ``preprocessing_fn`` (calling a helper in another
 module) and model builders, which tests may edit.
 """
 
+import ast
 import json
 import os
 import shutil
@@ -21,6 +22,17 @@ from tft_build.examples.taxi import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
 DOIT_SCRIPT = Path(sys.executable).parent / "doit"  # the console script pip installed beside this Python
+# The seed's (tft_tasks') task names, which its instructions use: they keep working.
+SEED_TASKS = [
+    "preprocess_raw_data",
+    "transform_raw_data",
+    "view_original_sample_data",
+    "view_transformed_sample_data",
+    "train_non_embedding_model",
+    "train_embedding_model",
+    "train_and_predict_non_embedding_model",
+    "train_and_predict_embedding_model",
+]
 NO_CACHE = {"TFT_BUILD_CACHE_DIR": ""}  # for tests of what a run does: a build done before would be restored
 
 
@@ -107,7 +119,7 @@ def user_preprocessing():
     source = source.replace(
         "    return features\n", '    features["rush_hour"] = my_helpers.rush_hour(hour)\n    return features\n', 1
     )
-    return with_hook(source, "def preprocessing_fn(inputs, cfg):") + UNUSED
+    return with_hook(source, "preprocessing_fn") + UNUSED
 
 
 def user_models():
@@ -115,17 +127,17 @@ def user_models():
     source = (ROOT / "tft_build" / "examples" / "taxi" / "models.py").read_text()
     source = source.replace("\nfrom tft_build.generic.models", "\nimport my_hook\nfrom tft_build.generic.models", 1)
     for builder in ("build_non_embedding_model", "build_embedding_model"):
-        source = with_hook(source, f"def {builder}(features, label_stats, cfg):")
+        source = with_hook(source, builder)
     return source
 
 
-def with_hook(source, definition):
-    """``source`` with a call of the test hook at the start of ``definition``'s body."""
-    name = definition.split()[1].partition("(")[0]
-    head, docstring = source.split(definition, 1)[0], source.split(definition, 1)[1].split("\n", 2)
-    assert docstring[1].strip().startswith('"""'), definition
-    call = f'    my_hook.reached("{name}")'
-    return head + definition + "\n".join([docstring[0], docstring[1], call, docstring[2]])
+def with_hook(source, name):
+    """``source`` with a call of the test hook at the start of the body of function ``name``
+    (after its docstring)."""
+    function = next(n for n in ast.parse(source).body if isinstance(n, ast.FunctionDef) and n.name == name)
+    lines = source.split("\n")
+    lines.insert(function.body[0].end_lineno, f'    my_hook.reached("{name}")')
+    return "\n".join(lines)
 
 
 @dataclass

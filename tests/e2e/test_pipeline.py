@@ -12,8 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from support import NO_CACHE, SMALL_CONFIG, ran, skipped
-from test_tasks import SEED_TASKS
+from support import NO_CACHE, SEED_TASKS, SMALL_CONFIG, ran, skipped
 
 MODELS = ["non_embedding", "embedding"]
 

@@ -6,6 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from support import SEED_TASKS
 
 from tft_build import tasks
 from tft_build.config.settings import load_config
@@ -13,16 +14,6 @@ from tft_build.engine.uptodate import code_unchanged
 from tft_build.report import history
 
 ROOT = Path(__file__).resolve().parents[2]
-SEED_TASKS = [
-    "preprocess_raw_data",
-    "transform_raw_data",
-    "view_original_sample_data",
-    "view_transformed_sample_data",
-    "train_non_embedding_model",
-    "train_embedding_model",
-    "train_and_predict_non_embedding_model",
-    "train_and_predict_embedding_model",
-]
 
 
 @pytest.fixture
