@@ -17,6 +17,7 @@ import argparse
 import glob
 import os
 import sys
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 
 from tabulate import tabulate
@@ -29,7 +30,7 @@ from tft_build.io.atomic import write_file_atomic
 PROG = "tft-tasks init-config"
 
 
-def existing_files(pattern):
+def existing_files(pattern: str) -> list[str]:
     """The sorted existing files a local path or glob names; a one-line error when there are none.
 
     Unlike :func:`tft_build.config.settings.matching_files`, which lists what
@@ -46,7 +47,7 @@ def existing_files(pattern):
     return [pattern]
 
 
-def write_project(skeleton, directory, force):
+def write_project(skeleton: render.Skeleton, directory: str | Path, force: bool) -> tuple[list[str], list[str]]:
     """Write the three files into ``directory``; ``(written, kept)`` file names.
 
     ``tft_build.toml`` is replaced only with ``force``; ``my_pipeline.py`` and
@@ -70,7 +71,10 @@ def write_project(skeleton, directory, force):
     return written, kept
 
 
-def summary(skeleton, path, header_why, objective_why, directory, written, kept):
+def summary(
+    skeleton: render.Skeleton, path: str, header_why: str, objective_why: str, directory: str | Path,
+    written: Iterable[str], kept: Iterable[str],
+) -> str:
     """The text printed at the end: the columns, the decisions, the files and what to run next."""
     s = skeleton
     roles = {s.label: "label", s.key_column: "key"}
@@ -103,7 +107,7 @@ def summary(skeleton, path, header_why, objective_why, directory, written, kept)
 # --- the command -------------------------------------------------------------
 
 
-def parser():
+def parser() -> argparse.ArgumentParser:
     """The argument parser of ``tft-tasks init-config``."""
     result = argparse.ArgumentParser(
         prog=PROG,
@@ -123,7 +127,7 @@ def parser():
     return result
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> int:
     """Run ``tft-tasks init-config``; the exit status (2 with a one-line error on bad input)."""
     args = parser().parse_args(argv)
     try:

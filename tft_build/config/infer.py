@@ -14,7 +14,9 @@ TensorFlow.
 import csv
 import re
 import statistics
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import timestamps
@@ -40,17 +42,17 @@ class ColumnInfo:
     missing: int  # sample rows where the value is missing
 
     @property
-    def optional(self):
+    def optional(self) -> bool:
         """Whether the column may be missing: it has a default, as an optional config column does."""
         return self.default is not None
 
     @property
-    def unique(self):
+    def unique(self) -> bool:
         """Whether every sample row has a value and no two are equal, as a key's must."""
         return not self.missing and self.distinct == self.present
 
 
-def sample_rows(path, n):
+def sample_rows(path: str | Path, n: int) -> list[list[str]]:
     """The first ``n`` non-blank rows of ``path`` as lists of fields, checked to have one field count.
 
     Ragged rows are an error naming the line (where the record starts), since
@@ -82,12 +84,12 @@ def sample_rows(path, n):
     return rows
 
 
-def is_missing(text):
+def is_missing(text: str) -> bool:
     """Whether a field holds no value: empty or one of :data:`NA_VALUES` once stripped."""
     return text.strip() in NA_VALUES
 
 
-def parses_as(text, type_):
+def parses_as(text: str, type_: str) -> bool:
     """Whether the (stripped) ``text`` is a valid value of the column type ``type_``."""
     if type_ == "int":
         return _converts(int, text)
@@ -107,7 +109,7 @@ def _converts(parse, text):
         return False
 
 
-def value_type(values):
+def value_type(values: Iterable[str]) -> str | None:
     """The narrowest type all present ``values`` parse as (int, float, timestamp, string); None if none is present."""
     present = [v.strip() for v in values if not is_missing(v)]
     if not present:
@@ -115,13 +117,13 @@ def value_type(values):
     return next(t for t in ("int", "float", "timestamp", "string") if all(parses_as(v, t) for v in present))
 
 
-def looks_like_name(text):
+def looks_like_name(text: str) -> bool:
     """Whether a first-row field reads as a column name rather than a value."""
     text = text.strip()
     return not is_missing(text) and not any(parses_as(text, t) for t in ("float", "timestamp"))
 
 
-def detect_header(rows):
+def detect_header(rows: Sequence[Sequence[str]]) -> tuple[bool, str]:
     """``(has_header, why)`` for a sample whose first row may be a header.
 
     The first row is a header when its fields are distinct names and one of
@@ -146,7 +148,7 @@ def detect_header(rows):
     return False, "the first row has the same types as the rest"
 
 
-def infer_columns(rows, header):
+def infer_columns(rows: Sequence[Sequence[str]], header: bool) -> list[ColumnInfo]:
     """The columns of a sample (``rows[0]`` names them when ``header``), typed by their present values.
 
     A column with a missing value is optional, with a default: "" for text
@@ -193,7 +195,7 @@ def _default(type_, parsed):
     return round(median) if type_ == "int" else float(f"{median:.4g}")
 
 
-def find_label(columns, label, header):
+def find_label(columns: Sequence[ColumnInfo], label: str, header: bool) -> ColumnInfo:
     """The label's column; without a header also by 1-based number (``7`` is ``col_7``)."""
     by_name = {c.name: c for c in columns}
     if not header and label.isdigit() and 1 <= int(label) <= len(columns):
@@ -210,7 +212,7 @@ def find_label(columns, label, header):
     return column
 
 
-def choose_objective(label):
+def choose_objective(label: ColumnInfo) -> tuple[str, str]:
     """``(objective, why)``: text labels and int labels with few values are classes, other numbers regressed."""
     if label.type == "string":
         return "classification", f"the label {label.name!r} is text"
@@ -224,7 +226,7 @@ def choose_objective(label):
     return "regression", f"the label {label.name!r} is a float"
 
 
-def choose_key(columns, label, rows):
+def choose_key(columns: Iterable[ColumnInfo], label: str, rows: int) -> str:
     """The key column: the first text or int column with present, unique sample values that is
     named like an id (``id``, ``key``, ``*_id``, ``*_key``) or, failing that, the first such text
     column (a file without a header has no names, and unique text is no feature anyway); "" if none."""
@@ -234,7 +236,7 @@ def choose_key(columns, label, rows):
     return (named + unnamed + [""])[0]
 
 
-def feature_kind(column):
+def feature_kind(column: ColumnInfo) -> str:
     """How ``my_pipeline.py`` turns a non-label column into a feature: category, numeric or time_parts."""
     if column.type == "string" or (column.type == "int" and column.distinct <= FEW_VALUES):
         return "category"

@@ -11,6 +11,7 @@ the files is the command's (:mod:`tft_build.commands.init_config`).
 import json
 import os
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -44,7 +45,7 @@ class Skeleton:
     key_column: str
 
 
-def quoted(text):
+def quoted(text: str) -> str:
     """``text`` as a double-quoted literal valid both as a TOML basic string and as Python.
 
     JSON's escapes (``\\"``, ``\\\\``, ``\\n``, ``\\uXXXX`` ...) mean the same in
@@ -53,12 +54,12 @@ def quoted(text):
     return json.dumps(text, ensure_ascii=False).replace("\x7f", "\\u007f")
 
 
-def toml_key(name):
+def toml_key(name: str) -> str:
     """A TOML key: bare when it may be, else quoted."""
     return name if BARE_KEY.fullmatch(name) else quoted(name)
 
 
-def toml_value(value):
+def toml_value(value: bool | int | float | str | Sequence[str]) -> str:
     """A TOML literal of a bool, int, float, string or list of strings."""
     if isinstance(value, bool):
         return "true" if value else "false"
@@ -74,7 +75,7 @@ def _commented(line, comment):
     return f"{line:<24} # {comment}" if comment else line
 
 
-def config_toml(skeleton):
+def config_toml(skeleton: Skeleton) -> str:
     """The text of ``tft_build.toml``: top-level settings, ``[columns]`` and ``[models]``, commented."""
     s = skeleton
     eval_data, eval_note = (s.eval_data, "the evaluation CSVs") if s.eval_data else (
@@ -114,7 +115,7 @@ def config_toml(skeleton):
     return "\n".join(lines) + "\n"
 
 
-def pipeline_module(skeleton):
+def pipeline_module(skeleton: Skeleton) -> str:
     """The text of ``my_pipeline.py``: a ``preprocessing_fn`` with one line per column, and a row filter."""
     s = skeleton
     lines = [
@@ -158,7 +159,7 @@ def pipeline_module(skeleton):
     return "\n".join(lines) + "\n"
 
 
-def config_path(path, directory):
+def config_path(path: str | Path, directory: str | Path) -> str:
     """``path`` (a file or glob, relative to the cwd) as the config in ``directory`` names it.
 
     Relative to ``directory`` when possible, since the loader resolves

@@ -11,7 +11,7 @@ Only numpy and the standard library are used.
 
 import argparse
 import textwrap
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 from typing import NamedTuple
 
@@ -42,15 +42,15 @@ class Dataset(NamedTuple):
     """A data set; `columns` are (name, type) pairs, type "string", "int" or
     "float"; `generate(rng, n)` returns {column: list of n CSV fields}."""
     description: str
-    columns: tuple
+    columns: tuple[tuple[str, str], ...]
     label: str
     key: str
-    optional: tuple
+    optional: tuple[str, ...]
     objective: str
-    generate: Callable
+    generate: Callable[[np.random.Generator, int], dict[str, list[str]]]
 
 
-def generate_houses(rng, n):
+def generate_houses(rng: np.random.Generator, n: int) -> dict[str, list[str]]:
     """House sales: the price (thousands) is the area times the neighborhood's
     price per square metre, less a share per year of age, plus a price per
     room and for a garage, times lognormal noise."""
@@ -73,7 +73,7 @@ def generate_houses(rng, n):
     }
 
 
-def generate_churn(rng, n):
+def generate_churn(rng: np.random.Generator, n: int) -> dict[str, list[str]]:
     """Customers of a subscription: who leaves depends mostly on few months
     of tenure, many support calls and the region; who downgrades on a dear
     plan and spending much beyond its fee.  The outcome is the most likely of
@@ -118,7 +118,7 @@ DATASETS = {
 }
 
 
-def with_missing(rng, fields):
+def with_missing(rng: np.random.Generator, fields: Iterable[str]) -> list[str]:
     """A copy of fields with about MISSING_RATE of them missing; missing
     fields alternate between empty and `NA`, so two suffice to have both."""
     fields = list(fields)
@@ -127,7 +127,7 @@ def with_missing(rng, fields):
     return fields
 
 
-def generate_lines(name, n, seed):
+def generate_lines(name: str, n: int, seed: int) -> list[str]:
     """The n CSV lines (without header and line ends) of data set `name`."""
     dataset = DATASETS[name]
     rng = np.random.default_rng(seed)
@@ -137,7 +137,9 @@ def generate_lines(name, n, seed):
     return [",".join(row) for row in zip(*(fields[c] for c, _ in dataset.columns))]
 
 
-def write_dataset(name, out_dir, train_rows, eval_rows, seed, header=True, shards=1):
+def write_dataset(
+    name: str, out_dir: str | Path, train_rows: int, eval_rows: int, seed: int, header: bool = True, shards: int = 1
+) -> list[Path]:
     """Write `train-0000i-of-0000N.csv` (N = shards, the train rows split
     evenly and in order) and `eval.csv` into out_dir, from one stream of
     rows: train first, then eval.  Returns the written paths."""
@@ -159,7 +161,7 @@ def write_dataset(name, out_dir, train_rows, eval_rows, seed, header=True, shard
     return paths
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tft_build.examples.exampledata",
         formatter_class=argparse.RawDescriptionHelpFormatter,

@@ -16,6 +16,8 @@ as Python's ``float`` reads it) and ``int64`` (int).
 """
 
 import itertools
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
@@ -34,7 +36,10 @@ class NotCsvioEqual(Exception):
     """A block that csvio would read differently (or reject): read it row by row."""
 
 
-def read_batches(path, columns, on_bad=None, header=True):
+# csvio.CsvColumn quoted in hints, as another module's class: the code fingerprint follows unquoted names
+def read_batches(
+    path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None = None, header: bool = True
+) -> Iterator[pa.RecordBatch]:
     """Yield typed record batches of the data rows of ``path``, in file order."""
     done = 0
     try:
@@ -45,7 +50,9 @@ def read_batches(path, columns, on_bad=None, header=True):
         yield from python_batches(path, columns, on_bad, skip=done, header=header)
 
 
-def arrow_batches(path, columns, header=True):
+def arrow_batches(
+    path: str | Path, columns: Sequence["csvio.CsvColumn"], header: bool = True
+) -> Iterator[pa.RecordBatch]:
     """The checked record batches that pyarrow reads; raises at the first bad block."""
     reader = pacsv.open_csv(
         location.open_binary(path) if location.is_remote(path) else path,
@@ -64,7 +71,7 @@ def arrow_batches(path, columns, header=True):
         yield batch
 
 
-def with_defaults(batch, columns):
+def with_defaults(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> pa.RecordBatch:
     """The batch with each optional column's missing values replaced by the column's default.
 
     Numbers that pyarrow read as missing are null; text columns are never
@@ -81,7 +88,7 @@ def with_defaults(batch, columns):
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
-def check_like_csvio(batch, columns):
+def check_like_csvio(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> None:
     """Raise :class:`NotCsvioEqual` unless csvio reads every value of ``batch`` the same."""
     for column, values in zip(columns, batch.columns):
         if values.null_count:  # a missing value in a required column: csvio says where
@@ -92,7 +99,7 @@ def check_like_csvio(batch, columns):
             raise NotCsvioEqual(column.name)
 
 
-def all_timestamps(values):
+def all_timestamps(values: pa.Array) -> bool:
     """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]`` (:data:`timestamps.PATTERN`).
 
     Stricter than csvio (no spaces around it, every field zero-padded), never
@@ -112,7 +119,9 @@ def all_timestamps(values):
     )
 
 
-def python_batches(path, columns, on_bad, skip, header=True):
+def python_batches(
+    path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None, skip: int, header: bool = True
+) -> Iterator[pa.RecordBatch]:
     """Record batches of the rows csvio reads from ``path``, after the first ``skip`` good rows."""
     rows = itertools.islice(csvio.read_rows(path, columns, on_bad, header), skip, None)
     schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns])

@@ -13,6 +13,9 @@ timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
 import csv
 import io
 import math
+from collections.abc import Callable, Iterator, Sequence
+from pathlib import Path
+from typing import Protocol
 
 from tft_build.errors import DataError
 from tft_build.io import location
@@ -21,9 +24,26 @@ from tft_build.io.timestamps import check_timestamp
 PARSERS = {"string": str, "float": float, "int": int}
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+OnBad = Callable[[int, list[str], str], None]  # on_bad(line_number, fields, message): a skipped row
 
 
-def read_header(path, columns, header=True):
+class CsvColumn(Protocol):
+    """What the readers use of a configured column (io sits below the config and its ``Column``)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def type(self) -> str: ...  # "string", "float", "int" or "timestamp"
+
+    @property
+    def default(self) -> str | float | int | None: ...
+
+    @property
+    def optional(self) -> bool: ...
+
+
+def read_header(path: str | Path, columns: Sequence[CsvColumn], header: bool = True) -> None:
     """Check that ``path`` starts with the configured header (or, without one, is not empty)."""
     with _open(path) as f:
         try:
@@ -33,7 +53,9 @@ def read_header(path, columns, header=True):
     _check_header(path, first, columns, header)
 
 
-def read_rows(path, columns, on_bad=None, header=True):
+def read_rows(
+    path: str | Path, columns: Sequence[CsvColumn], on_bad: OnBad | None = None, header: bool = True
+) -> Iterator[tuple[int, dict[str, str | float | int]]]:
     """Yield ``(line_number, row_dict)`` for each data row of ``path``.
 
     A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
@@ -61,7 +83,7 @@ def read_rows(path, columns, on_bad=None, header=True):
             raise not_utf8(path, err) from None
 
 
-def not_utf8(path, err):
+def not_utf8(path: str | Path, err: UnicodeDecodeError) -> DataError:
     """The error for a file that is not UTF-8, naming the first line that is not.
 
     The decoder reads ahead in blocks, so the line is found again in the bytes.
@@ -79,7 +101,7 @@ def _decodes(raw):
         return False
 
 
-def ignore_bad_rows(policy):
+def ignore_bad_rows(policy: str) -> OnBad | None:
     """The ``on_bad`` argument for readers that only skip what the transform quarantined."""
     return (lambda *_: None) if policy == "skip" else None
 

@@ -27,7 +27,7 @@ FIELDS = ((0, 4), (5, 7), (8, 10), (11, 13), (14, 16), (17, 19))  # year, month,
 _EXACT = re.compile(PATTERN)
 
 
-def is_timestamp(text):
+def is_timestamp(text: str) -> bool:
     """Whether ``text`` is a timestamp as csvio reads one: a real date and time, then a suffix."""
     if text[19:] not in SUFFIXES:
         return False
@@ -38,12 +38,12 @@ def is_timestamp(text):
     return True
 
 
-def is_exact_timestamp(text):
+def is_exact_timestamp(text: str) -> bool:
     """Whether ``text`` is a timestamp in the exact, zero-padded form of :data:`PATTERN`."""
     return bool(_EXACT.fullmatch(text)) and is_timestamp(text)
 
 
-def check_timestamp(where, text):
+def check_timestamp(where: str, text: str) -> str:
     """``text`` as it is, once it is a timestamp; else a :class:`DataError` that starts with ``where``."""
     if not is_timestamp(text):
         raise DataError(f"{where}: {text!r} is not a timestamp like {EXAMPLE!r}")

@@ -14,12 +14,15 @@ the noise floor is measured on the rows the models are scored on.
 import argparse
 import hashlib
 import json
+from collections.abc import Sequence
 from pathlib import Path
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import numpy as np
 
 from tft_build.examples.taxi.rowfilter import in_nyc, is_clean_ride
+
+Values = np.ndarray | float  # an array, or one value: the functions below broadcast
 
 HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,"
           "dropoff_longitude,dropoff_latitude,passenger_count")
@@ -132,13 +135,13 @@ class Spread(NamedTuple):
 SPREAD = Spread()
 
 
-def clean_mask(rides):
+def clean_mask(rides: Rides) -> np.ndarray:
     """Boolean array: which rides of a `Rides` batch the pipeline's row filter
     keeps (every generated dirty row fails it)."""
     return is_clean_ride(rides._asdict())
 
 
-def straight_miles(plon, plat, dlon, dlat):
+def straight_miles(plon: Values, plat: Values, dlon: Values, dlat: Values) -> Values:
     """Great-circle distance in miles."""
     plon, plat, dlon, dlat = map(np.radians, (plon, plat, dlon, dlat))
     a = (np.sin((dlat - plat) / 2) ** 2
@@ -146,7 +149,7 @@ def straight_miles(plon, plat, dlon, dlat):
     return 2 * 6371.0088 / KM_PER_MILE * np.arcsin(np.sqrt(a))
 
 
-def in_manhattan(lon, lat):
+def in_manhattan(lon: Values, lat: Values) -> np.ndarray:
     """Boolean array: point inside the Manhattan polygon (ray casting)."""
     inside = np.zeros(np.broadcast(lon, lat).shape, bool)
     for (x1, y1), (x2, y2) in zip(MANHATTAN, np.roll(MANHATTAN, -1, axis=0)):
@@ -165,7 +168,10 @@ def _hour_weekday(pickup_datetime):
     return (seconds // 3600) % 24, (days + 3) % 7  # 1970-01-01 was a Thursday; Monday = 0
 
 
-def fare(pickup_datetime, plon, plat, dlon, dlat, detour, speed_mph, tolled):
+def fare(
+    pickup_datetime: np.ndarray, plon: Values, plat: Values, dlon: Values, dlat: Values,
+    detour: np.ndarray, speed_mph: np.ndarray, tolled: np.ndarray,
+) -> np.ndarray:
     """Fare in dollars (rounded to cents) from the visible trip and the hidden
     variables; arrays broadcast, so hidden variables of shape (resamples, n)
     price n trips many times at once.
@@ -199,7 +205,9 @@ def fare(pickup_datetime, plon, plat, dlon, dlat, detour, speed_mph, tolled):
     return np.round(total, 2)
 
 
-def sample_hidden(rides, rng, resamples=None, spread=SPREAD):
+def sample_hidden(
+    rides: Rides, rng: np.random.Generator, resamples: int | None = None, spread: Spread = SPREAD
+) -> Hidden:
     """Draw the hidden variables for each ride (shape (n,), or (resamples, n)).
 
     Speed is lognormal around a median that depends on hour and weekday and
@@ -277,7 +285,7 @@ def _trip_ends(rng, n):
     return plon, plat, dlon, dlat
 
 
-def generate_rides(n, seed, key_offset=0):
+def generate_rides(n: int, seed: int | Sequence[int], key_offset: int = 0) -> tuple[Rides, Hidden]:
     """Generate n rides; returns (Rides, Hidden).
 
     Deterministic for a given seed (anything np.random.default_rng accepts).
@@ -312,7 +320,7 @@ def generate_rides(n, seed, key_offset=0):
                           dropoff_longitude=dlon, dropoff_latitude=dlat), hidden
 
 
-def csv_bytes(rides):
+def csv_bytes(rides: Rides) -> bytes:
     """The CSV text of the rides as bytes (header, `\\n` line endings)."""
     when = np.datetime_as_string(rides.pickup_datetime, unit="s").astype("U19")
     when.view("U1").reshape(-1, 19)[:, 10] = " "  # ISO 'T' -> ' ' in place
@@ -326,7 +334,7 @@ def csv_bytes(rides):
     return ("\n".join([HEADER, *lines]) + "\n").encode("ascii")
 
 
-def write_csv(path, rides):
+def write_csv(path: str | Path, rides: Rides) -> str:
     """Write the rides as CSV; returns the sha256 hex digest of the bytes."""
     data = csv_bytes(rides)
     Path(path).write_bytes(data)
@@ -337,7 +345,9 @@ def _take(rides, index):
     return type(rides)(*(column[index] for column in rides))
 
 
-def estimate_noise_floor(rides, seed, resamples=200, spread=SPREAD):
+def estimate_noise_floor(
+    rides: Rides, seed: int | Sequence[int], resamples: int = 200, spread: Spread = SPREAD
+) -> float:
     """RMSE of the best possible predictor on the clean rows of `rides`.
 
     Under squared loss the best predictor given the visible columns is the
@@ -359,7 +369,9 @@ def estimate_noise_floor(rides, seed, resamples=200, spread=SPREAD):
     return float(np.sqrt(total_variance / clean.size))
 
 
-def write_dataset(out_dir, train_rows=10_000, eval_rows=2_000, seed=2026, resamples=200):
+def write_dataset(
+    out_dir: str | Path, train_rows: int = 10_000, eval_rows: int = 2_000, seed: int = 2026, resamples: int = 200
+) -> dict[str, dict[str, Any]]:
     """Write train.csv, eval.csv and noise_floor.json into out_dir.
 
     noise_floor.json records, per file, its sha256 so the pipeline can check
@@ -388,7 +400,7 @@ def write_dataset(out_dir, train_rows=10_000, eval_rows=2_000, seed=2026, resamp
     return summary
 
 
-def main(argv=None):
+def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser(
         prog="python -m tft_build.examples.taxi.datagen",
         description="Generate the synthetic NYC taxi fare data (train.csv, eval.csv) "

@@ -13,6 +13,12 @@ the same box (:func:`in_nyc`), so the floor is measured on the rows the
 pipeline keeps.
 """
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:  # numpy for the hints only: the filter itself imports nothing
+    import numpy as np
+
 # Generous bounds around New York City; the real data has ~2% rides at 0,0.
 NYC_LONGITUDE = (-74.30, -72.90)
 NYC_LATITUDE = (40.50, 41.80)
@@ -20,7 +26,7 @@ MIN_FARE = 2.50  # the initial charge: nothing legitimate costs less
 MAX_PASSENGERS = 6
 
 
-def is_clean_ride(row):
+def is_clean_ride(row: Mapping[str, "np.ndarray | float"]) -> "np.ndarray | bool":
     """True where the ride is inside NYC, costs at least $2.50 and had 1-6 riders."""
     return (
         in_nyc(row["pickup_longitude"], row["pickup_latitude"])
@@ -31,7 +37,7 @@ def is_clean_ride(row):
     )
 
 
-def in_nyc(longitude, latitude):
+def in_nyc(longitude: "np.ndarray | float", latitude: "np.ndarray | float") -> "np.ndarray | bool":
     """True where the point lies in the longitude/latitude box that counts as New York City."""
     return _inside(longitude, NYC_LONGITUDE) & _inside(latitude, NYC_LATITUDE)
 
