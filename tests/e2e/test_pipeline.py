@@ -179,7 +179,8 @@ def check_rerun(built, must_run, *reasons):
 def test_rerun_table_comment_docstring_and_blank_lines(built):
     built.doit(*BUILD)
     module = built.root / "my_preprocessing.py"
-    edit_file(module, "def scale_longitude(lon):", "# Longitudes, scaled.\n\n\ndef scale_longitude(lon):  # seed")
+    edit_file(module, "def scale_longitude(", "# Longitudes, scaled.\n\n\ndef scale_longitude(")
+    edit_file(module, "    return (lon + 78.0) / 8.0\n", "    return (lon + 78.0) / 8.0  # seed\n")
     edit_file(module, "features of a taxi ride.", "features of a NYC taxi ride, documented better.")
     check_rerun(built, set())
 
