@@ -16,6 +16,8 @@ Arrow and numpy, tested without running a pipeline.
 import collections.abc
 import csv
 import io
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import apache_beam as beam
 import numpy as np
@@ -26,6 +28,10 @@ from tft_build.engine.trace import traced
 from tft_build.errors import DataError
 from tft_build.io import arrowcsv, csvio
 
+if TYPE_CHECKING:
+    from tft_build.config.schema import Column
+    from tft_build.config.settings import Config
+
 BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
 QUARANTINE_HEADER = "file,line,error,row"
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
@@ -34,7 +40,11 @@ METRICS_NAMESPACE = "tft_build"
 COUNTERS = ("read", "dropped", "bad")  # per split: rows read, dropped by the row filter, malformed
 
 
-def read_clean_batches(path, cfg, row_filter, split, counted):
+# The return hint is quoted, which Beam reads as Any: typed by it, the main output would hold TaggedOutput too,
+# and TFT's analysis refuses a PCollection that is not all record batches.
+def read_clean_batches(
+    path: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], split: str, counted: bool
+) -> "Iterator[pa.RecordBatch | beam.pvalue.TaggedOutput]":
     """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
 
     The batch boundaries depend on the data only: TF kernels may round the
@@ -62,7 +72,10 @@ def read_clean_batches(path, cfg, row_filter, split, counted):
     yield from drain(bad)
 
 
-def clean_rows(batch, cfg, row_filter, counters):
+def clean_rows(
+    batch: pa.RecordBatch, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any],
+    counters: Mapping[str, Any] | None,
+) -> pa.RecordBatch:
     """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given.
 
     The filter may return one bool for the whole batch (``keep_all``) or one per row.
@@ -76,26 +89,26 @@ def clean_rows(batch, cfg, row_filter, counters):
     return clean
 
 
-class Columns(collections.abc.Mapping):
+class Columns(collections.abc.Mapping[str, np.ndarray]):
     """A record batch as the row filter sees it: column name -> numpy array, made when asked."""
 
-    def __init__(self, batch):
+    def __init__(self, batch: pa.RecordBatch) -> None:
         self._batch = batch
         self._arrays = {}
 
-    def __getitem__(self, name):
+    def __getitem__(self, name: str) -> np.ndarray:
         if name not in self._arrays:
             self._arrays[name] = self._batch.column(name).to_numpy(zero_copy_only=False)
         return self._arrays[name]
 
-    def __iter__(self):
+    def __iter__(self) -> Iterator[str]:
         return iter(self._batch.schema.names)
 
-    def __len__(self):
+    def __len__(self) -> int:
         return self._batch.num_columns
 
 
-def rechunked(batches, rows):
+def rechunked(batches: Iterable[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
     """The same rows in batches of ``rows`` rows each (the last may be shorter), in order."""
     pending, count = [], 0
     for batch in batches:
@@ -109,7 +122,7 @@ def rechunked(batches, rows):
         yield pa.Table.from_batches(pending).combine_chunks().to_batches()[0]
 
 
-def tft_batch(batch, columns):
+def tft_batch(batch: pa.RecordBatch, columns: Sequence["Column"]) -> pa.RecordBatch:
     """A typed record batch in the form TFT reads: one single-value list per row and column."""
     offsets = pa.array(np.arange(batch.num_rows + 1, dtype=np.int32))
     arrays = [
@@ -119,45 +132,45 @@ def tft_batch(batch, columns):
     return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
 
 
-def drain(bad):
+def drain(bad: list[str]) -> Iterator[beam.pvalue.TaggedOutput]:
     """The quarantine lines collected so far, as the ``bad`` output; empties the list."""
     while bad:
         yield beam.pvalue.TaggedOutput(BAD, bad.pop(0))
 
 
-def quarantine_line(path, line, fields, message):
+def quarantine_line(path: str, line: int, fields: Sequence[str], message: str) -> str:
     """One CSV line of the quarantine file (QUARANTINE_HEADER): where the row was, why, and the row."""
     text = io.StringIO()
     csv.writer(text, lineterminator="").writerow([path, line, message, ",".join(fields)])
     return text.getvalue()
 
 
-def split_counters(split):
+def split_counters(split: str) -> dict[str, beam.metrics.metricbase.Counter]:
     """The Beam counters of one split: rows read, dropped (by the row filter) and malformed."""
     return {name: beam.metrics.Metrics.counter(METRICS_NAMESPACE, counter_name(split, name)) for name in COUNTERS}
 
 
-def counter_name(split, counter):
+def counter_name(split: str, counter: str) -> str:
     """The Beam counter of ``counter`` (one of COUNTERS) for ``split``, e.g. ``train_read``."""
     return f"{split}_{counter}"
 
 
 @traced
-def row_counts(result, splits):
+def row_counts(result: beam.runners.runner.PipelineResult, splits: Iterable[str]) -> dict[str, dict[str, int]]:
     """Rows read, malformed, dropped and kept per split, from the counters of a finished run."""
     query = result.metrics().query(beam.metrics.MetricsFilter().with_namespace(METRICS_NAMESPACE))
     values = {m.key.metric.name: m.committed for m in query["counters"]}
     return {split: split_counts(values, split) for split in splits}
 
 
-def split_counts(values, split):
+def split_counts(values: Mapping[str, int], split: str) -> dict[str, int]:
     """``{read, bad, dropped, kept}`` of ``split`` from counter values by name (a counter never incremented is 0)."""
     read, dropped, bad = (values.get(counter_name(split, name), 0) for name in COUNTERS)
     return {"read": read, "bad": bad, "dropped": dropped, "kept": read - dropped}
 
 
 @traced
-def check_counts(counts, files):
+def check_counts(counts: Mapping[str, Mapping[str, int]], files: Mapping[str, Sequence[str]]) -> None:
     """An empty split is an error, never a silently degenerate transform_fn.
 
     ``files`` maps each split to its CSVs, named in the error.

@@ -11,7 +11,11 @@ graph as different bytes in different processes.
 
 import hashlib
 import json
+from collections.abc import Callable, Container, Iterable, MutableSequence
+from pathlib import Path
+from typing import Any
 
+import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
@@ -24,7 +28,9 @@ SAVED_MODEL = tf.saved_model.SAVED_MODEL_FILENAME_PB
 SAVE_FINGERPRINT = "fingerprint.pb"  # TF writes a random id of each save into it
 
 
-def encode(transformed):
+# The return hint's parts are quoted, which Beam reads as Any: Beam types a mapped function's output by its hints
+# and would pick VarIntCoder for the 256-bit digest sums (an OverflowError where they are encoded).
+def encode(transformed: tuple[pa.RecordBatch, Any]) -> tuple["bytes", "tuple[int, int]"]:
     """TFRecord bytes of one transformed ``(record batch, passthrough columns)`` pair, and their digest.
 
     The digest (:func:`manifest.records_digest`) is taken here, from the
@@ -35,13 +41,13 @@ def encode(transformed):
     return chunk.data, manifest.records_digest(chunk.records())
 
 
-def records_digest_file(data, split):
+def records_digest_file(data: str, split: str) -> str:
     """Where the pipeline writes the summed digest of ``split``'s records, in the data dir ``data``."""
     return location.join(data, f"{split}.{layout.RECORDS_DIGEST_SUFFIX}")
 
 
 @traced
-def write_digests(staging, data, splits):
+def write_digests(staging: Path, data: str, splits: Iterable[str]) -> None:
     """The digests consumers depend on, into ``staging``: the records of ``splits``, and the transform graph."""
     spec = tft.TFTransformOutput(data).transformed_feature_spec()
     digests = {"feature_spec": {name: repr(feature) for name, feature in sorted(spec.items())}}
@@ -58,7 +64,7 @@ def write_digests(staging, data, splits):
     (staging / layout.TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
 
 
-def tree_digest(root, ignore=()):
+def tree_digest(root: str, ignore: Container[str] = ()) -> str:
     """One hash of every file's path and content under ``root`` (local or remote), but ``ignore``d names.
 
     Paths count relative to ``root``, so the same files anywhere give the same hash.
@@ -73,7 +79,7 @@ def tree_digest(root, ignore=()):
     return hashlib.sha256(manifest.to_json(files).encode()).hexdigest()
 
 
-def canonical_graph(data):
+def canonical_graph(data: str) -> str:
     """The transform_fn's saved graph as text that depends on what it computes only.
 
     TF writes a graph's and each function's nodes in an order that varies
@@ -92,7 +98,7 @@ def canonical_graph(data):
     return str(model).replace(data, "")
 
 
-def sort_by(repeated, key):
+def sort_by(repeated: MutableSequence[Any], key: Callable[[Any], Any]) -> None:
     """Sort a repeated protobuf field in place."""
     ordered = sorted(repeated, key=key)
     del repeated[:]

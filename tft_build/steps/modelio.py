@@ -11,7 +11,9 @@ the shape of the model's inputs (:func:`as_model_inputs`).
 import json
 import os
 import zipfile
+from collections.abc import Mapping, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
 import tf_keras as keras
@@ -20,19 +22,22 @@ from tft_build import layout
 from tft_build.engine.trace import traced
 from tft_build.io import manifest
 
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
+
 KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
 FIXED_SAVE_TIME = "1980-01-01@00:00:00"
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
 
 
-def save_model(model, directory):
+def save_model(model: keras.Model, directory: str | Path) -> None:
     """Save ``model`` as ``directory/model.keras``, same weights same bytes (:func:`reproducible_keras_file`)."""
     path = Path(directory) / layout.MODEL_FILE
     model.save(path)
     reproducible_keras_file(path)
 
 
-def reproducible_keras_file(path):
+def reproducible_keras_file(path: Path) -> None:
     """Rewrite a ``.keras`` zip without what changes from save to save: the save time in
     its metadata and the weights' zip timestamp. Equal weights then give equal bytes,
     so a retrained model that did not change is no change for the tasks that read it
@@ -51,22 +56,25 @@ def reproducible_keras_file(path):
 
 
 @traced
-def load_model(cfg, model_name):
+def load_model(cfg: "Config", model_name: str) -> keras.Model:
     """The trained ``tf_keras`` model called ``model_name``."""
     return keras.models.load_model(cfg.artifact(layout.MODELS, model_name, layout.MODEL_FILE))
 
 
-def write_history(directory, history, summary, label_stats):
+def write_history(
+    directory: str | Path, history: Mapping[str, Sequence[float]], summary: Mapping[str, Any],
+    label_stats: Mapping[str, Any],
+) -> None:
     """``directory/history.json``: the per-epoch curves, the run's summary and the training label's statistics."""
     text = manifest.to_json({"history": history, **summary, "label_stats": label_stats})
     (Path(directory) / layout.HISTORY_FILE).write_text(text)
 
 
-def trained_label_stats(cfg, model_name):
+def trained_label_stats(cfg: "Config", model_name: str) -> dict[str, Any]:
     """The statistics of the label that the model called ``model_name`` was trained on (:func:`write_history`)."""
     return json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())["label_stats"]
 
 
-def as_model_inputs(features):
+def as_model_inputs(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """The ``[batch]`` tensors of TFT as the ``[batch, 1]`` inputs the models take."""
     return {name: tf.expand_dims(value, -1) for name, value in features.items()}

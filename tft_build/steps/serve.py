@@ -17,10 +17,13 @@ shares of the training data as probabilities).
 import csv
 import io
 import json
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
+import tf_keras as keras
 from tabulate import tabulate
 
 from tft_build import layout
@@ -32,6 +35,9 @@ from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir, write_file_atomic
 from tft_build.steps import modelio
 
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
+
 PREDICT_BATCH = 4096
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
 
@@ -39,7 +45,10 @@ MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not ma
 class ServingModule(tf.Module):
     """The transform layer and the trained model, called on raw features."""
 
-    def __init__(self, model, tft_output, raw_spec, classes=None):
+    def __init__(
+        self, model: keras.Model, tft_output: tft.TFTransformOutput, raw_spec: Mapping[str, Any],
+        classes: Sequence[str] | None = None,
+    ) -> None:
         super().__init__()
         self.model = model
         self.tft_layer = tft_output.transform_features_layer()
@@ -53,7 +62,7 @@ class ServingModule(tf.Module):
         )
         self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
 
-    def predict(self, raw_features):
+    def predict(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
         transformed = self.tft_layer(raw_features)
         inputs = modelio.as_model_inputs({name: transformed[name] for name in self._model_inputs})
@@ -68,7 +77,7 @@ class ServingModule(tf.Module):
 
 
 @traced
-def train_and_predict(cfg, model_name):
+def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float | None]:
     """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     raw_spec = serving_spec(cfg)
@@ -100,7 +109,7 @@ def train_and_predict(cfg, model_name):
 
 
 @traced
-def serving_spec(cfg):
+def serving_spec(cfg: "Config") -> dict[str, Any]:
     """The raw feature spec the served model takes: every column but the label.
 
     An optional column's default fills in for a ``tf.Example`` without it, as
@@ -112,7 +121,7 @@ def serving_spec(cfg):
 
 
 @traced
-def eval_rows(cfg):
+def eval_rows(cfg: "Config") -> list[tuple[dict[str, str | float | int], bool]]:
     """Every eval row as ``(typed row, passes the row filter)``; malformed ones skipped if so set."""
     keep = dotted.resolve(cfg, "row_filter")
     skip_bad = csvio.ignore_bad_rows(cfg.on_bad_rows)  # the transform quarantined them
@@ -124,7 +133,11 @@ def eval_rows(cfg):
 
 
 @traced
-def predict_raw(signature, rows, raw_spec):
+def predict_raw(
+    signature: tf.types.experimental.ConcreteFunction,
+    rows: Sequence[tuple[Mapping[str, str | float | int], bool]],
+    raw_spec: Mapping[str, Any],
+) -> dict[str, np.ndarray]:
     """The ``serving_raw`` signature's outputs for the rows (name -> numpy array), in batches."""
     out = {}
     for start in range(0, len(rows), PREDICT_BATCH):
@@ -138,7 +151,9 @@ def predict_raw(signature, rows, raw_spec):
 
 
 @traced
-def predictions_csv(cfg, rows, outputs):
+def predictions_csv(
+    cfg: "Config", rows: Sequence[tuple[Mapping[str, str | float | int], bool]], outputs: Mapping[str, np.ndarray]
+) -> str:
     """CSV text: key, label, prediction (and its probability), and whether the row counts in the metrics."""
     text = io.StringIO()
     writer = csv.writer(text, lineterminator="\n")
@@ -156,7 +171,9 @@ def predictions_csv(cfg, rows, outputs):
 
 
 @traced
-def regression_metrics(cfg, labels, predictions, stats):
+def regression_metrics(
+    cfg: "Config", labels: Sequence[float], predictions: np.ndarray, stats: Mapping[str, Any]
+) -> dict[str, int | float | None]:
     """RMSE and MAE on the clean eval rows, against the mean-of-train baseline and the noise floor."""
     labels = np.asarray(labels, dtype=np.float64)
     errors = predictions.astype(np.float64) - labels
@@ -171,7 +188,9 @@ def regression_metrics(cfg, labels, predictions, stats):
 
 
 @traced
-def classification_metrics(labels, outputs, stats):
+def classification_metrics(
+    labels: Sequence[str | int], outputs: Mapping[str, np.ndarray], stats: Mapping[str, Any]
+) -> dict[str, int | float]:
     """Accuracy and log loss on the clean eval rows, against the training data's class shares.
 
     The baseline predicts the most frequent training class, with the class
@@ -199,7 +218,7 @@ def classification_metrics(labels, outputs, stats):
 
 
 @traced
-def noise_floor(cfg):
+def noise_floor(cfg: "Config") -> float | None:
     """The generator's noise floor for this eval data, or None when unknown.
 
     Only data made by ``tft_build.examples.taxi.datagen`` has one; it is used only when the
@@ -217,7 +236,7 @@ def noise_floor(cfg):
 
 
 @traced
-def summary_table(model_name, metrics):
+def summary_table(model_name: str, metrics: Mapping[str, int | float | None]) -> str:
     """A short table of the model's quality against its references."""
     names = [name for name in metrics if name not in ("rows_not_clean", "classes")]
     rows = [[name, metrics[name]] for name in names]

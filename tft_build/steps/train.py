@@ -10,6 +10,9 @@ Seeds and op determinism make a rerun on the same data give the same
 weights, and :func:`tft_build.steps.modelio.save_model` the same bytes.
 """
 
+from collections.abc import Mapping
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -25,11 +28,14 @@ from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
 from tft_build.steps import modelio
 
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
+
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 
 
 @traced
-def train_model(cfg, model_name):
+def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     """Train the model called ``model_name`` and save it under ``artifacts/models``."""
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     features = model_features(tft_output, cfg.label)
@@ -57,13 +63,13 @@ def train_model(cfg, model_name):
     return summary
 
 
-def quality_metric(cfg):
+def quality_metric(cfg: "Config") -> str:
     """The metric the models report while training: rmse or accuracy."""
     return "accuracy" if cfg.classification else "rmse"
 
 
 @traced
-def callbacks(cfg):
+def callbacks(cfg: "Config") -> list[keras.callbacks.Callback]:
     """Halve the learning rate when the eval loss stalls; stop when it stays up.
 
     At the full rate Adam's steps jump around the minimum; the learning rate
@@ -79,7 +85,7 @@ def callbacks(cfg):
 
 
 @traced
-def model_features(tft_output, label):
+def model_features(tft_output: tft.TFTransformOutput, label: str) -> dict[str, Feature]:
     """``{name: Feature}`` for every transformed feature but the label.
 
     Integer features must carry their domain (as TFT's bucketize records it),
@@ -109,7 +115,7 @@ def model_features(tft_output, label):
 
 
 @traced
-def dataset(cfg, split, spec, shuffle):
+def dataset(cfg: "Config", split: str, spec: Mapping[str, Any], shuffle: bool) -> tf.data.Dataset:
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
     data = location.data_dir(cfg, layout.TRANSFORMED)
     files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
@@ -123,7 +129,7 @@ def dataset(cfg, split, spec, shuffle):
     return ds.prefetch(tf.data.AUTOTUNE)
 
 
-def split_label(features, cfg):
+def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str, tf.Tensor], tf.Tensor]:
     """Features as ``[batch, 1]`` model inputs, and the label apart.
 
     Eval rows of a class never seen in training (id -1) cannot be learned
@@ -139,7 +145,7 @@ def split_label(features, cfg):
 
 
 @traced
-def label_stats(train, cfg, tft_output):
+def label_stats(train: tf.data.Dataset, cfg: "Config", tft_output: tft.TFTransformOutput) -> dict[str, Any]:
     """The training label: mean and standard deviation, or the classes and their counts (one pass).
 
     Builders use them to scale the output layer or size it; serving, as the

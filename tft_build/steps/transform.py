@@ -24,6 +24,9 @@ rows are :mod:`tft_build.steps.batching`, the digests of records and graph
 import contextlib
 import itertools
 import os
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, BinaryIO
 
 import apache_beam as beam
 import pyarrow as pa
@@ -45,24 +48,29 @@ from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
 from tft_build.steps import batching, digests
 
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
+
 SPLITS = ("train", "eval")
 SAMPLE_ROWS = 5
 
 
 @traced
-def preprocess_raw_data(cfg):
+def preprocess_raw_data(cfg: "Config") -> dict[str, Any]:
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
     return run_transform(cfg, layout.RAW, identity_fn)
 
 
 @traced
-def transform_raw_data(cfg):
+def transform_raw_data(cfg: "Config") -> dict[str, Any]:
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
     user_fn = dotted.resolve(cfg, "preprocessing_fn")
     return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn))
 
 
-def checked_preprocessing_fn(cfg, user_fn):
+def checked_preprocessing_fn(
+    cfg: "Config", user_fn: Callable[[Mapping[str, tf.Tensor], "Config"], Any]
+) -> Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]]:
     """The user's ``preprocessing_fn(inputs, cfg)`` as TFT calls it: errors in one line, the label a target.
 
     It must return the label; the label is then made what the models learn
@@ -83,7 +91,7 @@ def checked_preprocessing_fn(cfg, user_fn):
     return preprocessing_fn
 
 
-def label_target(cfg, label):
+def label_target(cfg: "Config", label: Any) -> tf.Tensor:
     """The label as the models learn it: float32 for regression, class ids for classification.
 
     Class ids come from a vocabulary of the training labels (``LABEL_CLASSES``,
@@ -103,13 +111,15 @@ def label_target(cfg, label):
     return tft.compute_and_apply_vocabulary(label, vocab_filename=layout.LABEL_CLASSES)
 
 
-def identity_fn(inputs):
+def identity_fn(inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
     """Every raw column, unchanged: the raw data as TFT output."""
     return {name: tf.identity(value) for name, value in inputs.items()}
 
 
 @traced
-def run_transform(cfg, directory, preprocessing_fn):
+def run_transform(
+    cfg: "Config", directory: str, preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]]
+) -> dict[str, Any]:
     """Run the Beam pipeline into ``artifacts/<directory>`` atomically; return the row counts."""
     out_dir = cfg.artifact(directory)
     files = {split: checked_files(cfg, split) for split in SPLITS}
@@ -141,7 +151,7 @@ def run_transform(cfg, directory, preprocessing_fn):
 
 
 @contextlib.contextmanager
-def removed_on_failure(data, staging):
+def removed_on_failure(data: str, staging: Path) -> Iterator[None]:
     """Delete a shared build dir if its build fails (the staging dir is atomic_dir's to remove)."""
     try:
         yield
@@ -152,7 +162,7 @@ def removed_on_failure(data, staging):
 
 
 @traced
-def checked_files(cfg, split):
+def checked_files(cfg: "Config", split: str) -> list[str]:
     """The split's files, each existing with the right header; clear errors otherwise."""
     files = data_files(cfg, split)
     setting = f"{split}_data"
@@ -167,13 +177,21 @@ def checked_files(cfg, split):
 
 
 @traced
-def beam_options(cfg):
+def beam_options(cfg: "Config") -> PipelineOptions:
     """Pipeline options from the config; the default local runner never downloads."""
     return PipelineOptions(list(cfg.beam_pipeline_args), save_main_session=False)
 
 
 @traced
-def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data):
+def build_pipeline(
+    pipeline: beam.Pipeline,
+    cfg: "Config",
+    files: Mapping[str, Sequence[str]],
+    raw_metadata: dataset_metadata.DatasetMetadata,
+    row_filter: Callable[[Mapping[str, Any]], Any],
+    preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
+    data: str,
+) -> None:
     """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``."""
     raw_config = tensor_adapter_config(cfg, raw_metadata)
     with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR)):
@@ -222,7 +240,7 @@ def build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing
         )
 
 
-def tensor_adapter_config(cfg, raw_metadata):
+def tensor_adapter_config(cfg: "Config", raw_metadata: dataset_metadata.DatasetMetadata) -> tfxio.TensorAdapterConfig:
     """How TFT turns the raw record batches (:func:`batching.tft_batch`) into one tensor per column."""
     arrow_schema = pa.schema([(c.name, pa.list_(batching.TFT_TYPES[c.type])) for c in cfg.columns])
     representations = tensor_representation_util.InferTensorRepresentationsFromSchema(raw_metadata.schema)
@@ -237,19 +255,21 @@ class FramedRecordsSink(beam.io.filebasedsink.FileBasedSink):
     Beam handles a few large elements instead of a million small ones.
     """
 
-    def __init__(self, prefix):
+    def __init__(self, prefix: str) -> None:
         super().__init__(
             prefix, coder=beam.coders.BytesCoder(), file_name_suffix=layout.RECORDS_SUFFIX,
             mime_type="application/octet-stream",
         )
 
-    def write_encoded_record(self, file_handle, encoded_value):
+    def write_encoded_record(self, file_handle: BinaryIO, encoded_value: bytes) -> None:
         """Append one chunk of framed records as it is."""
         file_handle.write(encoded_value)
 
 
 @traced
-def write_sample(staging, data, cfg, row_filter, rows=SAMPLE_ROWS):
+def write_sample(
+    staging: Path, data: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], rows: int = SAMPLE_ROWS
+) -> None:
     """``sample.json``: the first clean eval rows, raw and through the saved transform_fn.
 
     The report shows it; the transform is applied exactly as serving does.
@@ -274,7 +294,7 @@ def write_sample(staging, data, cfg, row_filter, rows=SAMPLE_ROWS):
     (staging / layout.SAMPLE_FILE).write_text(manifest.to_json({"rows": sample}), encoding="utf-8")
 
 
-def plain(value):
+def plain(value: Any) -> Any:
     """A tensor element as JSON: text for bytes, numbers rounded for reading."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")

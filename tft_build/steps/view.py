@@ -5,6 +5,8 @@ view applies the saved transform_fn to those same raw rows, so each raw row
 sits exactly beside its own transformed values.
 """
 
+from typing import TYPE_CHECKING, Any
+
 import numpy as np
 import tensorflow as tf
 import tensorflow_transform as tft
@@ -14,11 +16,14 @@ from tft_build import layout
 from tft_build.engine.trace import traced
 from tft_build.io import location
 
+if TYPE_CHECKING:
+    from tft_build.config.settings import Config
+
 SAMPLE_ROWS = 3
 
 
 @traced
-def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
+def view_original_sample_data(cfg: "Config", rows: int = SAMPLE_ROWS) -> None:
     """Print sample raw rows, each feature with its dtype and shape."""
     raw = sample_raw(cfg, rows)
     table = [[name, tensor.dtype.name, list(tensor.shape)] + [show(v) for v in tensor.numpy()]
@@ -29,7 +34,7 @@ def view_original_sample_data(cfg, rows=SAMPLE_ROWS):
 
 
 @traced
-def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
+def view_transformed_sample_data(cfg: "Config", rows: int = SAMPLE_ROWS) -> None:
     """Print sample rows raw and transformed, side by side."""
     raw = sample_raw(cfg, rows)
     transformed = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED)).transform_raw_features(dict(raw))
@@ -44,7 +49,7 @@ def view_transformed_sample_data(cfg, rows=SAMPLE_ROWS):
 
 
 @traced
-def sample_raw(cfg, rows):
+def sample_raw(cfg: "Config", rows: int) -> dict[str, tf.Tensor]:
     """The first ``rows`` raw examples as a dict of ``[rows]`` tensors."""
     raw_dir = location.data_dir(cfg, layout.RAW)
     tft_output = tft.TFTransformOutput(raw_dir)
@@ -54,7 +59,7 @@ def sample_raw(cfg, rows):
     return {c.name: parsed[c.name] for c in cfg.columns}
 
 
-def show(value):
+def show(value: Any) -> Any:
     """A cell: text for bytes, a few significant digits for floats."""
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
