@@ -15,13 +15,12 @@ from collections.abc import Container, Iterable, Mapping
 from typing import Any
 
 from doit.cmd_base import DoitCmdBase
-from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 from doit.task import Task
 
+from tft_build.commands.base import project_tasks
 from tft_build.config.sizes import parse_size
 from tft_build.engine import buildcache
-from tft_build.engine.pipeline import project_config
 from tft_build.report import history
 
 ACTIONS = ("status", "gc", "verify", "clear")
@@ -50,10 +49,7 @@ class Cache(DoitCmdBase):
 
     def _execute(self, max_size="", pos_args=None):
         action, max_size = parse_args(pos_args or [], max_size)
-        tasks = TaskControl(self.task_list).tasks
-        cfg = project_config(tasks.values())
-        if cfg is None:
-            raise InvalidCommand("cache: this is not a tft_build project (no task made by tft_build)")
+        cfg, tasks = project_tasks("cache", self.task_list)
         store = buildcache.store_for(cfg)
         if store is None:
             self.outstream.write(f"the build cache is off ({cfg.where('cache_dir')} is \"\")\n")

@@ -5,12 +5,11 @@ report shows too.
 """
 
 from doit.cmd_base import DoitCmdBase
-from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 from tabulate import tabulate
 
+from tft_build.commands.base import project_tasks
 from tft_build.config.settings import Config
-from tft_build.engine.pipeline import project_config
 from tft_build.report.compare import LAST, compare, text
 
 
@@ -33,9 +32,7 @@ class Compare(DoitCmdBase):
     )
 
     def _execute(self, last=LAST, pos_args=None):
-        cfg = project_config(TaskControl(self.task_list).tasks.values())
-        if cfg is None:
-            raise InvalidCommand("compare: these are not tft_build tasks (no tft_build config in their meta)")
+        cfg, _ = project_tasks("compare", self.task_list)
         if last < 1:
             raise InvalidCommand("compare: --last takes a number of builds, 1 or more")
         tables, notes = compare(cfg, [model_named(cfg, name) for name in pos_args or []], last)

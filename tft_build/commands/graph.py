@@ -4,10 +4,8 @@ A doit command plugin; the drawing is :mod:`tft_build.report.graph`.
 """
 
 from doit.cmd_base import DoitCmdBase
-from doit.control import TaskControl
-from doit.exceptions import InvalidCommand
 
-from tft_build.engine.pipeline import project_config
+from tft_build.commands.base import project_tasks
 from tft_build.report import graph, history
 
 
@@ -32,10 +30,7 @@ class Graph(DoitCmdBase):
     )
 
     def _execute(self, output, fmt="", calls=False):
-        tasks = TaskControl(self.task_list).tasks
-        cfg = project_config(tasks.values())
-        if cfg is None:
-            raise InvalidCommand("graph: these are not tft_build tasks (no tft_build config in their meta)")
+        cfg, tasks = project_tasks("graph", self.task_list)
         traces = history.read_traces(cfg.artifacts_dir, tasks) if calls else None
         status = history.read_status(cfg.artifacts_dir)
         picture = graph.task_graph(graph.task_infos(tasks.values()), status, cfg.project_dir, traces)
