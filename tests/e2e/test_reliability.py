@@ -77,6 +77,7 @@ BAD_INPUTS = {
     "empty value": (HEADER + "\n" + GOOD.format(i=1, fare="") + "\n", ["train.csv:2", "fare_amount", "empty value"]),
     "NaN": (HEADER + "\n" + GOOD.format(i=1, fare="nan") + "\n", ["train.csv:2", "fare_amount", "not a finite number"]),
     "infinity": (HEADER + "\n" + GOOD.format(i=1, fare="inf") + "\n", ["train.csv:2", "not a finite number"]),
+    "beyond float32": (HEADER + "\n" + GOOD.format(i=1, fare="1e39") + "\n", ["train.csv:2", "fare_amount", "float32"]),
     "bad timestamp": (HEADER + "\n" + ROW.replace("2014-05-01", "2014-13-45") + "\n",
                       ["train.csv:2", "pickup_datetime", "not a timestamp"]),
     "wrong header": (HEADER.replace("fare_amount", "fare") + "\n" + ROW + "\n",
@@ -100,6 +101,32 @@ def test_bad_input_is_one_line_and_keeps_the_good_artifacts(project, restore, ca
     for part in expected:
         assert part in message, (case, out)
     assert tree_hashes(project.artifacts) == project.good
+    assert leftovers(project.artifacts) == []
+
+
+NAN_FEATURE = '''"""The taxi preprocessing_fn plus a feature that is minus infinity in every row."""
+
+import my_preprocessing
+import tensorflow as tf
+
+
+def preprocessing_fn(inputs, cfg):
+    """The user's features, and log(0)."""
+    features = my_preprocessing.preprocessing_fn(inputs, cfg)
+    features["broken"] = tf.math.log(inputs["passenger_count"] * 0.0)
+    return features
+'''
+
+
+def test_a_non_finite_transformed_feature_is_one_line_and_keeps_the_good_artifacts(project):
+    (project.root / "my_nan.py").write_text(NAN_FEATURE)
+    config = project.root / "nan.toml"
+    config.write_text('preprocessing_fn = "my_nan:preprocessing_fn"\n')
+    done = project.doit("transform_raw_data", check=False, env={"TFT_BUILD_CONFIG": str(config)})
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in out
+    assert "the transformed feature 'broken' is NaN or infinite" in out
+    assert tree_hashes(project.artifacts / "transformed") == project.good_transformed
     assert leftovers(project.artifacts) == []
 
 
@@ -296,3 +323,17 @@ def test_two_cold_builds_are_identical(tmp_path):
             (other.artifacts / "predictions" / "non_embedding.csv").read_text(),
         ))
     assert outputs[0] == outputs[1]
+
+
+def test_a_loss_that_is_not_finite_fails_in_one_line_and_keeps_the_model(project):
+    """Last in this file: it trains a model, which the tests above do not expect."""
+    project.doit("train_non_embedding_model")
+    model = tree_hashes(project.artifacts / "models")
+    config = project.root / "diverge.toml"
+    config.write_text("learning_rate = 1e12\n")
+    done = project.doit("train_non_embedding_model", check=False, env={"TFT_BUILD_CONFIG": str(config)})
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in out
+    assert "non_embedding: the training loss became" in out and "lower learning_rate" in out
+    assert tree_hashes(project.artifacts / "models") == model
+    assert leftovers(project.artifacts) == []

@@ -2,7 +2,7 @@
 
 pyarrow parses and converts a CSV in C++ threads, a block of rows at a time.
 A block passes only if csvio would read it to the same values: pyarrow's
-parse and conversion succeed, every float is finite, every timestamp has the
+parse and conversion succeed, every float is finite and fits a float32, every timestamp has the
 exact ``YYYY-MM-DD HH:MM:SS[ UTC]`` form of a real date, only optional
 columns have missing values (filled with their defaults). At the first block
 that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
@@ -94,6 +94,8 @@ def check_like_csvio(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]
         if values.null_count:  # a missing value in a required column: csvio says where
             raise NotCsvioEqual(column.name)
         if column.type == "float" and not pc.all(pc.is_finite(values)).as_py():
+            raise NotCsvioEqual(column.name)
+        if column.type == "float" and len(values) and pc.max(pc.abs(values)).as_py() > csvio.FLOAT32_MAX:
             raise NotCsvioEqual(column.name)
         if column.type == "timestamp" and not all_timestamps(values):
             raise NotCsvioEqual(column.name)

@@ -22,6 +22,9 @@ from tft_build.io import location
 from tft_build.io.timestamps import check_timestamp
 
 PARSERS = {"string": str, "float": float, "int": int}
+# The models read floats as float32 and ints as int64: a value beyond them would become infinity or fail.
+FLOAT32_MAX = 3.4028234663852886e38
+INT64 = (-(2**63), 2**63 - 1)
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 OnBad = Callable[[int, list[str], str], None]  # on_bad(line_number, fields, message): a skipped row
@@ -157,4 +160,8 @@ def _typed_value(path, line, column, text):
         raise DataError(f"{where}: {text!r} is not a valid {column.type}") from None
     if column.type == "float" and not math.isfinite(value):
         raise DataError(f"{where}: {text!r} is not a finite number")
+    if column.type == "float" and abs(value) > FLOAT32_MAX:
+        raise DataError(f"{where}: {text!r} is beyond a float32 (about ±3.4e38), which TensorFlow reads as infinity")
+    if column.type == "int" and not INT64[0] <= value <= INT64[1]:
+        raise DataError(f"{where}: {text!r} is beyond a 64-bit integer")
     return value

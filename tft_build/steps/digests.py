@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import Any
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow.core.protobuf import saved_model_pb2
 
 from tft_build import layout
 from tft_build.engine.trace import traced
+from tft_build.errors import DataError
 from tft_build.io import location, manifest, tfrecords
 
 SAVED_MODEL = tf.saved_model.SAVED_MODEL_FILENAME_PB
@@ -37,8 +39,25 @@ def encode(transformed: tuple[pa.RecordBatch, Any]) -> tuple["bytes", "tuple[int
     records in memory, so nothing is read back after writing.
     """
     batch, _ = transformed
+    check_finite(batch)
     chunk = tfrecords.tfrecord_chunk(batch)
     return chunk.data, manifest.records_digest(chunk.records())
+
+
+def check_finite(batch: pa.RecordBatch) -> None:
+    """A one-line DataError when a transformed float feature is NaN or infinite in some row: the
+    models would learn NaN from it, and a NaN model would replace a good one."""
+    for name, values in zip(batch.schema.names, batch.columns):
+        kind = values.type
+        nested = pa.types.is_list(kind) or pa.types.is_large_list(kind) or pa.types.is_fixed_size_list(kind)
+        flat = values.flatten() if nested else values
+        if pa.types.is_floating(flat.type):
+            bad = len(flat) - flat.null_count - pc.sum(pc.is_finite(flat)).as_py() if len(flat) else 0
+            if bad:
+                raise DataError(
+                    f"the transformed feature '{name}' is NaN or infinite in {bad} row(s) of a batch: check what "
+                    "preprocessing_fn computes for it (a log of 0, a division by zero, a value out of range)"
+                )
 
 
 def records_digest_file(data: str, split: str) -> str:

@@ -22,7 +22,7 @@ from tensorflow_metadata.proto.v0 import schema_pb2
 from tft_build import layout
 from tft_build.engine import dotted, interrupt
 from tft_build.engine.trace import traced
-from tft_build.errors import ConfigError
+from tft_build.errors import ConfigError, DataError
 from tft_build.generic.models import Feature
 from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
@@ -49,7 +49,9 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     stats = label_stats(train, cfg, tft_output)
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
-    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs, callbacks=callbacks(cfg), verbose=2)
+    check_model(cfg, model_name, model)
+    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs,
+                    callbacks=[*callbacks(cfg), FiniteLoss(model_name)], verbose=2)
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     best = int(np.argmin(history["val_loss"]))
@@ -61,6 +63,36 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
     return summary
+
+
+def check_model(cfg: "Config", model_name: str, model: Any) -> None:
+    """A one-line ConfigError, naming the setting, unless the builder made a compiled tf_keras model."""
+    where, builder = cfg.where(f"models.{model_name}"), cfg.model_builder(model_name)
+    if not isinstance(model, keras.Model):
+        raise ConfigError(f"{where}: {builder} returned {type(model).__name__}; a builder returns a tf_keras model")
+    if getattr(model, "optimizer", None) is None:
+        raise ConfigError(f"{where}: {builder} returned a model that is not compiled; call model.compile(...) in it")
+
+
+class FiniteLoss(keras.callbacks.Callback):
+    """Stop training at the first batch whose loss is not finite, in one line: a NaN model never replaces
+    a good one (the trained model is written only after fit returns)."""
+
+    def __init__(self, model_name: str):
+        super().__init__()
+        self.model_name = model_name
+        self.epoch = 0
+
+    def on_epoch_begin(self, epoch: int, logs: dict | None = None) -> None:
+        self.epoch = epoch
+
+    def on_train_batch_end(self, batch: int, logs: dict | None = None) -> None:
+        loss = (logs or {}).get("loss")
+        if loss is not None and not np.isfinite(loss):
+            raise DataError(
+                f"{self.model_name}: the training loss became {loss} in epoch {self.epoch + 1}, batch {batch + 1}; "
+                "look for extreme values in the data, or lower learning_rate"
+            )
 
 
 def quality_metric(cfg: "Config") -> str:

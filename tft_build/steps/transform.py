@@ -86,6 +86,11 @@ def checked_preprocessing_fn(
                 f"{cfg.where('preprocessing_fn')}: {cfg.preprocessing_fn} returned no label '{cfg.label}' "
                 f"(it returned {got}); add it, e.g. outputs[{cfg.label!r}] = inputs[{cfg.label!r}]"
             )
+        if len(outputs) == 1:
+            raise ConfigError(
+                f"{cfg.where('preprocessing_fn')}: {cfg.preprocessing_fn} returned the label '{cfg.label}' and no "
+                "feature; return at least one feature for the models to learn from"
+            )
         return {**outputs, cfg.label: label_target(cfg, outputs[cfg.label])}
 
     return preprocessing_fn
