@@ -42,3 +42,4 @@ def test_training_stops_in_one_line_when_the_loss_is_not_finite():
     guard.on_train_batch_end(0, {"loss": 0.5})
     with pytest.raises(DataError, match=r"^mine: the training loss became nan in epoch 3, batch 5"):
         guard.on_train_batch_end(4, {"loss": float("nan")})
+

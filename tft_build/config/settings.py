@@ -66,6 +66,8 @@ class Config:
     epochs: int = 60
     patience: int = 6
     lr_patience: int = 1
+    # The share of the training rows held out to choose the epochs and the learning rate; the eval data only measures.
+    validation_fraction: float = 0.1
     learning_rate: float = 0.003
     seed: int = 2026
     preprocessing_fn: str = DEFAULT_PREPROCESSING_FN
@@ -126,6 +128,7 @@ MAY_BE_EMPTY = ("noise_floor_file", "shared_dir", "cache_dir")  # "": none
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
+    "validation_fraction": float,
     "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "header": bool, "objective": str,
 }
 
@@ -340,6 +343,8 @@ def _check_consistency(cfg, path):
         raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column; name one, or set key_column = \"\"")
     _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
     _dotted(cfg.row_filter, f"{where}: setting 'row_filter'")
+    if not 0 < cfg.validation_fraction < 1:
+        raise ConfigError(f"{where}: setting 'validation_fraction' is {cfg.validation_fraction}; use a share like 0.1")
     if cfg.on_bad_rows not in BAD_ROW_POLICIES:
         raise ConfigError(f"{where}: setting 'on_bad_rows' is {cfg.on_bad_rows!r}; use \"fail\" or \"skip\"")
 

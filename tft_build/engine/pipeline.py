@@ -38,7 +38,10 @@ BEAM_ARGS = {
 # What each kind of step reads from the config; a change reruns exactly it.
 RAW_SETTINGS = ("columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args", "shared_dir")
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets")
-TRAIN_SETTINGS = ("label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed")
+TRAIN_SETTINGS = (
+    "label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed",
+    "validation_fraction",
+)
 PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file")
 
 

@@ -32,6 +32,8 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
+FIT, VALIDATION = "train", "validation"  # the two parts of the training rows
+HASH_BUCKETS = 10_000  # a row is held out when its place hashes into the first validation_fraction of these
 
 
 @traced
@@ -44,24 +46,32 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     tf.config.experimental.enable_op_determinism()
 
     spec = tft_output.transformed_feature_spec()
-    train = dataset(cfg, "train", spec, shuffle=True)
-    evaluation = dataset(cfg, "eval", spec, shuffle=False)
+    # Early stopping and the learning-rate schedule choose by the validation rows, carved from training:
+    # the eval data is read only by the serving step, to measure.
+    train = dataset(cfg, "train", spec, shuffle=True, part=FIT)
+    validation = dataset(cfg, "train", spec, shuffle=False, part=VALIDATION)
+    rows = {part: count_rows(ds) for part, ds in ((FIT, train), (VALIDATION, validation))}
+    if not rows[VALIDATION] or not rows[FIT]:
+        raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
+                        f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
     stats = label_stats(train, cfg, tft_output)
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
-    fit = model.fit(train, validation_data=evaluation, epochs=cfg.epochs,
+    fit = model.fit(train, validation_data=validation, epochs=cfg.epochs,
                     callbacks=[*callbacks(cfg), FiniteLoss(model_name)], verbose=2)
 
     history = {key: [float(v) for v in values] for key, values in fit.history.items()}
     best = int(np.argmin(history["val_loss"]))
     metric = f"val_{quality_metric(cfg)}"
-    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best]}
+    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
+               "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
     with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
         modelio.save_model(model, staging)
         modelio.write_history(staging, history, summary, stats)
         manifest.write_manifest(staging, {"model": model_name, **summary})
-    print(f"{model_name}: best epoch {best + 1}, eval {metric[4:]} {summary[metric]:.3f}")
+    print(f"{model_name}: best epoch {best + 1}, validation {metric[4:]} {summary[metric]:.3f} "
+          f"({rows[VALIDATION]} of {rows[FIT] + rows[VALIDATION]} training rows held out)")
     return summary
 
 
@@ -147,11 +157,19 @@ def model_features(tft_output: tft.TFTransformOutput, label: str) -> dict[str, F
 
 
 @traced
-def dataset(cfg: "Config", split: str, spec: Mapping[str, Any], shuffle: bool) -> tf.data.Dataset:
-    """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords."""
+def dataset(
+    cfg: "Config", split: str, spec: Mapping[str, Any], shuffle: bool, part: str | None = None
+) -> tf.data.Dataset:
+    """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords of ``split``;
+    with ``part``, only the training rows that fit on (:data:`FIT`) or the ones held out (:data:`VALIDATION`)."""
     data = location.data_dir(cfg, layout.TRANSFORMED)
     files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
-    ds = tf.data.TFRecordDataset(files).cache()
+    ds = tf.data.TFRecordDataset(files)
+    if part is not None:
+        held_out = part == VALIDATION
+        ds = ds.enumerate().filter(lambda i, _: held_out_row(i, cfg.validation_fraction) == held_out)
+        ds = ds.map(lambda _, record: record)
+    ds = ds.cache()
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size).map(
@@ -159,6 +177,19 @@ def dataset(cfg: "Config", split: str, spec: Mapping[str, Any], shuffle: bool) -
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
+    """Whether the training row at ``place`` (its number in the transformed records, which every build
+    writes in the same order) is held out for validation: a hash of it, so the rows held out are spread
+    over the file and the same in every build."""
+    bucket = tf.strings.to_hash_bucket_fast(tf.strings.as_string(place), HASH_BUCKETS)
+    return bucket < round(fraction * HASH_BUCKETS)
+
+
+def count_rows(ds: tf.data.Dataset) -> int:
+    """The rows of a batched dataset, each batch's label counted."""
+    return int(ds.reduce(np.int64(0), lambda total, batch: total + tf.cast(tf.shape(batch[1])[0], tf.int64)))
 
 
 def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str, tf.Tensor], tf.Tensor]:

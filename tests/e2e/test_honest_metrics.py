@@ -1,0 +1,27 @@
+"""The eval data only measures: a build with other eval rows trains the same models."""
+
+import csv
+
+from support import NO_CACHE, make_project, ran
+
+
+def predictions(project, model):
+    with open(project.artifacts / "predictions" / f"{model}.csv", newline="") as f:
+        return {row["key"]: row["prediction"] for row in csv.DictReader(f)}
+
+
+def test_other_eval_rows_train_the_same_models(tmp_path):
+    project = make_project(tmp_path / "honest", train_rows=400, eval_rows=120)
+    project.env = NO_CACHE  # real training both times, not a restore
+    project.doit()
+    before = {model: predictions(project, model) for model in ("non_embedding", "embedding")}
+    history = (project.artifacts / "models" / "embedding" / "history.json").read_text()
+    eval_csv = project.root / "data" / "eval.csv"
+    lines = eval_csv.read_text().splitlines(keepends=True)
+    eval_csv.write_text("".join(lines[:1] + lines[1:60]))  # half the eval rows
+    done = project.doit()
+    assert {"train_non_embedding_model", "train_embedding_model"} <= ran(done.stdout)  # it did retrain
+    for model, old in before.items():
+        new = predictions(project, model)
+        assert len(new) < len(old) and new == {key: old[key] for key in new}, model
+    assert (project.artifacts / "models" / "embedding" / "history.json").read_text() == history
