@@ -112,10 +112,10 @@ def quality_metric(cfg: "Config") -> str:
 
 @traced
 def callbacks(cfg: "Config") -> list[keras.callbacks.Callback]:
-    """Halve the learning rate when the eval loss stalls; stop when it stays up.
+    """Halve the learning rate when the validation loss stalls; stop when it stays up.
 
     At the full rate Adam's steps jump around the minimum; the learning rate
-    is halved after ``lr_patience`` epochs without a better eval loss so the
+    is halved after ``lr_patience`` epochs without a better validation loss so the
     model settles in it, and training stops after ``patience`` such epochs,
     keeping the best weights.
     """
