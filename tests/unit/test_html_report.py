@@ -75,7 +75,8 @@ def make_artifacts(root, runs=12):
         loss = [20.0 / (epoch + 1) + 3 for epoch in range(8)]
         history = {"loss": loss, "val_loss": [v + 4 for v in loss], "rmse": loss, "val_rmse": loss}
         write_json(artifacts / "models" / model / "history.json",
-                   {"history": history, "best_epoch": 6, "epochs_run": 8, "val_rmse": rmse})
+                   {"history": history, "best_epoch": 6, "epochs_run": 8, "val_rmse": rmse,
+                    "train_rows": 1800, "validation_rows": 200})
     rows = [
         {"raw": {"key": f"2009-06-15 17:26:21.000000{i}", "fare_amount": 4.5 + i, "passenger_count": 1.0},
          "transformed": {"passenger_count": 1 / 6, "hourofday": 17, "pickup_cell": [0.0] * 9 + [1.0]}}
@@ -139,7 +140,7 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert sample[0] == ["raw", "transformed"]
     assert sample[1] == ["key", "fare_amount", "passenger_count", "passenger_count", "hourofday", "pickup_cell"]
     assert sample[2][3:] == ["0.1667", "17", "[0, 0, 0, 0, 0, 0, …]"]
-    assert "best epoch 6, epochs run 8, val rmse 2.797" in page
+    assert "best epoch 6, epochs run 8, val rmse 2.797, train rows 1,800, validation rows 200" in page
 
 
 def test_missing_files_leave_a_note_in_each_section(tmp_path):
