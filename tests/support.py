@@ -8,7 +8,6 @@ module) and model builders, which tests may edit.
 """
 
 import ast
-import json
 import os
 import shutil
 import signal
@@ -18,6 +17,7 @@ import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from tft_build.config.render import toml_key, toml_value
 from tft_build.examples.taxi import datagen
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -42,15 +42,10 @@ def taxi_config(models=None, **settings):
     table = {**tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["tft_build"], **settings}
     models = models or table["models"]
     scalars = {key: value for key, value in table.items() if key not in ("columns", "models")}
-    lines = ["[tool.tft_build]"] + [f"{key} = {toml_value(value)}" for key, value in scalars.items()]
+    lines = ["[tool.tft_build]"] + [f"{toml_key(key)} = {toml_value(value)}" for key, value in scalars.items()]
     for name, value in (("columns", table["columns"]), ("models", models)):
-        lines += ["", f"[tool.tft_build.{name}]"] + [f"{key} = {toml_value(v)}" for key, v in value.items()]
+        lines += ["", f"[tool.tft_build.{name}]"] + [f"{toml_key(key)} = {toml_value(v)}" for key, v in value.items()]
     return "\n".join(lines) + "\n"
-
-
-def toml_value(value):
-    """A string, number, bool or list of strings as TOML (JSON's syntax is TOML's for these)."""
-    return json.dumps(value)
 
 
 # The end-to-end tests' project: few epochs, small batches, the user's code.
