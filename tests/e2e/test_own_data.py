@@ -186,7 +186,7 @@ def test_houses_reruns_exactly_what_an_edit_changes(houses):
 def test_churn_walkthrough_classification_beats_the_majority_class(churn):
     assert ran(churn.cold.stdout) == {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
     config = (churn.root / "tft_build.toml").read_text()
-    assert "header = false" in config and 'objective = "classification"' in config
+    assert 'header = "auto"' in config and 'objective = "classification"' in config
     assert 'col_2 = { type = "string", default = "" }' in config
     m = metrics(churn)
     assert m["count"] == 500 and m["classes"] == 3
@@ -233,18 +233,35 @@ def test_churn_user_module_edits_rerun_exactly_what_they_change(churn):
         module.write_text(original)
 
 
-def test_churn_with_a_header_through_init_config(tmp_path):
+def test_churn_with_headers_in_some_files_and_missing_labels_through_init_config(tmp_path):
+    """Train files with a header and some rows without a label, an eval file without a header: init-config's
+    project runs as written, drops and counts the unlabeled rows, and measures every eval row."""
     exampledata.write_dataset("churn", tmp_path / "data", 800, 200, seed=9)
+    unlabeled = 0
+    for shard in sorted((tmp_path / "data").glob("train-*.csv")):
+        rows = list(csv.reader(shard.read_text().splitlines()))
+        label = rows[0].index("outcome")
+        for row in rows[1::9]:
+            row[label], unlabeled = "", unlabeled + 1
+        shard.write_text("".join(",".join(row) + "\n" for row in rows))
+    eval_csv = tmp_path / "data" / "eval.csv"
+    eval_csv.write_text("".join(eval_csv.read_text().splitlines(keepends=True)[1:]))
     project = Project(tmp_path)
     init = subprocess.run(
         ["tft-tasks", "init-config", "data/train-*.csv", "--eval", "data/eval.csv", "--label", "outcome"],
         cwd=tmp_path, capture_output=True, text=True,
     )
     assert init.returncode == 0, init.stderr
-    assert 'key_column = "customer_id"' in (tmp_path / "tft_build.toml").read_text()
+    assert "label: missing in" in init.stdout and "keep_row drops the rows without one" in init.stdout
+    config = (tmp_path / "tft_build.toml").read_text()
+    assert 'key_column = "customer_id"' in config and 'header = "auto"' in config
+    assert 'outcome = { type = "string", default = "" }' in config
     tasks = {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
-    assert ran(project.doit().stdout) == tasks
+    done = project.doit()
+    assert ran(done.stdout) == tasks
+    assert f"{unlabeled} dropped, {unlabeled} of them without a label" in done.stdout
     m = metrics(project)
+    assert m["count"] == 200 and m["rows_not_clean"] == 0
     assert m["accuracy"] > m["baseline_accuracy"], m
 
 

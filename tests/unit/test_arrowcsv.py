@@ -35,6 +35,7 @@ def csvio_rows(path, on_bad=None):
     HEADER + "a, 1.5 ,+2, 2014-05-01 08:15:00 UTC \n",  # padding: csvio strips, pyarrow differs
     HEADER + '"multi\nline",1,2,2014-05-01 08:15:00\n',
     HEADER,
+    "".join(ROW.format(i=i) for i in range(5)),  # no header: header = "auto" reads the first row as data
 ])
 def test_same_rows_as_csvio(tmp_path, text):
     path = write(tmp_path, text)
@@ -88,3 +89,12 @@ def test_a_bad_block_hands_the_rest_of_the_file_to_csvio(tmp_path, monkeypatch):
 ])
 def test_all_timestamps_is_never_looser_than_csvio(text, ok):
     assert arrowcsv.all_timestamps(pa.array([text])) is ok
+
+
+def test_a_label_that_marks_missing_values_with_nan_stays_on_the_arrow_path(tmp_path, monkeypatch):
+    columns = columns_from_pairs([("name", "string"), ("price", "float", float("nan"))])
+    path = write(tmp_path, "name,price\na,1.5\nb,\nc,NA\n")
+    monkeypatch.setattr(arrowcsv, "python_batches", None)  # the row-by-row path would fail the test
+    rows = [row for batch in arrowcsv.read_batches(path, columns) for row in batch.to_pylist()]
+    assert [r["name"] for r in rows] == ["a", "b", "c"] and rows[0]["price"] == 1.5
+    assert [r["price"] != r["price"] for r in rows] == [False, True, True]  # nan where the value is missing

@@ -4,7 +4,7 @@ import pytest
 
 from tft_build.config.schema import columns_from_pairs
 from tft_build.errors import DataError
-from tft_build.io.csvio import read_header, read_rows
+from tft_build.io.csvio import has_header, read_header, read_rows
 
 COLUMNS = columns_from_pairs([("name", "string"), ("price", "float"), ("count", "int")])
 
@@ -58,3 +58,41 @@ def test_missing_file(tmp_path):
 
 def test_header_only_file_has_no_rows(tmp_path):
     assert rows_of(tmp_path, "name,price,count\n") == []
+
+
+@pytest.mark.parametrize("data, has", [
+    ("name,price,count\na,1.5,2\n", True),  # the configured names
+    (" name , price ,count\na,1.5,2\n", True),
+    ("a,1.5,2\nb,2,3\n", False),  # a valid row of the columns: data
+    ("title,cost,n\na,1.5,2\n", True),  # neither: a header, which the header check then refuses
+    ("", False),
+])
+def test_header_auto_decides_per_file(tmp_path, data, has):
+    path = tmp_path / "d.csv"
+    path.write_text(data)
+    assert has_header(path, COLUMNS, "auto") is has
+    assert has_header(path, COLUMNS, True) is True and has_header(path, COLUMNS, False) is False
+
+
+def test_header_auto_reads_files_with_and_without_one_alike(tmp_path):
+    with_header = rows_of(tmp_path, "name,price,count\na,1.5,2\nb,2,3\n")
+    without = rows_of(tmp_path, "a,1.5,2\nb,2,3\n")
+    assert [row for _, row in with_header] == [row for _, row in without]
+    assert [line for line, _ in without] == [1, 2]
+
+
+@pytest.mark.parametrize("header, data, message", [
+    ("auto", "title,cost,n\na,1.5,2\n", "header 'title,cost,n' does not match the configured columns "
+     "'name,price,count', and it is not a valid data row either; fix the file, the 'columns' setting or "
+     "setting 'header' (now \"auto\"; \"auto\" decides per file)"),
+    (True, "a,1.5,2\n", "header 'a,1.5,2' does not match the configured columns 'name,price,count'; fix the file, "
+     "the 'columns' setting or setting 'header' (now true;"),
+    ("auto", "", "the file is empty; expected the header name,price,count or rows"),
+])
+def test_a_header_that_does_not_match_names_the_setting(tmp_path, header, data, message):
+    path = tmp_path / "d.csv"
+    path.write_text(data)
+    for read in (lambda: read_header(path, COLUMNS, header), lambda: list(read_rows(path, COLUMNS, header=header))):
+        with pytest.raises(DataError) as err:
+            read()
+        assert message in str(err.value) and str(err.value).startswith(f"{path}:1: ")

@@ -6,6 +6,7 @@ import sys
 import tomllib
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from tft_build.commands.init_config import main
@@ -127,14 +128,15 @@ def test_all_text_header_is_said_to_be_assumed():
 def test_header_is_detected_forced_and_reported(capsys):
     write("plain.csv", "1,a,2.5\n2,b,3.5\n3,c,4.5\n")
     status, out, _ = run(capsys, "plain.csv", "--label", "3")
-    assert status == 0 and "header: no" in out
-    assert read_config()["header"] is False
+    assert status == 0 and "header: no" in out and 'header = "auto" decides it for each file' in out
+    assert read_config()["header"] == "auto"  # the sample has none; each file decides when read
     assert list(read_config()["columns"]) == ["col_1", "col_2", "col_3"]
     assert read_config()["label"] == "col_3"
 
     status, out, _ = run(capsys, "plain.csv", "--label", "1", "--header", "--force")
     assert status == 0 and "header: yes (--header)" in out
     assert list(read_config()["columns"]) == ["1", "a", "2.5"]  # forced: the first row names them
+    assert read_config()["header"] is True
     assert read_config()["label"] == "1"
 
     write("texts.csv", "name,city\nann,paris\nbob,rome\n")
@@ -200,7 +202,7 @@ def test_config_round_trips_through_tomllib(capsys):
     assert read_config("proj") == {
         "train_data": ["../data/train-*.csv"],
         "eval_data": ["../data/eval.csv"],
-        "header": True,
+        "header": "auto",
         "label": "sale price",
         "objective": "regression",
         "key_column": "id",
@@ -241,7 +243,7 @@ def test_eval_defaults_to_the_training_data_with_a_note(capsys):
 def test_toml_strings_escape_what_toml_needs():
     odd = 'tab\tnew\nline "q" back\\slash del\x7f nul\x00 emoji\U0001f600'
     skeleton = Skeleton(
-        source=odd, row_count=1, train_data=(odd,), eval_data=None, header=True,
+        source=odd, row_count=1, train_data=(odd,), eval_data=None, header=True, header_forced=False,
         columns=(column(odd, "string", ""), column("y", "float")), label="y", objective="regression", key_column="",
     )
     config = tomllib.loads(config_toml(skeleton))
@@ -281,7 +283,7 @@ def test_pipeline_module_is_specialized_to_the_columns(capsys):
 
 def test_many_valued_ints_are_numeric():
     many = column("n", "int", distinct=11)
-    skeleton = Skeleton("d.csv", 11, ("d.csv",), None, True, (many, column("y", "float")), "y",
+    skeleton = Skeleton("d.csv", 11, ("d.csv",), None, True, False, (many, column("y", "float")), "y",
                         "regression", "")
     assert '"n": generic.numeric(inputs["n"]),' in pipeline_module(skeleton)
 
@@ -323,6 +325,41 @@ def test_sample_rows_limits_the_sample(capsys):
     assert "20 sample rows" in out
 
 
+# --- labels with missing values, pipelines without features ------------------
+
+
+@pytest.mark.parametrize("values, type_, objective, marker", [
+    ("1.5,NA,2.5,,3.5", "float", "regression", "nan"),
+    ("a,,b,NA,a", "string", "classification", '""'),
+    ("1,,2,NA,1", "string", "classification", '""'),  # int codes with gaps: classes as text, "" for none
+])
+def test_a_label_with_missing_values_gets_a_row_filter_that_drops_them(capsys, values, type_, objective, marker):
+    labels = values.split(",")
+    write("d.csv", "x,y\n" + "".join(f"{i},{v}\n" for i, v in enumerate(labels)))
+    status, out, _ = run(capsys, "d.csv", "--label", "y")
+    assert status == 0
+    assert "label: missing in 2 of the 5 sample rows; my_pipeline.py's keep_row drops the rows" in out
+    config_text = Path("tft_build.toml").read_text()
+    assert f'y = {{ type = "{type_}", default = {marker} }}' in config_text
+    assert read_config()["objective"] == objective
+    source = Path("my_pipeline.py").read_text()
+    assert "2 of the 5 sample rows had none" in source and 'return generic.has_value(row["y"])' in source
+    from tft_build.generic import rowfilter  # the test the generated filter calls, on a batch as Beam gives it
+    namespace = {"generic": rowfilter}
+    exec(compile(source.replace("from tft_build import generic", ""), "my_pipeline.py", "exec"), namespace)
+    read = [float("nan") if v in ("", "NA") else float(v) for v in labels] if type_ == "float" else [
+        "" if v in ("", "NA") else v for v in labels]
+    batch = {"y": np.array(read, dtype=float if type_ == "float" else object)}
+    assert namespace["keep_row"](batch).tolist() == [True, False, True, False, True]
+
+
+def test_a_pipeline_without_features_is_warned_about(capsys):
+    write("d.csv", "id,y\n" + "".join(f"r{i},{i * 0.5}\n" for i in range(30)))
+    status, out, _ = run(capsys, "d.csv", "--label", "y")
+    assert status == 0
+    assert "warning: no column is a feature (only the label and the key)" in out
+
+
 # --- errors ------------------------------------------------------------------
 
 
@@ -336,8 +373,6 @@ def test_sample_rows_limits_the_sample(capsys):
     ({"d.csv": "x,y\n1,2\n"}, ["d.csv", "--label", "z"], "label 'z' is not a column (x, y)"),
     ({"d.csv": "1,2\n3,4\n"}, ["d.csv", "--label", "3"],
      "label '3' is not a column (col_1, col_2, or a column number 1..2)"),
-    ({"d.csv": "x,y\n1,2\n3,NA\n4,\n"}, ["d.csv", "--label", "y"],
-     "label column y has missing values in 2 sample rows; fix the data or choose another label"),
     ({"d.csv": "t,y\n2020-01-02 03:04:05,1\n"}, ["d.csv", "--label", "t"],
      "label column t holds timestamps; choose a number or text column"),
     ({"d.csv": 'x,y\n1,2\n"3\n",4\n5,6,7\n'}, ["d.csv", "--label", "y"],
@@ -388,6 +423,6 @@ def test_load_config_reads_the_generated_config(capsys, tmp_path):
     assert run(capsys, "data/houses.csv", "--label", "price", "--dir", "proj")[0] == 0
     cfg = load_config(tmp_path / "proj", environ={})
     assert Path(cfg.train_data[0]).resolve() == (tmp_path / "data" / "houses.csv").resolve()
-    assert (cfg.label, cfg.objective, cfg.header, cfg.key_column) == ("price", "regression", True, "id")
+    assert (cfg.label, cfg.objective, cfg.header, cfg.key_column) == ("price", "regression", "auto", "id")
     assert [(c.name, c.type, c.default) for c in cfg.columns][1:3] == [
         ("neighborhood", "string", ""), ("year_built", "int", 1968)]

@@ -16,6 +16,7 @@ from tensorflow.core.protobuf import saved_model_pb2
 from tft_build.config.schema import columns_from_pairs
 from tft_build.config.settings import Config
 from tft_build.errors import ConfigError, DataError
+from tft_build.generic.rowfilter import has_value
 from tft_build.io import manifest
 from tft_build.steps import batching, digests, transform
 
@@ -69,6 +70,20 @@ def test_tft_batch_is_one_typed_value_per_row_and_column():
     }
 
 
+def test_rows_without_a_label_are_counted_and_must_be_dropped(tmp_path):
+    columns = columns_from_pairs([("price", "float", float("nan")), ("count", "int")])
+    cfg = Config(project_dir=tmp_path, columns=columns, label="price")
+    batch = arrow_batch(price=[1.0, float("nan"), 5.0], count=[1, 2, 3])
+    counters = {name: Counter() for name in batching.COUNTERS}
+    clean = batching.clean_rows(batch, cfg, lambda row: has_value(row["price"]), counters, "t.csv")
+    assert clean.column("count").to_pylist() == [1, 3]
+    assert {name: c.value for name, c in counters.items()} == {"read": 3, "dropped": 1, "bad": 0, "unlabeled": 1}
+    with pytest.raises(DataError) as err:
+        batching.clean_rows(batch, cfg, lambda row: True, None, "t.csv")
+    assert str(err.value).startswith("t.csv: 1 row(s) without a label (price is missing) pass ")
+    assert "generic.has_value(row['price'])" in str(err.value)
+
+
 def test_columns_is_a_lazy_mapping_of_numpy_arrays():
     columns = batching.Columns(arrow_batch(price=[1.0, 3.0], count=[1, 2]))
     assert list(columns) == ["price", "count"] and len(columns) == 2
@@ -78,10 +93,13 @@ def test_columns_is_a_lazy_mapping_of_numpy_arrays():
         columns["missing"]
 
 
+PRICED = columns_from_pairs([("price", "float"), ("count", "int")])
+
+
 def test_clean_rows_keeps_what_the_filter_keeps_and_counts(tmp_path):
-    cfg = Config(project_dir=tmp_path)
+    cfg = Config(project_dir=tmp_path, columns=PRICED, label="count")
     batch = arrow_batch(price=[1.0, 3.0, 5.0], count=[1, 2, 3])
-    counters = {"read": Counter(), "dropped": Counter()}
+    counters = {name: Counter() for name in batching.COUNTERS}
     clean = batching.clean_rows(batch, cfg, lambda row: row["price"] > 2, counters)
     assert clean.column("count").to_pylist() == [2, 3]
     assert (counters["read"].value, counters["dropped"].value) == (3, 1)
@@ -93,7 +111,8 @@ def test_a_failing_filter_is_a_one_line_error_naming_the_setting(tmp_path):
         raise ValueError("no such ride")
 
     with pytest.raises(ConfigError, match="setting 'row_filter'.*raised ValueError: no such ride"):
-        batching.clean_rows(arrow_batch(price=[1.0]), Config(project_dir=tmp_path), broken, None)
+        batching.clean_rows(arrow_batch(price=[1.0]), Config(project_dir=tmp_path, columns=PRICED[:1], label="price"),
+                            broken, None)
 
 
 def test_a_quarantine_line_is_one_csv_row_of_where_why_and_what():
@@ -126,26 +145,27 @@ def test_read_clean_batches_quarantines_bad_rows_and_filters_when_counted(tmp_pa
         "d,2014-05-01 08:00:00 UTC,2.5,4",
         "e,2014-05-01 08:00:00 UTC,3.5,5",
     ])
-    cfg = Config(project_dir=tmp_path, columns=COLUMNS, on_bad_rows="skip")
+    cfg = Config(project_dir=tmp_path, columns=COLUMNS, label="count", on_bad_rows="skip")
     keep = lambda row: row["price"] >= 1  # noqa: E731
     out = list(batching.read_clean_batches(path, cfg, keep, "train", counted=True))
     bad = [o.value for o in out if isinstance(o, batching.beam.pvalue.TaggedOutput)]
     batches = [o for o in out if isinstance(o, pa.RecordBatch)]
     assert len(bad) == 1 and next(csv.reader(bad))[:2] == [path, "3"]
     assert [b.column("name").to_pylist() for b in batches] == [[[b"a"], [b"d"]], [[b"e"]]]
-    assert {name: c.value for name, c in counters.items()} == {"read": 4, "dropped": 1, "bad": 1}
+    assert {name: c.value for name, c in counters.items()} == {"read": 4, "dropped": 1, "bad": 1, "unlabeled": 0}
 
     uncounted = list(batching.read_clean_batches(path, cfg, keep, "train", counted=False))
     assert all(isinstance(o, pa.RecordBatch) for o in uncounted)
     assert [b.column("name").to_pylist() for b in uncounted] == [[[b"a"], [b"d"]], [[b"e"]]]
-    assert {name: c.value for name, c in counters.items()} == {"read": 4, "dropped": 1, "bad": 1}  # not again
+    assert {name: c.value for name, c in counters.items()} == {  # not again
+        "read": 4, "dropped": 1, "bad": 1, "unlabeled": 0}
 
 
 def test_split_counts_from_counter_values():
     values = {"train_read": 10, "train_dropped": 3, "train_bad": 1, "eval_read": 4}
-    assert batching.split_counts(values, "train") == {"read": 10, "bad": 1, "dropped": 3, "kept": 7}
-    assert batching.split_counts(values, "eval") == {"read": 4, "bad": 0, "dropped": 0, "kept": 4}
-    assert batching.split_counts({}, "eval") == {"read": 0, "bad": 0, "dropped": 0, "kept": 0}
+    assert batching.split_counts(values, "train") == {"read": 10, "bad": 1, "dropped": 3, "kept": 7, "unlabeled": 0}
+    assert batching.split_counts(values, "eval") == {"read": 4, "bad": 0, "dropped": 0, "kept": 4, "unlabeled": 0}
+    assert batching.split_counts({}, "eval") == {"read": 0, "bad": 0, "dropped": 0, "kept": 0, "unlabeled": 0}
 
 
 def counts(read, bad=0, dropped=0):

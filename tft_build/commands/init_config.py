@@ -88,10 +88,22 @@ def summary(
         "",
         tabulate(table, headers=["column", "type", "default (if missing)", "role"]),
         "",
-        f"header: {'yes' if s.header else 'no'} ({header_why})",
+        f"header: {'yes' if s.header else 'no'} ({header_why})"
+        + ("" if s.header_forced else '; header = "auto" decides it for each file'),
         f"objective: {s.objective} ({objective_why})",
         f"key column: {s.key_column or 'none'}",
     ]
+    label = next(c for c in s.columns if c.name == s.label)
+    if label.missing:
+        lines.append(
+            f"label: missing in {label.missing} of the {s.row_count} sample rows; "
+            f"{render.PIPELINE_FILE}'s keep_row drops the rows without one, and the transform counts them"
+        )
+    if not render.features(s):
+        lines.append(
+            f"warning: no column is a feature (only the label{' and the key' if s.key_column else ''}); "
+            f"add columns to the data, or the transform will refuse a pipeline without features"
+        )
     if not s.eval_data:
         lines.append("eval data: none given, so the training data; point eval_data at held-out rows")
     lines.append(f"wrote: {', '.join(str(Path(directory) / n) for n in written)}")
@@ -159,12 +171,15 @@ def _init(args):
         raise DataError(f"{path}: {err}") from None
     label = infer.find_label(columns, args.label.strip(), header)
     objective, objective_why = infer.choose_objective(label)
+    label = infer.as_label(label, objective)
+    columns = [label if c.name == label.name else c for c in columns]
     skeleton = render.Skeleton(
         source=render.config_path(path, args.dir),
         row_count=len(sample) - header,
         train_data=(render.config_path(args.train_csv, args.dir),),
         eval_data=(render.config_path(args.eval, args.dir),) if args.eval else None,
         header=header,
+        header_forced=args.header is not None,
         columns=tuple(columns),
         label=label.name,
         objective=objective,

@@ -12,12 +12,14 @@ TensorFlow.
 """
 
 import csv
+import dataclasses
 import re
 import statistics
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from tft_build.config.schema import NO_LABEL
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import timestamps
 from tft_build.io.csvio import NA_VALUES
@@ -203,13 +205,16 @@ def find_label(columns: Sequence[ColumnInfo], label: str, header: bool) -> Colum
     if label not in by_name:
         numbers = f", or a column number 1..{len(columns)}" if not header else ""
         raise ConfigError(f"label {label!r} is not a column ({', '.join(by_name)}{numbers})")
-    column = by_name[label]
-    if column.missing:
-        raise DataError(
-            f"label column {label} has missing values in {column.missing} sample rows; "
-            "fix the data or choose another label"
-        )
-    return column
+    return by_name[label]
+
+
+def as_label(column: ColumnInfo, objective: str) -> ColumnInfo:
+    """The label's column as the config declares it: with missing values, optional with the default that
+    marks a row without a label (nan, or "" for classes: an int code becomes text), for the row filter to drop."""
+    if not column.missing:
+        return column
+    type_ = "string" if objective == "classification" else "float"
+    return dataclasses.replace(column, type=type_, default=NO_LABEL[type_])
 
 
 def choose_objective(label: ColumnInfo) -> tuple[str, str]:

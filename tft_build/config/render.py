@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from tft_build.config.infer import ColumnInfo, feature_kind
+from tft_build.io.csvio import AUTO
 
 PIPELINE_MODULE = "my_pipeline"  # the module that tft_build.toml names the preprocessing_fn and row filter in
 PIPELINE_FILE = f"{PIPELINE_MODULE}.py"
@@ -38,7 +39,8 @@ class Skeleton:
     row_count: int  # data rows in the sample
     train_data: tuple[str, ...]
     eval_data: tuple[str, ...] | None  # None: evaluate on the training data (no held-out data given)
-    header: bool
+    header: bool  # whether the sampled file has one (it names the columns)
+    header_forced: bool  # --header or --no-header: every file is so; else header = "auto" decides per file
     columns: tuple[ColumnInfo, ...]
     label: str
     objective: str
@@ -84,7 +86,8 @@ def config_toml(skeleton: Skeleton) -> str:
     settings = [
         ("train_data", list(s.train_data), "the training CSVs (globs allowed), relative to this file"),
         ("eval_data", list(eval_data), eval_note),
-        ("header", s.header, "false: the files have no header row; columns are in the order below"),
+        ("header", s.header if s.header_forced else AUTO,
+         '"auto": each file may have a header row or not; false: none has (columns in the order below)'),
         ("label", s.label, "the column to predict"),
         ("objective", s.objective, f'or "{other}"'),
         ("key_column", s.key_column, '"" when the data has no id column'),
@@ -147,16 +150,28 @@ def pipeline_module(skeleton: Skeleton) -> str:
             lines.append(f"        **generic.time_parts({name}, inputs[{name}]),")
         else:
             lines.append(f"        {name}: generic.{kind}(inputs[{name}]),")
-    lines += [
-        "    }",
-        "",
-        "",
-        "def keep_row(row):",
-        '    """The row filter: which rows to learn from (``row``: column -> value or numpy array). '
-        'Keeps every row."""',
-        "    return True",
-    ]
+    label = next(c for c in s.columns if c.name == s.label)
+    lines += ["    }", "", "", "def keep_row(row):"]
+    if label.missing:
+        lines += [
+            '    """The row filter: which rows to learn from (``row``: column -> value or numpy array).',
+            "",
+            f"    Drops the rows without a label: {label.missing} of the {s.row_count} sample rows had none.",
+            '    """',
+            f"    return generic.has_value(row[{quoted(s.label)}])",
+        ]
+    else:
+        lines += [
+            '    """The row filter: which rows to learn from (``row``: column -> value or numpy array). '
+            'Keeps every row."""',
+            "    return True",
+        ]
     return "\n".join(lines) + "\n"
+
+
+def features(skeleton: Skeleton) -> list[ColumnInfo]:
+    """The columns that the generated ``preprocessing_fn`` makes features of: all but the label and the key."""
+    return [c for c in skeleton.columns if c.name not in (skeleton.label, skeleton.key_column)]
 
 
 def config_path(path: str | Path, directory: str | Path) -> str:

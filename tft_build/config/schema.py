@@ -10,11 +10,15 @@ the TF-free half lives here and the TF half (:func:`feature_spec`) imports
 TensorFlow only when called.
 """
 
+import math
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
 COLUMN_TYPES = ("string", "float", "int", "timestamp")
+# What a missing label reads as: a label column may be optional only with this default, which
+# no real value can equal (csvio refuses a non-finite float), so a row filter can drop such rows.
+NO_LABEL = {"float": math.nan, "string": ""}
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,14 @@ class Column:
     @property
     def optional(self) -> bool:
         return self.default is not None
+
+    @property
+    def marks_no_label(self) -> bool:
+        """Whether the default is :data:`NO_LABEL` of the type: a missing label, not a value to learn."""
+        marker = NO_LABEL.get(self.type)
+        if marker is None or not self.optional:
+            return False
+        return math.isnan(self.default) if self.type == "float" else self.default == marker
 
 
 def columns_from_pairs(

@@ -28,7 +28,7 @@ from tft_build import former
 from tft_build.config.schema import COLUMN_TYPES, Column
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
-from tft_build.io import location, timestamps
+from tft_build.io import csvio, location, timestamps
 
 ENV_VAR = "TFT_BUILD_CONFIG"
 CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off
@@ -55,7 +55,9 @@ class Config:
     train_data: tuple[str, ...] = ()
     eval_data: tuple[str, ...] = ()
     columns: tuple[Column, ...] = ()
-    header: bool = True  # False: the CSVs have no header row; columns are in config order
+    # True: every CSV starts with a header row; False: none does (columns in config order); "auto": decided per
+    # file, a first row that names the columns or is no valid data row being a header (tft_build.io.csvio).
+    header: bool | str = csvio.AUTO
     label: str = ""
     objective: str = ""  # "regression" or "classification"; "" picks by the label's type
     key_column: str = ""  # a column that names each row, copied into the predictions; "": none
@@ -129,7 +131,7 @@ SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
     "validation_fraction": float,
-    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "header": bool, "objective": str,
+    "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "objective": str,
 }
 
 
@@ -225,6 +227,8 @@ def _parse_table(table, path):
             values[key] = tuple(_str_list(value, where))
         elif key == "cache_max_size":
             values[key] = _size(value, where)
+        elif key == "header":
+            values[key] = _header(value, where)
         elif key in PLUGIN_KEYS:
             values[key] = former.current_path(_typed(value, str, where))
         else:
@@ -251,6 +255,13 @@ def _typed(value, type_, where, positive=False):
         )
     if positive and type_ in (int, float) and value <= 0:
         raise ConfigError(f"{where}: must be positive, got {value!r}")
+    return value
+
+
+def _header(value, where):
+    """The ``header`` setting: true, false or "auto"."""
+    if value not in (True, False, csvio.AUTO) or not isinstance(value, bool | str):
+        raise ConfigError(f'{where}: expected true, false or "{csvio.AUTO}", got {value!r}')
     return value
 
 
@@ -329,8 +340,11 @@ def _check_consistency(cfg, path):
     if cfg.label not in names:
         raise ConfigError(f"{where}: label '{cfg.label}' is not a column ({', '.join(names)})")
     label = cfg.column(cfg.label)
-    if label.optional:
-        raise ConfigError(f"{where}: label '{cfg.label}' cannot be optional (it has a default); remove the default")
+    if label.optional and not label.marks_no_label:
+        raise ConfigError(
+            f"{where}: label '{cfg.label}' has default {label.default!r}; a label's default can only mark a row "
+            "without a label (nan for a float label, \"\" for a string one), which the row filter must drop"
+        )
     if cfg.objective and cfg.objective not in OBJECTIVES:
         raise ConfigError(
             f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\""

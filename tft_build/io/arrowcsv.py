@@ -9,7 +9,7 @@ that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
 row by row: it raises (or, with ``on_bad``, quarantines) with file, line and
 column, or reads what is valid CSV that pyarrow reads differently (a quoted
 newline across blocks, a padded timestamp). The header is checked elsewhere
-(:func:`csvio.read_header`).
+(:func:`csvio.read_header`); whether a file has one, csvio decides.
 
 Columns come out as Arrow ``string`` (string, timestamp), ``float64`` (float,
 as Python's ``float`` reads it) and ``int64`` (int).
@@ -38,9 +38,11 @@ class NotCsvioEqual(Exception):
 
 # csvio.CsvColumn quoted in hints, as another module's class: the code fingerprint follows unquoted names
 def read_batches(
-    path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None = None, header: bool = True
+    path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None = None,
+    header: csvio.Header = csvio.AUTO,
 ) -> Iterator[pa.RecordBatch]:
     """Yield typed record batches of the data rows of ``path``, in file order."""
+    header = csvio.has_header(path, columns, header)
     done = 0
     try:
         for batch in arrow_batches(path, columns, header):
@@ -66,9 +68,8 @@ def arrow_batches(
         ),
     )
     for batch in reader:
-        batch = with_defaults(batch, columns)
         check_like_csvio(batch, columns)
-        yield batch
+        yield with_defaults(batch, columns)
 
 
 def with_defaults(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> pa.RecordBatch:
@@ -89,13 +90,17 @@ def with_defaults(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -
 
 
 def check_like_csvio(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> None:
-    """Raise :class:`NotCsvioEqual` unless csvio reads every value of ``batch`` the same."""
+    """Raise :class:`NotCsvioEqual` unless csvio reads every value of ``batch`` the same.
+
+    Checked before the defaults fill in: a default may be what the data may
+    not hold (a label's ``nan``, which marks a row without a label).
+    """
     for column, values in zip(columns, batch.columns):
-        if values.null_count:  # a missing value in a required column: csvio says where
+        if values.null_count and not column.optional:  # a missing value in a required column: csvio says where
             raise NotCsvioEqual(column.name)
-        if column.type == "float" and not pc.all(pc.is_finite(values)).as_py():
+        if column.type == "float" and not pc.all(pc.is_finite(values), min_count=0).as_py():
             raise NotCsvioEqual(column.name)
-        if column.type == "float" and len(values) and pc.max(pc.abs(values)).as_py() > csvio.FLOAT32_MAX:
+        if column.type == "float" and (pc.max(pc.abs(values)).as_py() or 0) > csvio.FLOAT32_MAX:
             raise NotCsvioEqual(column.name)
         if column.type == "timestamp" and not all_timestamps(values):
             raise NotCsvioEqual(column.name)

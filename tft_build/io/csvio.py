@@ -4,7 +4,9 @@ The Beam steps, the prediction step and the checks all read CSVs through
 :func:`read_rows`, so a bad value is reported the same way everywhere:
 ``file:line: column 'x': what is wrong``. Quoted fields, CRLF line endings and
 a UTF-8 byte-order mark are valid CSV and are read as such. Files have a
-header row naming the configured columns, or (``header=False``) none. An
+header row naming the configured columns, or (``header=False``) none, or
+(``header="auto"``, the default) either, decided per file by
+:func:`has_header`. An
 optional column's missing value (an empty field or one of
 :data:`NA_VALUES`) is read as its default. A
 timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
@@ -12,6 +14,7 @@ timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
 
 import csv
 import io
+import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
@@ -28,6 +31,8 @@ INT64 = (-(2**63), 2**63 - 1)
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
 OnBad = Callable[[int, list[str], str], None]  # on_bad(line_number, fields, message): a skipped row
+Header = bool | str  # the `header` setting: True, False or AUTO
+AUTO = "auto"
 
 
 class CsvColumn(Protocol):
@@ -46,20 +51,56 @@ class CsvColumn(Protocol):
     def optional(self) -> bool: ...
 
 
-def read_header(path: str | Path, columns: Sequence[CsvColumn], header: bool = True) -> None:
-    """Check that ``path`` starts with the configured header (or, without one, is not empty)."""
+def read_header(path: str | Path, columns: Sequence[CsvColumn], header: Header = AUTO) -> bool:
+    """Check that ``path`` starts with the configured header (or, without one, is not empty); whether it has one."""
+    first = _first_row(path)
+    has = decide_header(first, columns, header)
+    _check_header(path, first, columns, has, header)
+    return has
+
+
+def has_header(path: str | Path, columns: Sequence[CsvColumn], header: Header = AUTO) -> bool:
+    """Whether ``path`` starts with a header row: the setting, or for ``"auto"`` :func:`decide_header`."""
+    return header if header != AUTO else decide_header(_first_row(path), columns, header)
+
+
+def decide_header(first: Sequence[str] | None, columns: Sequence[CsvColumn], header: Header) -> bool:
+    """Whether the first row ``first`` is a header, by the setting or, for ``"auto"``, by init-config's rule.
+
+    A first row that names the configured columns is a header; one that is a
+    valid row of them (each field a value of its column's type) is data;
+    any other is taken as a header, so that the header check says what
+    differs. ``init-config`` decides the same way from a sample's types
+    (:func:`tft_build.config.infer.detect_header`); here the types are known.
+    """
+    if header != AUTO:
+        return bool(header)
+    if first is None:
+        return False
+    if [f.strip() for f in first] == [c.name for c in columns]:
+        return True
+    try:
+        _typed_row("", 1, list(first), columns, [c.name for c in columns])
+    except DataError:
+        return True
+    return False
+
+
+def _first_row(path):
+    """The first CSV record of ``path`` as fields, or None for an empty file."""
     with _open(path) as f:
         try:
-            first = next(csv.reader(f), None)
+            return next(csv.reader(f), None)
         except UnicodeDecodeError as err:
             raise not_utf8(path, err) from None
-    _check_header(path, first, columns, header)
+        except csv.Error as err:
+            raise DataError(f"{path}:1: not valid CSV ({err})") from None
 
 
 def read_rows(
-    path: str | Path, columns: Sequence[CsvColumn], on_bad: OnBad | None = None, header: bool = True
+    path: str | Path, columns: Sequence[CsvColumn], on_bad: OnBad | None = None, header: Header = AUTO
 ) -> Iterator[tuple[int, dict[str, str | float | int]]]:
-    """Yield ``(line_number, row_dict)`` for each data row of ``path``.
+    """Yield ``(line_number, row_dict)`` for each data row of ``path`` (after its header, if it has one).
 
     A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
     then ``on_bad(line_number, fields, message)`` is called and the row is
@@ -69,9 +110,12 @@ def read_rows(
     with _open(path) as f:
         reader = csv.reader(f)
         try:
-            if header:
-                _check_header(path, next(reader, None), columns, header)
-            for fields in reader:
+            first = next(reader, None)
+            has = decide_header(first, columns, header)
+            if has or (first is None and header is not False):
+                _check_header(path, first, columns, True, header)
+            # the first row again when it is data; chain reads no further ahead, so line_num stays right
+            for fields in reader if has or first is None else itertools.chain([first], reader):
                 if not fields:
                     continue
                 try:
@@ -116,16 +160,25 @@ def _open(path):
         raise DataError(f"{path}: no such data file; check train_data/eval_data in the config") from None
 
 
-def _check_header(path, header, columns, has_header):
+def _check_header(path, first, columns, has_header, setting):
+    """A clear error for an empty file, or a header that is not the configured columns' names."""
     expected = [c.name for c in columns]
-    if header is None:
-        what = f"the header {','.join(expected)}" if has_header else "rows (header = false)"
+    if first is None:
+        what = {True: f"the header {','.join(expected)}", False: "rows (header = false)"}.get(
+            setting, f"the header {','.join(expected)} or rows")
         raise DataError(f"{path}:1: the file is empty; expected {what}")
-    if has_header and [h.strip() for h in header] != expected:
+    if has_header and [h.strip() for h in first] != expected:
+        auto = ", and it is not a valid data row either" if setting == AUTO else ""
         raise DataError(
-            f"{path}:1: header {','.join(header)!r} does not match the configured columns "
-            f"{','.join(expected)!r}; fix the file or the 'columns' setting"
+            f"{path}:1: header {','.join(first)!r} does not match the configured columns "
+            f"{','.join(expected)!r}{auto}; fix the file, the 'columns' setting or setting 'header' "
+            f"(now {_toml(setting)}; \"auto\" decides per file)"
         )
+
+
+def _toml(setting):
+    """The ``header`` setting as written in TOML."""
+    return f'"{setting}"' if isinstance(setting, str) else str(setting).lower()
 
 
 def _typed_row(path, line, fields, columns, names):

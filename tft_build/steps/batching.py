@@ -26,6 +26,7 @@ import pyarrow as pa
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
 from tft_build.errors import DataError
+from tft_build.generic.rowfilter import has_value
 from tft_build.io import arrowcsv, csvio
 
 if TYPE_CHECKING:
@@ -37,7 +38,8 @@ QUARANTINE_HEADER = "file,line,error,row"
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
 METRICS_NAMESPACE = "tft_build"
-COUNTERS = ("read", "dropped", "bad")  # per split: rows read, dropped by the row filter, malformed
+# Per split: rows read, dropped by the row filter, malformed, and read without a label (an optional label's nan or "").
+COUNTERS = ("read", "dropped", "bad", "unlabeled")
 
 
 # The return hint is quoted, which Beam reads as Any: typed by it, the main output would hold TaggedOutput too,
@@ -63,7 +65,7 @@ def read_clean_batches(
 
     on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
     batches = (
-        clean_rows(batch, cfg, row_filter, counters)
+        clean_rows(batch, cfg, row_filter, counters, path)
         for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
     )
     for batch in rechunked(batches, BATCH_ROWS):
@@ -74,19 +76,36 @@ def read_clean_batches(
 
 def clean_rows(
     batch: pa.RecordBatch, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any],
-    counters: Mapping[str, Any] | None,
+    counters: Mapping[str, Any] | None, path: str = "",
 ) -> pa.RecordBatch:
     """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given.
 
     The filter may return one bool for the whole batch (``keep_all``) or one per row.
+    Rows without a label (an optional label's default) are counted; the filter must drop them.
     """
+    columns = Columns(batch)
     with dotted.blamed_on(cfg, "row_filter"):
-        keep = np.broadcast_to(np.asarray(row_filter(Columns(batch)), bool), (batch.num_rows,))
+        keep = np.broadcast_to(np.asarray(row_filter(columns), bool), (batch.num_rows,))
+    unlabeled = unlabeled_rows(cfg, columns)
+    if (keep & unlabeled).any():
+        raise DataError(
+            f"{path}: {int((keep & unlabeled).sum())} row(s) without a label ({cfg.label} is missing) pass "
+            f"{cfg.where('row_filter')}; drop them: keep only rows where generic.has_value(row[{cfg.label!r}])"
+        )
     clean = batch.filter(pa.array(keep))
     if counters:
         counters["read"].inc(batch.num_rows)
         counters["dropped"].inc(batch.num_rows - clean.num_rows)
+        counters["unlabeled"].inc(int(unlabeled.sum()))
     return clean
+
+
+def unlabeled_rows(cfg: "Config", columns: Mapping[str, np.ndarray]) -> np.ndarray:
+    """Which rows have no label: the label's value is the default that marks none (``schema.NO_LABEL``)."""
+    label = cfg.column(cfg.label)
+    if not label.marks_no_label:
+        return np.zeros(len(columns[label.name]), bool)
+    return ~has_value(columns[label.name])
 
 
 class Columns(collections.abc.Mapping[str, np.ndarray]):
@@ -164,9 +183,9 @@ def row_counts(result: beam.runners.runner.PipelineResult, splits: Iterable[str]
 
 
 def split_counts(values: Mapping[str, int], split: str) -> dict[str, int]:
-    """``{read, bad, dropped, kept}`` of ``split`` from counter values by name (a counter never incremented is 0)."""
-    read, dropped, bad = (values.get(counter_name(split, name), 0) for name in COUNTERS)
-    return {"read": read, "bad": bad, "dropped": dropped, "kept": read - dropped}
+    """``{read, bad, dropped, kept, unlabeled}`` of ``split`` from counter values by name (never incremented: 0)."""
+    read, dropped, bad, unlabeled = (values.get(counter_name(split, name), 0) for name in COUNTERS)
+    return {"read": read, "bad": bad, "dropped": dropped, "kept": read - dropped, "unlabeled": unlabeled}
 
 
 @traced

@@ -148,11 +148,17 @@ def run_transform(
             manifest.write_manifest(staging, {"rows": counts})
     if previous not in (out_dir, data):  # the shared build this one replaced
         location.remove_build(previous)
-    print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({counts[s]['dropped']} dropped)" for s in SPLITS))
+    print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({dropped(counts[s])})" for s in SPLITS))
     bad = sum(counts[s]["bad"] for s in SPLITS)
     if bad:
         print(f"{bad} malformed rows skipped; they are listed in {location.join(data, layout.QUARANTINE_FILE)}")
     return {"rows": counts}
+
+
+def dropped(counts: Mapping[str, int]) -> str:
+    """``N dropped``, and how many of them had no label, for the summary line."""
+    unlabeled = f", {counts['unlabeled']} of them without a label" if counts["unlabeled"] else ""
+    return f"{counts['dropped']} dropped{unlabeled}"
 
 
 @contextlib.contextmanager
