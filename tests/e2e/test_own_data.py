@@ -307,3 +307,9 @@ def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function,
     assert done.returncode != 0 and "Traceback" not in out
     line = next(line for line in out.splitlines() if "override.toml: setting 'preprocessing_fn'" in line)
     assert message in line, out
+    if function == "raises":  # the same one line, with the user code's traceback before it when asked for
+        verbose = houses.doit("transform_raw_data", check=False,
+                              env={"TFT_BUILD_CONFIG": str(override), "TFT_BUILD_VERBOSE": "1"})
+        out = verbose.stdout + verbose.stderr
+        assert verbose.returncode != 0 and "Traceback" in out and 'broken.py", line 6, in raises' in out
+        assert message in out

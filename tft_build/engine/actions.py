@@ -18,6 +18,7 @@ import shutil
 import sys
 import tempfile
 import time
+import traceback
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
@@ -80,6 +81,8 @@ def _run(step, cfg, args, task, trace_file, run):
         with trace.recording(task.name, trace_file, run):
             getattr(module, function)(cfg, *args)
     except TftBuildError as err:
+        if os.environ.get(VERBOSE) and err.__cause__:  # user code's error, blamed on its setting
+            traceback.print_exception(err.__cause__)
         return TaskFailed(str(err))
     except Exception as err:
         if os.environ.get(VERBOSE):

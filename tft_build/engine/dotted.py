@@ -75,13 +75,16 @@ def resolve(cfg: "Config", setting: str) -> Any:
 
 @contextlib.contextmanager
 def blamed_on(cfg: "Config", setting: str) -> Iterator[None]:
-    """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`)."""
+    """Within the block, an exception from the code ``setting`` names is one line (:func:`user_code_error`).
+
+    The exception stays its cause, for the traceback that ``TFT_BUILD_VERBOSE=1`` prints.
+    """
     try:
         yield
     except TftBuildError:
         raise
     except Exception as err:
-        raise user_code_error(cfg, setting, err) from None
+        raise user_code_error(cfg, setting, err) from err
 
 
 def user_code_error(cfg: "Config", setting: str, err: Exception) -> ConfigError:
