@@ -34,7 +34,10 @@ TRACE_COLUMNS = ("order", "caller", "called", "start", "elapsed_time")
 HISTORY_RUNS = 10  # runs shown in the history table
 LOSS_SERIES = ("loss", "val_loss")  # the curves drawn per model
 # Told above each curve; val_ figures are on the validation rows, held out from the training rows.
-HISTORY_FACTS = ("best_epoch", "epochs_run", "val_rmse", "val_accuracy", "train_rows", "validation_rows")
+HISTORY_FACTS = (
+    "best_epoch", "epochs_run", "train_rmse", "val_rmse", "train_accuracy", "val_accuracy", "train_rows",
+    "validation_rows",
+)
 # The bars drawn per model: its quality against the references, for each objective.
 BAR_CHARTS = (
     (("rmse", "baseline_rmse", "noise_floor_rmse"), "rmse against the baseline and the noise floor (lower is better)"),
