@@ -10,7 +10,9 @@ from tft_build.generic.preprocessing import (  # noqa: F401 -- the names users' 
     categorical,
     category,
     numeric,
+    parse_time,
     parse_timestamp,
     preprocessing_fn,
+    seasons,
     time_parts,
 )
