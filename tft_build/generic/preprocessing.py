@@ -147,23 +147,26 @@ def parse_time(text: tf.Tensor, type_: str = "timestamp", fmt: str = "") -> dict
 
 
 def _fields(text, pattern: re.Pattern, is_form):
-    """Each of :data:`timestamps.FIELDS` as int64 where ``text`` has ``pattern`` (0 elsewhere); the sign -1 or 1."""
-    full = f"^(?:{pattern.pattern})$"
+    """Each of :data:`timestamps.FIELDS` as int64 where ``text`` has ``pattern`` (0 elsewhere); the sign -1 or 1.
 
-    def taken(number, prefix):  # "0" first: a group that took nothing reads as 0
-        group = tf.strings.regex_replace(text, full, f"{prefix}\\{number}", replace_global=False)
-        return tf.where(is_form, group, prefix)
-
-    ones = tf.ones_like(text, tf.int64)
+    One ``regex_replace`` writes every group, "0" first (a group that took
+    nothing reads as 0), space-separated; a field the form lacks is its
+    :data:`timestamps.FIRST` value or 0.
+    """
+    rewrite = " ".join(
+        f"0\\{pattern.groupindex[name]}" if name in pattern.groupindex else str(timestamps.FIRST.get(name, 0))
+        for name in timestamps.FIELDS
+    )
+    taken = tf.strings.regex_replace(text, f"^(?:{pattern.pattern})$", rewrite, replace_global=False)
+    blank = " ".join("0" for _ in timestamps.FIELDS)
+    columns = tf.strings.split(tf.where(is_form, taken, blank), " ").to_tensor(shape=[None, len(timestamps.FIELDS)])
     fields = {}
-    for name in timestamps.FIELDS:
-        number = pattern.groupindex.get(name)
-        if number is None:
-            fields[name] = ones * (1 if name == "sign" else timestamps.FIRST.get(name, 0))
-        elif name == "sign":
-            fields[name] = tf.where(tf.equal(taken(number, ""), "-"), -ones, ones)
+    for i, name in enumerate(timestamps.FIELDS):
+        if name == "sign":
+            ones = tf.ones_like(text, tf.int64)
+            fields[name] = tf.where(tf.equal(columns[:, i], "0-"), -ones, ones)
         else:
-            fields[name] = tf.strings.to_number(taken(number, "0"), tf.int64)
+            fields[name] = tf.strings.to_number(columns[:, i], tf.int64)
     return fields
 
 
