@@ -109,3 +109,12 @@ def test_all_times_of_a_format_and_the_first_matching_form():
     assert not arrowcsv.all_times(pa.array(["31.12.2015 23:05", "2015-12-31 23:05"]), "timestamp", "%d.%m.%Y %H:%M")
     assert arrowcsv.all_times(pa.array(["2015/12/31", "2015-12-31", "2016-2-29"]), "date")
     assert arrowcsv.all_times(pa.array([], pa.string()), "date")
+
+
+def test_dates_timestamps_and_formats_take_the_fast_path(tmp_path):
+    columns = columns_from_pairs([("d", "date"), ("t", "timestamp", "2012-01-01"), ("f", "date", None, "%d.%m.%Y")])
+    path = write(tmp_path, "d,t,f\n2012/01/01,2012-01-01T08:15:00Z,31.12.2015\n"
+                           "2012-02-29,2012-01-01 08:15:00.5+02:00,1.2.2016\n2012-1-2,NA,29.02.2016\n")
+    fast = [row for batch in arrowcsv.arrow_batches(path, columns) for row in batch.to_pylist()]  # no fallback
+    assert fast == [row for _, row in read_rows(path, columns)]
+    assert fast[2] == {"d": "2012-1-2", "t": "2012-01-01", "f": "29.02.2016"}
