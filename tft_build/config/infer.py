@@ -1,10 +1,10 @@
 """What ``tft-tasks init-config`` infers from a sample of the user's CSV, without writing anything.
 
 From the first rows of the training CSV: whether the first row is a header,
-each column's type (int, float, date, timestamp or text, the narrowest that all its
-present values parse as: a date or timestamp in the built-in forms of
-:mod:`tft_build.io.timestamps`, each value in either) and whether it may be missing (then its default),
-then the objective from the label column and a key column from the names and
+each column's type (int, float, date, timestamp or text, the narrowest that
+all its present values parse as; a date or timestamp in the built-in forms of
+:mod:`tft_build.io.timestamps`, each value in either) and whether it may be
+missing (then its default), then the objective from the label column and a key column from the names and
 the sample's unique values. Each decision that the user may want to check
 comes with the reason for it, which the command prints.
 
@@ -157,8 +157,8 @@ def infer_columns(rows: Sequence[Sequence[str]], header: bool) -> list[ColumnInf
 
     A column with a missing value is optional, with a default: "" for text,
     the sample median for numbers (4 significant digits for floats), dates
-    and timestamps (the value at the median time). A column with no value at all
-    in the sample is an error: nothing can be inferred from it.
+    and timestamps (the value at the median time). A column with no value at
+    all in the sample is an error: nothing can be inferred from it.
     """
     names = [f.strip() for f in rows[0]] if header else [f"col_{i}" for i in range(1, len(rows[0]) + 1)]
     data = rows[1:] if header else rows
