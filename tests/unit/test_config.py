@@ -103,6 +103,14 @@ def test_columns_and_models_tables(tmp_path):
         ('[columns]\nx = {type = "int", default = "zero"}\n', "column 'x' default: expected int, got str"),
         ('[columns]\nx = {type = "int", deflt = 0}\n', "column 'x': expected {type"),
         ('[columns]\nt = {type = "timestamp", default = "today"}\n', "'today' is not a timestamp"),
+        ('[columns]\nt = {type = "date", default = "2012-01-01", format = "%d.%m.%Y"}\n',
+         "column 't': '2012-01-01' is not a date in the column's format '%d.%m.%Y'"),
+        ('[columns]\nt = {type = "date", format = "%d.%m.%Y %H"}\n',
+         "column 't': format '%d.%m.%Y %H': a date has no %H"),
+        ('[columns]\nt = {type = "timestamp", format = "%Q"}\n', "column 't': format '%Q': '%Q' is not one of"),
+        ('[columns]\nt = {type = "timestamp", format = 1}\n', "column 't' format: expected str, got int"),
+        ('[columns]\nt = {type = "float", format = "%Y"}\n', "column 't': a format is for date and timestamp columns"),
+        ('label = "d"\nobjective = "regression"\n[columns]\nd = "date"\n', "label 'd' is a date column; regression"),
         ('label = "y"\n[columns]\ny = {type = "float", default = 0}\n',
          "label 'y' has default 0.0; a label's default can only mark"),
         ('preprocessing_fn = "no_colon"\n', "expected \"package.module:function\""),
@@ -117,6 +125,20 @@ def test_bad_config_is_a_one_line_error(tmp_path, text, message):
     assert message in str(err.value)
     assert "c.toml" in str(err.value)
     assert "\n" not in str(err.value)
+
+
+def test_date_columns_and_their_format_are_settings_of_the_transform(tmp_path):
+    top = 'label = "y"\nkey_column = ""\n[columns]\ny = "float"\nd = "date"\n'
+    column = 't = {type = "timestamp", format = "%d.%m.%Y %H:%M", default = "1.1.2012 0:00"}\n'
+    write(tmp_path / "c.toml", top + column)
+    cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert [(c.type, c.format, c.default) for c in cfg.columns][1:] == [
+        ("date", "", None), ("timestamp", "%d.%m.%Y %H:%M", "1.1.2012 0:00")]
+    assert settings_for(cfg, "columns")["columns"][1:] == [
+        ["d", "date"], ["t", "timestamp", "1.1.2012 0:00", {"format": "%d.%m.%Y %H:%M"}]]
+    write(tmp_path / "c.toml", top + column.replace("%H:%M", "%H.%M").replace("0:00", "0.00"))
+    changed = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
+    assert settings_for(changed, "columns") != settings_for(cfg, "columns")  # a new format reruns the transform
 
 
 def test_project_config_file_optional_columns_and_objective(tmp_path):

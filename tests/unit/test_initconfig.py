@@ -71,10 +71,10 @@ def test_types_and_missing_values():
     got = {c.name: c for c in infer_columns(sample, header=True)}
     assert {n: c.type for n, c in got.items()} == {
         "a": "int", "b": "float", "c": "timestamp", "d": "string",
-        "e": "int", "f": "string", "g": "string",  # inf is not finite; a timestamp with gaps is text
+        "e": "int", "f": "string", "g": "timestamp",  # inf is not finite
     }
     assert {n: c.default for n, c in got.items()} == {
-        "a": None, "b": 1.75, "c": None, "d": "", "e": 4, "f": None, "g": "",
+        "a": None, "b": 1.75, "c": None, "d": "", "e": 4, "f": None, "g": "2020-01-02 03:04:05",
     }
     assert (got["e"].missing, got["e"].present, got["e"].distinct) == (2, 2, 2)
     assert got["d"].optional and not got["a"].optional
@@ -93,11 +93,27 @@ def test_defaults_are_medians():
     assert (i.default, f.default) == (2, 1235000.0)  # median 1.5 rounds to even; 4 significant digits
 
 
-@pytest.mark.parametrize("text", ["2020-1-02 03:04:05", "2020-01-02T03:04:05", "2020-02-30 00:00:00",
-                                  "2020-01-02 03:04:05 CET", "2020-01-02"])
-def test_timestamps_match_exactly(text):
-    (t,) = infer_columns([["t"], [text], ["2020-01-02 03:04:05"]], header=True)
-    assert t.type == "string"
+@pytest.mark.parametrize("values, type_", [
+    (["2012/01/01", "2012/12/31"], "date"),
+    (["2012-01-01", "2012-1-2"], "date"),
+    (["2012-01-01", "2012/01/02"], "date"),                            # each value in either form
+    (["2012-01-01T08:15:00Z", "2012-01-01 08:15:00.5+02:00"], "timestamp"),
+    (["2012-01-01", "2012-01-01T08:15:00Z"], "timestamp"),             # a date is a timestamp at midnight
+    (["2020-01-02 03:04:05", "2020-02-30 00:00:00"], "string"),         # no such day
+    (["2020-01-02 03:04:05", "2020-01-02 03:04:05 CET"], "string"),
+    (["2012-01-01", "01/02/2012"], "string"),
+])
+def test_dates_and_timestamps(values, type_):
+    (t,) = infer_columns([["t"], *([v] for v in values)], header=True)
+    assert t.type == type_
+
+
+def test_dates_with_gaps_default_to_the_median_time():
+    sample = [["d", "t"], ["2012/03/01", "2012-01-01T23:00:00-05:00"], ["NA", ""],
+              ["2012-01-01", "2012-01-02 03:00:00"], ["2012-02-01", "2012-01-02 07:00:00+01:00"]]
+    d, t = infer_columns(sample, header=True)
+    assert (d.type, d.default, d.missing) == ("date", "2012-02-01", 1)
+    assert (t.type, t.default) == ("timestamp", "2012-01-01T23:00:00-05:00")  # 04:00 UTC, between 03:00 and 06:00
 
 
 def test_headerless_columns_are_numbered():
@@ -272,7 +288,7 @@ def test_pipeline_module_is_specialized_to_the_columns(capsys):
         '"year_built": generic.category(inputs["year_built"]),',   # an int with few values
         '"rooms": generic.category(inputs["rooms"]),',
         '"area_m2": generic.numeric(inputs["area_m2"]),',
-        '**generic.time_parts("sold_at", inputs["sold_at"]),',
+        '**generic.time_parts("sold_at", inputs["sold_at"], cfg),',
         "return True",
     ]:
         assert expected in lines

@@ -2,6 +2,7 @@
 
 import datetime
 import math
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -9,8 +10,12 @@ import tensorflow as tf
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from tft_build.config.schema import Column
+from tft_build.config.settings import Config
+from tft_build.errors import ConfigError
 from tft_build.examples.taxi import preprocessing as pp
 from tft_build.generic import preprocessing as generic
+from tft_build.io import timestamps
 
 FLOATS = st.floats(-100, 100, allow_nan=False, allow_subnormal=False, width=32)
 moments = st.datetimes(min_value=datetime.datetime(1971, 1, 1), max_value=datetime.datetime(2099, 12, 31))
@@ -25,6 +30,74 @@ def test_parse_timestamp_matches_datetime(times):
     assert weekday == [t.weekday() for t in times]
     epoch = datetime.date(generic.EPOCH_YEAR, 1, 1)
     assert days == [(t.date() - epoch).days for t in times]
+
+
+ZONES = st.sampled_from([("", 0), ("Z", 0), (" UTC", 0), ("+02:00", 120), ("-0530", -330), (" +01", 60), ("-12", -720)])
+FORMS = st.sampled_from(["%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S.250", "%Y/%m/%d %H:%M", "%Y-%m-%d"])
+
+
+def python_parts(utc):
+    """The parts parse_time gives, from Python's datetime."""
+    since = utc - datetime.datetime(generic.EPOCH_YEAR, 1, 1)
+    return {
+        "days": (utc.date() - datetime.date(1970, 1, 1)).days, "hour": utc.hour, "weekday": utc.weekday(),
+        "month": utc.month, "day_of_year": utc.timetuple().tm_yday, "years": since.total_seconds() / 86400 / 365.25,
+    }
+
+
+def assert_tf_parse_is_python_parse(texts, type_="timestamp", fmt=""):
+    parts = {k: v.numpy().tolist() for k, v in generic.parse_time(tf.constant(texts), type_, fmt).items()}
+    for i, text in enumerate(texts):
+        utc = timestamps.parse(text.strip(), timestamps.forms(type_, fmt))  # csvio strips what it checks
+        expected = python_parts(utc)
+        assert {k: parts[k][i] for k in expected if k != "years"} == {k: v for k, v in expected.items() if k != "years"}
+        assert parts["years"][i] == pytest.approx(expected["years"], abs=1e-5)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.lists(st.tuples(moments, FORMS, ZONES), min_size=1, max_size=20))
+def test_parse_time_in_tensorflow_reads_what_python_reads(cases):
+    """The TF parse equals the data checks' parse (tft_build.io.timestamps) on the same strings, forms mixed."""
+    texts = []
+    for moment, form, (zone, minutes) in cases:
+        if "%H" not in form:  # a date: midnight, and no zone
+            zone, minutes, moment = "", 0, moment.replace(hour=0, minute=0)
+        text = moment.strftime(form) + zone
+        texts.append(text)
+        utc = moment.replace(second=moment.second if "%S" in form else 0, microsecond=0)
+        assert timestamps.parse(text, timestamps.forms("timestamp")) == utc - datetime.timedelta(minutes=minutes)
+    assert_tf_parse_is_python_parse(texts)
+
+
+def test_parse_time_of_dates_and_of_a_format():
+    assert_tf_parse_is_python_parse(["2012/01/01", "2012-01-01", "2016-2-29", "1999/12/31"], "date")
+    assert_tf_parse_is_python_parse(["31.12.2015 23:05", "1.3.2016 0:00"], "timestamp", "%d.%m.%Y %H:%M")
+    assert_tf_parse_is_python_parse(["1.3.2016 0:00 +01:00", "1.3.2016 0:00 Z"], "timestamp", "%d.%m.%Y %H:%M %z")
+    assert_tf_parse_is_python_parse(["2012-01-01 00:30:00+02:00", " 2016-12-31T23:59:59-05:00 "])  # spaces stripped
+
+
+def test_parse_time_stops_at_a_string_of_no_form():
+    with pytest.raises(tf.errors.InvalidArgumentError, match="(?s)not a.*date"):
+        generic.parse_time(tf.constant(["2012-01-01", "2012-01-01 08:00"]), "date")
+
+
+def test_time_parts_are_cyclic_seasons_and_a_trend():
+    cfg = Config(project_dir=Path("."), columns=(Column("d", "date"),))
+    with tf.compat.v1.Graph().as_default():  # tft.scale_to_z_score is an analyzer: only its names are checked here
+        names = set(generic.time_parts("d", tf.compat.v1.placeholder(tf.string, [None]), cfg))
+    assert names == {"d_weekday", "d_month_sin", "d_month_cos", "d_day_of_year_sin", "d_day_of_year_cos", "d_years"}
+    parts = generic.parse_time(tf.constant(["2012-01-01", "2012-07-01", "2012-12-31"]), "date")
+    got = {k: v.numpy() for k, v in generic.seasons("d", parts).items()}
+    np.testing.assert_allclose(got["d_month_sin"], np.sin(2 * np.pi * np.array([0, 6, 11]) / 12), atol=1e-6)
+    np.testing.assert_allclose(got["d_month_cos"] ** 2 + got["d_month_sin"] ** 2, 1, atol=1e-6)
+    np.testing.assert_allclose(got["d_day_of_year_cos"], np.cos(2 * np.pi * np.array([0, 182, 365]) / 365.25),
+                               atol=1e-6)
+
+
+def test_time_parts_of_a_column_the_config_does_not_name_is_one_line():
+    cfg = Config(project_dir=Path("."), columns=(Column("d", "date"),))
+    with pytest.raises(ConfigError, match="time_parts\\('when', ..., cfg\\): 'when' is not a configured column"):
+        generic.time_parts("when", tf.constant(["2012-01-01"]), cfg)
 
 
 def test_days_from_civil_known_dates():

@@ -1,9 +1,10 @@
 """What ``tft-tasks init-config`` infers from a sample of the user's CSV, without writing anything.
 
 From the first rows of the training CSV: whether the first row is a header,
-each column's type (int, float, timestamp or text, the narrowest that all its
-present values parse as) and whether it may be missing (then its default),
-then the objective from the label column and a key column from the names and
+each column's type (int, float, date, timestamp or text, the narrowest that
+all its present values parse as; a date or timestamp in the built-in forms of
+:mod:`tft_build.io.timestamps`, each value in either) and whether it may be
+missing (then its default), then the objective from the label column and a key column from the names and
 the sample's unique values. Each decision that the user may want to check
 comes with the reason for it, which the command prints.
 
@@ -97,8 +98,8 @@ def parses_as(text: str, type_: str) -> bool:
         return _converts(int, text)
     if type_ == "float":
         return _converts(float, text) and abs(float(text)) != float("inf")
-    if type_ == "timestamp":
-        return timestamps.is_exact_timestamp(text)
+    if type_ in timestamps.DATE_TYPES:
+        return timestamps.parse(text, timestamps.forms(type_)) is not None
     return True
 
 
@@ -112,11 +113,14 @@ def _converts(parse, text):
 
 
 def value_type(values: Iterable[str]) -> str | None:
-    """The narrowest type all present ``values`` parse as (int, float, timestamp, string); None if none is present."""
+    """The narrowest type all present ``values`` parse as (int, float, date, timestamp, string); None if none is.
+
+    A timestamp's time of day is optional, so dates with a few date-times among them are timestamps.
+    """
     present = [v.strip() for v in values if not is_missing(v)]
     if not present:
         return None
-    return next(t for t in ("int", "float", "timestamp", "string") if all(parses_as(v, t) for v in present))
+    return next(t for t in ("int", "float", "date", "timestamp", "string") if all(parses_as(v, t) for v in present))
 
 
 def looks_like_name(text: str) -> bool:
@@ -153,10 +157,10 @@ def detect_header(rows: Sequence[Sequence[str]]) -> tuple[bool, str]:
 def infer_columns(rows: Sequence[Sequence[str]], header: bool) -> list[ColumnInfo]:
     """The columns of a sample (``rows[0]`` names them when ``header``), typed by their present values.
 
-    A column with a missing value is optional, with a default: "" for text
-    (a timestamp column with gaps becomes text), the sample median for
-    numbers (4 significant digits for floats). A column with no value at all
-    in the sample is an error: nothing can be inferred from it.
+    A column with a missing value is optional, with a default: "" for text,
+    the sample median for numbers (4 significant digits for floats), dates
+    and timestamps (the value at the median time). A column with no value at
+    all in the sample is an error: nothing can be inferred from it.
     """
     names = [f.strip() for f in rows[0]] if header else [f"col_{i}" for i in range(1, len(rows[0]) + 1)]
     data = rows[1:] if header else rows
@@ -171,8 +175,6 @@ def infer_columns(rows: Sequence[Sequence[str]], header: bool) -> list[ColumnInf
             raise DataError(f"column {name!r} has no value in any of the {len(data)} sample rows")
         present = [v.strip() for v in values if not is_missing(v)]
         missing = len(values) - len(present)
-        if missing and type_ == "timestamp":
-            type_ = "string"
         parsed = [{"int": int, "float": float}.get(type_, str)(v) for v in present]
         default = _default(type_, parsed) if missing else None
         columns.append(ColumnInfo(name, type_, default, len(set(parsed)), len(present), missing))
@@ -190,9 +192,12 @@ def _check_names(names):
 
 
 def _default(type_, parsed):
-    """The stand-in for a missing value: "" for text, the sample median for numbers."""
+    """The stand-in for a missing value: "" for text, the sample median for numbers, dates and timestamps."""
     if type_ == "string":
         return ""
+    if type_ in timestamps.DATE_TYPES:
+        patterns = timestamps.forms(type_)
+        return sorted(parsed, key=lambda text: timestamps.parse(text, patterns))[(len(parsed) - 1) // 2]
     median = statistics.median(parsed)
     return round(median) if type_ == "int" else float(f"{median:.4g}")
 
@@ -221,8 +226,8 @@ def choose_objective(label: ColumnInfo) -> tuple[str, str]:
     """``(objective, why)``: text labels and int labels with few values are classes, other numbers regressed."""
     if label.type == "string":
         return "classification", f"the label {label.name!r} is text"
-    if label.type == "timestamp":
-        raise DataError(f"label column {label.name} holds timestamps; choose a number or text column")
+    if label.type in timestamps.DATE_TYPES:
+        raise DataError(f"label column {label.name} holds {label.type}s; choose a number or text column")
     values = f"the label {label.name!r} is an int with {label.distinct} distinct values in the sample"
     if label.type == "int" and label.distinct <= FEW_VALUES:
         return "classification", values
@@ -245,4 +250,4 @@ def feature_kind(column: ColumnInfo) -> str:
     """How ``my_pipeline.py`` turns a non-label column into a feature: category, numeric or time_parts."""
     if column.type == "string" or (column.type == "int" and column.distinct <= FEW_VALUES):
         return "category"
-    return "time_parts" if column.type == "timestamp" else "numeric"
+    return "time_parts" if column.type in timestamps.DATE_TYPES else "numeric"

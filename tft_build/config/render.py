@@ -104,7 +104,7 @@ def config_toml(skeleton: Skeleton) -> str:
         f"({s.row_count} sample rows); edit freely."
     ]
     lines += [_commented(f"{key} = {toml_value(value)}", comment) for key, value, comment in settings]
-    columns_note = "name = type (string, int, float, timestamp); optional columns have a default"
+    columns_note = "name = type (string, int, float, date, timestamp); optional columns have a default"
     lines += ["", _commented("[columns]", columns_note)]
     roles = {s.label: "the label", s.key_column: "the key column"}
     for c in s.columns:
@@ -125,9 +125,11 @@ def pipeline_module(skeleton: Skeleton) -> str:
         f'"""preprocessing_fn and row filter for {quoted(s.source)[1:-1]}, '
         "written by `tft-tasks init-config`: edit them.",
         "",
-        "Each raw column becomes one model feature: numbers are standardized (z-score),",
+        "Each raw column becomes model features: numbers are standardized (z-score),",
         "strings are mapped to ids through a vocabulary of the training data (with one",
-        "id for values not seen in training). The label passes through unchanged:",
+        "id for values not seen in training), dates and timestamps become weekday (and",
+        "hour) ids, month and day of year as (sin, cos) pairs and a trend in years",
+        "(z-score). The label passes through unchanged:",
         "tft_build turns class labels into ids itself. Optional columns arrive with",
         "their configured default in place of a missing value.",
         '"""',
@@ -147,7 +149,7 @@ def pipeline_module(skeleton: Skeleton) -> str:
         if c.name == s.key_column:
             lines.append(f"        # {name} is the key column: it identifies rows, it is not a feature")
         elif kind == "time_parts":
-            lines.append(f"        **generic.time_parts({name}, inputs[{name}]),")
+            lines.append(f"        **generic.time_parts({name}, inputs[{name}], cfg),")
         else:
             lines.append(f"        {name}: generic.{kind}(inputs[{name}]),")
     label = next(c for c in s.columns if c.name == s.label)

@@ -1,7 +1,9 @@
 """The raw data's columns, and how they map to TF feature specs.
 
-A column is a name and a type: string, float, int, or timestamp (text like
-``2014-05-01 08:15:00 UTC``, checked when read and handed to TF as a string).
+A column is a name and a type: string, float, int, date or timestamp (text
+like ``2014-05-01`` or ``2014-05-01 08:15:00 UTC``, checked when read against
+the forms of :mod:`tft_build.io.timestamps`, or the column's own ``format``,
+and handed to TF as a string).
 A column with a ``default`` is optional: a missing value (an empty field or
 one of :data:`tft_build.io.csvio.NA_VALUES`) is read as the default, and the served model fills
 it in for a ``tf.Example`` that lacks the feature, so training and serving
@@ -15,7 +17,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
 
-COLUMN_TYPES = ("string", "float", "int", "timestamp")
+COLUMN_TYPES = ("string", "float", "int", "date", "timestamp")
 # What a missing label reads as: a label column may be optional only with this default, which
 # no real value can equal (csvio refuses a non-finite float), so a row filter can drop such rows.
 NO_LABEL = {"float": math.nan, "string": ""}
@@ -28,6 +30,7 @@ class Column:
     name: str
     type: str
     default: str | float | int | None = None  # None: required, a missing value is an error
+    format: str = ""  # a date or timestamp column's own form (tft_build.io.timestamps); "": the built-in ones
 
     @property
     def optional(self) -> bool:
@@ -45,7 +48,7 @@ class Column:
 def columns_from_pairs(
     pairs: Iterable[tuple[str, str] | tuple[str, str, str | float | int | None]]
 ) -> tuple[Column, ...]:
-    """Columns from ``(name, type)`` or ``(name, type, default)`` tuples, in order."""
+    """Columns from ``(name, type)``, ``(name, type, default)`` or ``(name, type, default, format)`` tuples."""
     return tuple(Column(*pair) for pair in pairs)
 
 
@@ -58,7 +61,7 @@ def feature_spec(columns: Iterable[Column], with_defaults: bool = False) -> dict
     """
     import tensorflow as tf
 
-    dtypes = {"string": tf.string, "timestamp": tf.string, "float": tf.float32, "int": tf.int64}
+    dtypes = {"string": tf.string, "date": tf.string, "timestamp": tf.string, "float": tf.float32, "int": tf.int64}
     return {
         c.name: tf.io.FixedLenFeature([], dtypes[c.type], c.default if with_defaults and c.optional else None)
         for c in columns

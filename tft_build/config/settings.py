@@ -54,6 +54,8 @@ class Config:
     project_dir: Path
     train_data: tuple[str, ...] = ()
     eval_data: tuple[str, ...] = ()
+    # name = "type" (string, int, float, date, timestamp), or {type = "...", default = ..., format = "..."}:
+    # a default makes a column optional; a format ("%d.%m.%Y %H:%M") gives a date or timestamp column its own form.
     columns: tuple[Column, ...] = ()
     # True: every CSV starts with a header row; False: none does (columns in config order); "auto": decided per
     # file, a first row that names the columns or is no valid data row being a header (tft_build.io.csvio).
@@ -122,7 +124,7 @@ class Config:
 NOT_SETTINGS = ("project_dir", "config_files", "origins")
 FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SETTINGS}
 BAD_ROW_POLICIES = ("fail", "skip")
-DEFAULT_TYPES = {"string": str, "timestamp": str, "float": float, "int": int}
+DEFAULT_TYPES = {"string": str, "date": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
 PLUGIN_KEYS = ("preprocessing_fn", "row_filter")  # dotted paths, read as they are now (tft_build.former)
 PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir")
@@ -292,22 +294,34 @@ def _parse_columns(value, where):
 def _parse_column(name, spec, where):
     where = f"{where}: column '{name}'"
     if isinstance(spec, dict):
-        unknown = set(spec) - {"type", "default"}
+        unknown = set(spec) - {"type", "default", "format"}
         if unknown or "type" not in spec:
-            raise ConfigError(f"{where}: expected {{type = \"...\", default = ...}}, got {spec!r}")
-        type_, default = spec["type"], spec.get("default")
+            raise ConfigError(f"{where}: expected {{type = \"...\", default = ..., format = \"...\"}}, got {spec!r}")
+        type_, default, fmt = spec["type"], spec.get("default"), spec.get("format", "")
     else:
-        type_, default = spec, None
+        type_, default, fmt = spec, None, ""
     if type_ not in COLUMN_TYPES:
         raise ConfigError(f"{where}: type {type_!r}; use one of {', '.join(COLUMN_TYPES)}")
+    if fmt:
+        _check_format(type_, _typed(fmt, str, f"{where} format"), where)
     if default is not None:
         default = _typed(default, DEFAULT_TYPES[type_], f"{where} default")
-        if type_ == "timestamp":
+        if type_ in timestamps.DATE_TYPES:
             try:
-                timestamps.check_timestamp(where, default)
+                timestamps.check(where, default, type_, fmt)
             except DataError as err:
                 raise ConfigError(str(err)) from None
-    return Column(name, type_, default)
+    return Column(name, type_, default, fmt)
+
+
+def _check_format(type_, fmt, where):
+    """A column's ``format``: only for dates and timestamps, and made of the directives it knows."""
+    if type_ not in timestamps.DATE_TYPES:
+        raise ConfigError(f"{where}: a format is for date and timestamp columns, not {type_}; remove it")
+    try:
+        timestamps.forms(type_, fmt)
+    except ValueError as err:
+        raise ConfigError(f"{where}: format {fmt!r}: {err}") from None
 
 
 def _parse_models(value, where):
@@ -349,7 +363,7 @@ def _check_consistency(cfg, path):
         raise ConfigError(
             f"{where}: setting 'objective' is {cfg.objective!r}; use \"regression\" or \"classification\""
         )
-    if label.type in ("string", "timestamp") and cfg.objective == "regression":
+    if label.type in ("string", *timestamps.DATE_TYPES) and cfg.objective == "regression":
         raise ConfigError(
             f"{where}: label '{cfg.label}' is a {label.type} column; regression needs a float or int label"
         )

@@ -191,7 +191,10 @@ def settings_for(cfg: settings.Config, *names: str) -> dict[str, Any]:
     for name in names:
         value = getattr(cfg, name)
         if name == "columns":
-            value = [[c.name, c.type] + ([c.default] if c.optional else []) for c in value]
+            value = [
+                [c.name, c.type] + ([c.default] if c.optional else []) + ([{"format": c.format}] if c.format else [])
+                for c in value
+            ]
         elif isinstance(value, tuple):
             value = [list(v) if isinstance(v, tuple) else v for v in value]
         elif name in settings.PATH_KEYS and value:  # stored relative to the project: a moved project is the same

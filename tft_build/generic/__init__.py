@@ -11,8 +11,10 @@ from tft_build.generic.preprocessing import (  # noqa: F401 -- the names users' 
     categorical,
     category,
     numeric,
+    parse_time,
     parse_timestamp,
     preprocessing_fn,
+    seasons,
     time_parts,
 )
 from tft_build.generic.rowfilter import has_value  # noqa: F401

@@ -2,20 +2,21 @@
 
 pyarrow parses and converts a CSV in C++ threads, a block of rows at a time.
 A block passes only if csvio would read it to the same values: pyarrow's
-parse and conversion succeed, every float is finite and fits a float32, every timestamp has the
-exact ``YYYY-MM-DD HH:MM:SS[ UTC]`` form of a real date, only optional
+parse and conversion succeed, every float is finite and fits a float32, every date and
+timestamp has one of its column's forms and names a real time, only optional
 columns have missing values (filled with their defaults). At the first block
 that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
 row by row: it raises (or, with ``on_bad``, quarantines) with file, line and
 column, or reads what is valid CSV that pyarrow reads differently (a quoted
-newline across blocks, a padded timestamp). The header is checked elsewhere
+newline across blocks, a timestamp padded with spaces). The header is checked elsewhere
 (:func:`csvio.read_header`); whether a file has one, csvio decides.
 
-Columns come out as Arrow ``string`` (string, timestamp), ``float64`` (float,
+Columns come out as Arrow ``string`` (string, date, timestamp), ``float64`` (float,
 as Python's ``float`` reads it) and ``int64`` (int).
 """
 
 import itertools
+import re
 from collections.abc import Iterator, Sequence
 from pathlib import Path
 
@@ -26,7 +27,9 @@ import pyarrow.csv as pacsv
 
 from tft_build.io import csvio, location, timestamps
 
-ARROW_TYPES = {"string": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64()}
+ARROW_TYPES = {
+    "string": pa.string(), "date": pa.string(), "timestamp": pa.string(), "float": pa.float64(), "int": pa.int64(),
+}
 BLOCK_BYTES = 8 << 20  # about 80k taxi rows per parsed block
 PYTHON_BATCH_ROWS = 65_536  # rows per batch on the row-by-row path
 DAYS_IN_MONTH = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
@@ -83,8 +86,7 @@ def with_defaults(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -
         if column.optional and column.type in ("float", "int"):
             values = pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type]))
         elif column.optional:
-            missing = pc.is_in(pc.utf8_trim_whitespace(values), pa.array(csvio.NA_VALUES))
-            values = pc.if_else(missing, pa.scalar(column.default, pa.string()), values)
+            values = pc.if_else(missing_text(values), pa.scalar(column.default, pa.string()), values)
         arrays.append(values)
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
@@ -102,28 +104,51 @@ def check_like_csvio(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]
             raise NotCsvioEqual(column.name)
         if column.type == "float" and (pc.max(pc.abs(values)).as_py() or 0) > csvio.FLOAT32_MAX:
             raise NotCsvioEqual(column.name)
-        if column.type == "timestamp" and not all_timestamps(values):
+        if column.type in timestamps.DATE_TYPES and column.optional:
+            values = pc.filter(values, pc.invert(missing_text(values)))  # the missing ones become the default
+        if column.type in timestamps.DATE_TYPES and not all_times(values, column.type, column.format):
             raise NotCsvioEqual(column.name)
 
 
-def all_timestamps(values: pa.Array) -> bool:
-    """True when every value is an exact, real ``YYYY-MM-DD HH:MM:SS[ UTC]`` (:data:`timestamps.PATTERN`).
+def missing_text(values: pa.Array) -> pa.Array:
+    """Where a text column's (stripped) value is one of csvio's missing values."""
+    return pc.is_in(pc.utf8_trim_whitespace(values), pa.array(csvio.NA_VALUES))
 
-    Stricter than csvio (no spaces around it, every field zero-padded), never
-    looser: what fails here goes to csvio, which decides.
+
+def all_times(values: pa.Array, type_: str, fmt: str = "") -> bool:
+    """True when every value matches in full one of the column's forms (:func:`timestamps.forms`)
+    and names a real time, the first form it matches deciding, as in :func:`timestamps.parse`.
+
+    Stricter than csvio (no spaces around it; years 2-9998, so that no UTC
+    offset leaves the calendar), never looser: what fails here goes to
+    csvio, which decides.
     """
-    if not pc.all(pc.match_substring_regex(values, f"^{timestamps.PATTERN}$")).as_py():
-        return False
-    year, month, day, hour, minute, second = (
-        pc.cast(pc.utf8_slice_codeunits(values, start, stop), pa.int64()).to_numpy()
-        for start, stop in timestamps.FIELDS
-    )
+    seen = np.zeros(len(values), bool)
+    good = np.zeros(len(values), bool)
+    for pattern in timestamps.forms(type_, fmt):
+        parts = pc.extract_regex(values, f"^(?:{pattern.pattern})$")
+        matched = parts.is_valid().to_numpy(zero_copy_only=False) & ~seen
+        seen |= matched
+        if matched.any():
+            good |= matched & real_times(parts, pattern)
+    return bool(good.all())
+
+
+def real_times(parts: pa.StructArray, pattern: re.Pattern) -> np.ndarray:
+    """Where the numbers that ``pattern``'s groups took from each value name a real date, time and offset."""
+    n = {**timestamps.FIRST}
+    for name in pattern.groupindex:
+        if name != "sign":
+            digits = parts.field(name)
+            n[name] = pc.cast(pc.if_else(pc.equal(digits, ""), "0", digits), pa.int64()).to_numpy()
+    year, month, day = n["year"], n["month"], n["day"]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     days = DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
-    return bool(
-        ((year >= 1) & month_ok & (day >= 1) & (day <= days) & (hour < 24) & (minute < 60) & (second < 60)).all()
-    )
+    real = (year >= 2) & (year <= 9998) & month_ok & (day >= 1) & (day <= days)
+    for name, top in {"hour": 23, "minute": 59, "second": 59, "zhour": 23, "zminute": 59}.items():
+        real &= n.get(name, 0) <= top
+    return real
 
 
 def python_batches(

@@ -9,7 +9,7 @@ header row naming the configured columns, or (``header=False``) none, or
 :func:`has_header`. An
 optional column's missing value (an empty field or one of
 :data:`NA_VALUES`) is read as its default. A
-timestamp is checked by :func:`tft_build.io.timestamps.check_timestamp`.
+date or timestamp is checked by :func:`tft_build.io.timestamps.check`.
 """
 
 import csv
@@ -21,8 +21,7 @@ from pathlib import Path
 from typing import Protocol
 
 from tft_build.errors import DataError
-from tft_build.io import location
-from tft_build.io.timestamps import check_timestamp
+from tft_build.io import location, timestamps
 
 PARSERS = {"string": str, "float": float, "int": int}
 # The models read floats as float32 and ints as int64: a value beyond them would become infinity or fail.
@@ -42,7 +41,10 @@ class CsvColumn(Protocol):
     def name(self) -> str: ...
 
     @property
-    def type(self) -> str: ...  # "string", "float", "int" or "timestamp"
+    def type(self) -> str: ...  # "string", "float", "int", "date" or "timestamp"
+
+    @property
+    def format(self) -> str: ...  # a date or timestamp column's own form; "": the built-in ones
 
     @property
     def default(self) -> str | float | int | None: ...
@@ -205,8 +207,8 @@ def _typed_value(path, line, column, text):
             f"{where}: empty value; every {column.type} column needs a value "
             "(or give the column a default in 'columns' to make it optional)"
         )
-    if column.type == "timestamp":
-        return check_timestamp(where, text)
+    if column.type in timestamps.DATE_TYPES:
+        return timestamps.check(where, text, column.type, column.format)
     try:
         value = PARSERS[column.type](text)
     except ValueError:

@@ -36,7 +36,9 @@ if TYPE_CHECKING:
 BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
 QUARANTINE_HEADER = "file,line,error,row"
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
-TFT_TYPES = {"string": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64()}
+TFT_TYPES = {
+    "string": pa.binary(), "date": pa.binary(), "timestamp": pa.binary(), "float": pa.float32(), "int": pa.int64(),
+}
 METRICS_NAMESPACE = "tft_build"
 # Per split: rows read, dropped by the row filter, malformed, and read without a label (an optional label's nan or "").
 COUNTERS = ("read", "dropped", "bad", "unlabeled")
