@@ -42,9 +42,9 @@ MIN_RIDES_PER_ID = 5
 
 
 def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str, tf.Tensor]:
-    """Scaled, bucketized, crossed and calendar features of a taxi ride, and what sets NYC fares.
+    """Scaled, bucketized, crossed and calendar features of a taxi ride.
 
-    The meter charges by the route, so the distance comes as the straight line
+    They say what sets NYC fares. The meter charges by the route, so the distance comes as the straight line
     (haversine), its log, and the distance along Manhattan's street grid; the
     rate per mile went up 25% on 2012-09-04 (``new_rates``, and the distance
     at the new rates); the airports have flat fares and surcharges (distances
