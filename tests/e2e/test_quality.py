@@ -1,8 +1,9 @@
 """Model quality on the embedded default data, built by the real tasks.
 
 The default data (``data/``) with the project's own settings, artifacts in a
-temp dir: both models must beat the mean-of-train baseline widely, and the
-embedding model must come within 1.25x of the generator's noise floor.
+temp dir: both models must beat the mean-of-train baseline widely, the
+embedding model must come within 1.1x of the generator's noise floor (it
+measures 1.04x) and be no worse than the non-embedding model.
 """
 
 import json
@@ -29,4 +30,5 @@ def test_default_data_models_reach_the_noise_floor(tmp_path):
         assert m["rmse"] < 0.5 * m["baseline_rmse"], (model, m)
     embedding = metrics["embedding"]
     assert embedding["noise_floor_rmse"] > 0
-    assert embedding["rmse"] <= 1.25 * embedding["noise_floor_rmse"], embedding
+    assert embedding["rmse"] <= 1.1 * embedding["noise_floor_rmse"], embedding
+    assert embedding["rmse"] <= metrics["non_embedding"]["rmse"], metrics

@@ -74,3 +74,16 @@ def test_classification_head_starts_from_the_class_prior(tmp_path):
     np.testing.assert_allclose(out.sum(axis=1), 1.0, rtol=1e-5)
     bias = model.get_layer("probabilities").bias.numpy()
     np.testing.assert_allclose(np.exp(bias) / np.exp(bias).sum(), [0.6, 0.3, 0.1], rtol=1e-5)
+
+
+def test_hidden_layers_are_regularized_and_the_output_sees_the_features(tmp_path):
+    """Weight decay and dropout on every hidden layer; the output layer takes the features beside the last
+    hidden layer (wide and deep), so what is linear in a feature needs no hidden unit."""
+    model = generic_models.build_default_model(FEATURES, STATS, Config(project_dir=tmp_path))
+    hidden = [layer for layer in model.layers if layer.name.startswith("dense")]
+    assert [layer.units for layer in hidden] == list(generic_models.HIDDEN_UNITS)
+    assert all(layer.kernel_regularizer is not None for layer in hidden)
+    assert len([layer for layer in model.layers if layer.name.startswith("dropout")]) == len(hidden)
+    wide = model.get_layer("wide_and_deep")
+    assert model.get_layer("features").output in wide.input
+    assert model.get_layer("standardized").input is wide.output

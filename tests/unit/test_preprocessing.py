@@ -122,6 +122,45 @@ def test_haversine_matches_python(points):
     np.testing.assert_allclose(got, expected, atol=1e-3)
 
 
+@pytest.mark.parametrize("lon,lat,km", [
+    (-73.7781, 40.6413, 21.8),  # JFK: about 22 km from Times Square
+    (-73.8740, 40.7769, 9.6),   # LaGuardia
+    (-74.1745, 40.6895, 17.7),  # Newark
+    (-73.9855, 40.7580, 0.0),   # Times Square itself
+])
+def test_km_to_midtown_of_known_places(lon, lat, km):
+    got = pp.km_to(tf.constant([lon]), tf.constant([lat]), *pp.MANHATTAN_CENTER).numpy()[0]
+    assert got == pytest.approx(haversine_oracle(lon, lat, *pp.MANHATTAN_CENTER), abs=1e-3)
+    assert got == pytest.approx(km, abs=0.1)
+
+
+def test_km_to_is_capped_for_rides_far_off():
+    assert pp.km_to(tf.constant([0.0]), tf.constant([0.0]), *pp.MANHATTAN_CENTER).numpy()[0] == pp.MAX_TRIP_KM
+
+
+@given(st.lists(st.tuples(st.floats(-74.3, -72.9), st.floats(40.5, 41.8)), min_size=1, max_size=10))
+@settings(deadline=None, max_examples=50)
+def test_grid_km_turns_east_and_north_by_the_avenues(points):
+    """Along and across the grid are the flat-map kilometres from Midtown turned 29 degrees: lengths
+    are kept, and the haversine distance from Midtown is matched to within the flat map's error."""
+    lon, lat = (tf.constant([p[i] for p in points], tf.float32) for i in range(2))
+    avenue, street = (v.numpy() for v in pp.grid_km(lon, lat))
+    expected = [haversine_oracle(*p, *pp.MANHATTAN_CENTER) for p in points]
+    np.testing.assert_allclose(np.hypot(avenue, street), expected, rtol=0.01, atol=0.01)
+
+
+def test_grid_km_runs_up_an_avenue():
+    """Fifth Avenue from 59th to 110th Street: about 4.1 km, all of it along the avenues."""
+    avenue, street = pp.grid_km(tf.constant([-73.9730, -73.9493]), tf.constant([40.7644, 40.7965]))
+    assert float(avenue[1] - avenue[0]) == pytest.approx(4.1, abs=0.1)
+    assert abs(float(street[1] - street[0])) < 0.2
+
+
+def test_rate_change_day_is_2012_09_04():
+    days = (datetime.date(2012, 9, 4) - datetime.date(generic.EPOCH_YEAR, 1, 1)).days
+    assert pp.RATE_CHANGE_DAY == days
+
+
 def test_near_flags_airports_only():
     lon = tf.constant([-73.7781, -73.98], tf.float32)
     lat = tf.constant([40.6413, 40.75], tf.float32)

@@ -65,11 +65,16 @@ class Config:
     key_column: str = ""  # a column that names each row, copied into the predictions; "": none
     artifacts_dir: Path = Path("artifacts")
     noise_floor_file: str = ""  # the best RMSE the data allows, shown beside the metrics; "": unknown
+    # Quantile buckets of each latitude and longitude; the taxi crosses keep only ids with enough rides,
+    # so 10 holds from a few thousand rows (few ids kept) to millions (all 10**4 trips).
     nbuckets: int = 10
-    batch_size: int = 256
+    # Small batches: a few thousand rows still make enough steps per epoch to learn before early stopping.
+    batch_size: int = 64
     epochs: int = 60
-    patience: int = 6
-    lr_patience: int = 1
+    # Epochs without a better validation loss before training stops (patience) and before the learning
+    # rate is halved (lr_patience): a validation share of a small data set is noisy, so one bad epoch is not enough.
+    patience: int = 10
+    lr_patience: int = 2
     # The share of the training rows held out to choose the epochs and the learning rate; the eval data only measures.
     validation_fraction: float = 0.1
     learning_rate: float = 0.003

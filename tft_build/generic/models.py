@@ -32,6 +32,10 @@ if TYPE_CHECKING:
 # Ids with at most this many values are one-hot encoded; more get embeddings.
 ONE_HOT_MAX_BUCKETS = 32
 HIDDEN_UNITS = (128, 64, 32)
+# L2 weight decay of the hidden layers and the share of their units dropped while training: a few thousand
+# rows are too few for the weights of three layers, which otherwise learn the training fares by heart.
+WEIGHT_DECAY = 1e-4
+HIDDEN_DROPOUT = 0.1
 # The chance that a ride's embedding of one id is zeroed while training.
 EMBEDDING_DROPOUT = 0.5
 
@@ -114,13 +118,19 @@ def compiled(
 ) -> keras.Model:
     """The shared body and head: hidden layers, then the label's output, with Adam.
 
+    The output layer sees the features beside the last hidden layer (wide and
+    deep): what is nearly linear in a feature (a fare in the distance) needs no
+    hidden unit, so little data fits it, and the hidden layers learn the rest.
     Regression: one output in label units, on MSE. Classification: a softmax
     over the classes, on cross-entropy, its first bias set to the log of the
     class shares so that training starts from the majority-class prior.
     """
-    x = keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
+    features = keras.layers.Concatenate(name="features")(parts) if len(parts) > 1 else parts[0]
+    x = features
     for units in HIDDEN_UNITS:
-        x = keras.layers.Dense(units, activation="relu")(x)
+        x = keras.layers.Dense(units, activation="relu", kernel_regularizer=keras.regularizers.l2(WEIGHT_DECAY))(x)
+        x = keras.layers.Dropout(HIDDEN_DROPOUT)(x)
+    x = keras.layers.Concatenate(name="wide_and_deep")([features, x])
     if "classes" in label_stats:
         counts = np.asarray(label_stats["counts"], np.float64) + 1.0
         prior = keras.initializers.Constant(np.log(counts / counts.sum()))

@@ -1,7 +1,9 @@
 """The taxi example's two model builders (the contract: :mod:`tft_build.generic.models`).
 
-Both are dense networks on the transformed features; the second adds learned
-embeddings of the hashed crosses of location buckets.
+Both are regularized wide-and-deep networks on the transformed features
+(:func:`tft_build.generic.models.compiled`); the second adds learned embeddings
+of the crosses of location buckets, of the ids the training data has enough
+rides of.
 """
 
 from collections.abc import Mapping
@@ -27,7 +29,7 @@ def build_non_embedding_model(
 def build_embedding_model(
     features: Mapping[str, Feature], label_stats: Mapping[str, Any], cfg: "Config"
 ) -> keras.Model:
-    """The non-embedding model plus learned embeddings of the hashed-cross ids."""
+    """The non-embedding model plus learned embeddings of the cross ids (pickup and dropoff cells, trip, hour)."""
     inputs = model_inputs(features)
     parts = dense_parts(features, inputs) + one_hot_parts(features, inputs) + embedded_parts(features, inputs)
     return compiled(inputs, parts, label_stats, cfg)
