@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 import tensorflow_transform as tft
 
-from tft_build.generic.preprocessing import categorical, parse_time, parse_timestamp, seasons
+from tft_build.generic.preprocessing import categorical, cyclic, parse_time, parse_timestamp
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -89,7 +89,8 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str
         "years": tft.scale_to_z_score(tf.cast(days, tf.float32) / 365.25),
         "hour": categorical(hour, 24),
         "weekday": categorical(weekday, 7),
-        **seasons("pickup", parse_time(inputs["pickup_datetime"])),
+        # The season as the month on a circle; the day of the year (generic.seasons) only added noise here.
+        **cyclic("pickup_month", parse_time(inputs["pickup_datetime"])["month"] - 1, 12),
         "pickup_lat_bucket": plat_b,
         "pickup_lon_bucket": plon_b,
         "dropoff_lat_bucket": dlat_b,
