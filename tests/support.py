@@ -33,6 +33,8 @@ SEED_TASKS = [
     "train_and_predict_non_embedding_model",
     "train_and_predict_embedding_model",
 ]
+REFERENCE_TASK = "train_reference_model"  # the reference model's, which the seed had not
+TASKS = SEED_TASKS + [REFERENCE_TASK]  # every task of the taxi project
 NO_CACHE = {"TFT_BUILD_CACHE_DIR": ""}  # for tests of what a run does: a build done before would be restored
 
 

@@ -34,6 +34,10 @@ METRICS = "metrics"
 MODEL_FILE = "model.keras"  # in models/<name>/: the trained tf_keras model
 HISTORY_FILE = "history.json"  # in models/<name>/: the training curves and label stats
 
+# The reference model (boosted trees on the same features and training rows as the networks): its figures.
+REFERENCE = "reference"
+REFERENCE_METRICS = "metrics.json"  # in reference/: reference_* on the clean eval rows, their count, its facts
+
 # What a run leaves for people: the history, each task's last status and trace, the report.
 REPORTS = "reports"
 RUNS_FILE = "runs.jsonl"
@@ -41,7 +45,7 @@ STATUS_FILE = "status.json"
 REPORT_FILE = "index.html"
 TRACES = "traces"
 
-OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
+OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, REFERENCE, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
 
 
 def trace_file(task: str) -> tuple[str, str]:
@@ -60,3 +64,7 @@ def predictions_file(model: str) -> tuple[str, str]:
 
 def metrics_file(model: str) -> tuple[str, str]:
     return (METRICS, f"{model}.json")
+
+
+def reference_metrics_file() -> tuple[str, str]:
+    return (REFERENCE, REFERENCE_METRICS)

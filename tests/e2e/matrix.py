@@ -17,7 +17,7 @@ import json
 import os
 
 import pytest
-from support import NO_CACHE, make_project, ran, taxi_config
+from support import NO_CACHE, REFERENCE_TASK, make_project, ran, taxi_config
 
 from tft_build.config.settings import load_config
 from tft_build.examples.taxi.rowfilter import is_clean_ride
@@ -30,7 +30,7 @@ CONFIG = taxi_config(
 )
 
 TRANSFORM, TRAIN, PREDICT = "transform_raw_data", "train_m_model", "train_and_predict_m_model"
-ALL = {TRANSFORM, TRAIN, PREDICT}
+ALL = {TRANSFORM, REFERENCE_TASK, TRAIN, PREDICT}  # the reference model reruns with the transformed data only
 
 # input -> (file, the task that reads it, the point the step reaches, what an edit reruns,
 #           the reason `doit explain` gives for an edit)

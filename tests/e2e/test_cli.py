@@ -43,7 +43,7 @@ def test_help_lists_the_tasks(fresh):
 def test_graph_before_anything_ran(fresh):
     fresh.doit("graph", "-o", "dag.svg")
     text = svg_words(fresh.root / "dag.svg")
-    assert text.count("never run") == 9  # the eight tasks and the legend
+    assert text.count("never run") == 10  # the nine tasks (the seed's and the reference's) and the legend
 
 
 def test_the_seed_command_runs_draws_and_prints(fresh):
@@ -68,9 +68,9 @@ def test_graph_after_a_run_and_after_clean(fresh):
     fresh.doit("graph", "-o", "dag.svg")
     text = svg_words(fresh.root / "dag.svg")
     assert "transform_raw_data" in text and "last ran" in text
-    assert text.count("never run") == 9 - 2  # all but the transform and the training
+    assert text.count("never run") == 10 - 2  # all but the transform and the training
     done = tft_tasks(fresh, "--task", "clean_directory")
     assert done.returncode == 0
     fresh.doit("graph", "-o", "dag.svg")
-    assert svg_words(fresh.root / "dag.svg").count("never run") == 9
+    assert svg_words(fresh.root / "dag.svg").count("never run") == 10
     assert (fresh.root / "data" / "train.csv").is_file()

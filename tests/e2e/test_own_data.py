@@ -16,7 +16,7 @@ import shutil
 import subprocess
 
 import pytest
-from support import ROOT, Project, ran
+from support import REFERENCE_TASK, ROOT, Project, ran
 
 from tft_build.examples import exampledata
 
@@ -143,7 +143,7 @@ def predictions(project, model):
 
 def test_houses_regression_from_a_config_file_and_user_module(houses):
     assert ran(houses.cold.stdout) == VIEWS | {
-        "preprocess_raw_data", "transform_raw_data",
+        "preprocess_raw_data", "transform_raw_data", REFERENCE_TASK,
         "train_default_model", "train_and_predict_default_model",
         "train_linear_model", "train_and_predict_linear_model",
     }
@@ -151,6 +151,9 @@ def test_houses_regression_from_a_config_file_and_user_module(houses):
         m = metrics(houses, model)
         assert m["count"] == 200
         assert m["rmse"] < 0.6 * m["baseline_rmse"], (model, m)
+        assert m["reference_rmse"] < 0.6 * m["baseline_rmse"], (model, m)
+    reference = json.loads((houses.artifacts / "reference" / "metrics.json").read_text())
+    assert reference["count"] == 200 and reference["reference_mae"] == metrics(houses)["reference_mae"]
     rows = predictions(houses, "default")
     assert [r["id"] for r in rows][:2] == ["h000901", "h000902"]
     listed = houses.doit("list", "--all").stdout
@@ -164,6 +167,8 @@ def test_houses_without_a_header_gives_the_same_predictions(houses, tmp_path):
         assert (headerless.artifacts / "transformed" / name).read_bytes() == \
             (houses.artifacts / "transformed" / name).read_bytes()
     assert predictions(headerless, "default") == predictions(houses, "default")
+    assert (headerless.artifacts / "reference" / "metrics.json").read_bytes() == \
+        (houses.artifacts / "reference" / "metrics.json").read_bytes()
 
 
 def test_houses_reruns_exactly_what_an_edit_changes(houses):
@@ -176,7 +181,7 @@ def test_houses_reruns_exactly_what_an_edit_changes(houses):
         module.write_text(original.replace("return tf.cast(2025 - year_built, tf.float32)",
                                            "return tf.math.log1p(tf.cast(2025 - year_built, tf.float32))"))
         assert ran(houses.doit().stdout) == {
-            "transform_raw_data", "train_default_model", "train_and_predict_default_model",
+            "transform_raw_data", REFERENCE_TASK, "train_default_model", "train_and_predict_default_model",
             "train_linear_model", "train_and_predict_linear_model",
         }
     finally:
@@ -184,7 +189,9 @@ def test_houses_reruns_exactly_what_an_edit_changes(houses):
 
 
 def test_churn_walkthrough_classification_beats_the_majority_class(churn):
-    assert ran(churn.cold.stdout) == {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
+    assert ran(churn.cold.stdout) == {
+        "transform_raw_data", REFERENCE_TASK, "train_default_model", "train_and_predict_default_model",
+    }
     config = (churn.root / "tft_build.toml").read_text()
     assert 'header = "auto"' in config and 'objective = "classification"' in config
     assert 'col_2 = { type = "string", default = "" }' in config
@@ -192,6 +199,12 @@ def test_churn_walkthrough_classification_beats_the_majority_class(churn):
     assert m["count"] == 500 and m["classes"] == 3
     assert m["accuracy"] > m["baseline_accuracy"] + 0.05, m
     assert m["log_loss"] < m["baseline_log_loss"], m
+    reference = json.loads((churn.artifacts / "reference" / "metrics.json").read_text())
+    assert reference["estimator"] == "HistGradientBoostingClassifier" and reference["count"] == m["count"]
+    assert (m["reference_accuracy"], m["reference_log_loss"]) == (reference["reference_accuracy"],
+                                                                  reference["reference_log_loss"])
+    assert m["reference_accuracy"] > m["baseline_accuracy"] + 0.05, m
+    assert m["reference_log_loss"] < m["baseline_log_loss"], m
     rows = predictions(churn, "default")
     assert {r["prediction"] for r in rows} <= {"stayed", "downgraded", "left"}
     assert all(0 < float(r["probability"]) <= 1 for r in rows)
@@ -227,7 +240,7 @@ def test_churn_user_module_edits_rerun_exactly_what_they_change(churn):
         assert ran(churn.doit().stdout) == set()
         module.write_text(original.replace('"col_5": generic.numeric(inputs["col_5"]),', ""))
         assert ran(churn.doit().stdout) == {
-            "transform_raw_data", "train_default_model", "train_and_predict_default_model",
+            "transform_raw_data", REFERENCE_TASK, "train_default_model", "train_and_predict_default_model",
         }
     finally:
         module.write_text(original)
@@ -256,7 +269,7 @@ def test_churn_with_headers_in_some_files_and_missing_labels_through_init_config
     config = (tmp_path / "tft_build.toml").read_text()
     assert 'key_column = "customer_id"' in config and 'header = "auto"' in config
     assert 'outcome = { type = "string", default = "" }' in config
-    tasks = {"transform_raw_data", "train_default_model", "train_and_predict_default_model"}
+    tasks = {"transform_raw_data", REFERENCE_TASK, "train_default_model", "train_and_predict_default_model"}
     done = project.doit()
     assert ran(done.stdout) == tasks
     assert f"{unlabeled} dropped, {unlabeled} of them without a label" in done.stdout

@@ -12,7 +12,7 @@ import subprocess
 import sys
 
 import pytest
-from support import NO_CACHE, SEED_TASKS, SMALL_CONFIG, ran, skipped
+from support import NO_CACHE, REFERENCE_TASK, SMALL_CONFIG, TASKS, ran, skipped
 
 MODELS = ["non_embedding", "embedding"]
 
@@ -20,6 +20,7 @@ MODELS = ["non_embedding", "embedding"]
 def test_cold_build_runs_the_pipeline(built):
     assert ran(built.cold.stdout) == {
         "transform_raw_data",
+        REFERENCE_TASK,
         "train_non_embedding_model",
         "train_embedding_model",
         "train_and_predict_non_embedding_model",
@@ -38,6 +39,27 @@ def test_cold_build_runs_the_pipeline(built):
     assert "non_embedding on the eval set" in built.cold.stdout
 
 
+def test_the_reference_figures_stand_beside_each_models_on_the_same_rows(built):
+    reference = json.loads((built.artifacts / "reference" / "metrics.json").read_text())
+    assert reference["estimator"] == "HistGradientBoostingRegressor"
+    assert 0 < reference["iterations"] < 1000  # the validation rows stopped it
+    held_out = json.loads((built.artifacts / "models" / "embedding" / "history.json").read_text())
+    assert (reference["train_rows"], reference["validation_rows"]) == (held_out["train_rows"],
+                                                                       held_out["validation_rows"])
+    assert "hour" in reference["categorical_features"] and "trip_km" in reference["numeric_features"]
+    for model in MODELS:
+        metrics = json.loads((built.artifacts / "metrics" / f"{model}.json").read_text())
+        assert metrics["count"] == reference["count"]  # the same clean eval rows
+        assert (metrics["reference_rmse"], metrics["reference_mae"]) == (reference["reference_rmse"],
+                                                                         reference["reference_mae"])
+        assert metrics["reference_rmse"] < metrics["baseline_rmse"]
+        assert re.search(rf"reference_rmse +{metrics['reference_rmse']:.3f}\n", built.cold.stdout)  # its summary
+    page = (built.artifacts / "reports" / "index.html").read_text()
+    assert "<th>reference_<wbr>rmse</th>" in page and "does not earn its keep" in page
+    assert f">{REFERENCE_TASK}<" in page  # in the task graph and the timings
+    assert f"embedding reference_rmse: {reference['reference_rmse']:.4g}</title>" in page  # its bar
+
+
 def test_nothing_reruns_when_nothing_changed(built):
     again = built.doit()
     assert ran(again.stdout) == set()
@@ -46,7 +68,7 @@ def test_nothing_reruns_when_nothing_changed(built):
 
 def test_list_shows_the_tasks(built):
     out = built.doit("list", "--all").stdout
-    assert sorted(line.split()[0] for line in out.splitlines() if line.strip()) == sorted(SEED_TASKS)
+    assert sorted(line.split()[0] for line in out.splitlines() if line.strip()) == sorted(TASKS)
 
 
 @pytest.mark.parametrize("task,expected", [
@@ -120,6 +142,7 @@ def test_editing_preprocessing_fn_reruns_the_transform_and_after(built):
     out = built.doit().stdout
     assert ran(out) == {
         "transform_raw_data",
+        REFERENCE_TASK,
         "train_non_embedding_model",
         "train_embedding_model",
         "train_and_predict_non_embedding_model",
@@ -140,6 +163,7 @@ def test_changing_a_training_setting_reruns_training_only(built):
 BUILD = ["preprocess_raw_data", "train_and_predict_non_embedding_model", "train_and_predict_embedding_model"]
 AFTER_TRANSFORM = {
     "transform_raw_data",
+    REFERENCE_TASK,
     "train_non_embedding_model",
     "train_embedding_model",
     "train_and_predict_non_embedding_model",

@@ -321,6 +321,8 @@ def test_two_cold_builds_are_identical(tmp_path):
             (other.artifacts / "transformed" / "data.digest.json").read_text(),
             (other.artifacts / "transformed" / "transform_fn.digest.json").read_text(),
             (other.artifacts / "predictions" / "non_embedding.csv").read_text(),
+            (other.artifacts / "reference" / "metrics.json").read_text(),
+            (other.artifacts / "metrics" / "non_embedding.json").read_text(),
         ))
     assert outputs[0] == outputs[1]
 

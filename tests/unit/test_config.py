@@ -116,6 +116,7 @@ def test_columns_and_models_tables(tmp_path):
         ('preprocessing_fn = "no_colon"\n', "expected \"package.module:function\""),
         ('[columns]\nx = "double"\n', "use one of string, float, int"),
         ("epochs = [\n", "not valid TOML"),
+        ('[models]\nreference = "pkg.mod:build"\n', "model name 'reference' is taken (train_reference_model"),
     ],
 )
 def test_bad_config_is_a_one_line_error(tmp_path, text, message):

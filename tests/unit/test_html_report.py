@@ -70,7 +70,8 @@ def make_artifacts(root, runs=12):
         ]
         write_json(artifacts / "traces" / f"{task}.json", {"task": task, "run": "2026-11-27T15:11:00", "calls": calls})
     for model, rmse in (("embedding", 2.797454520052465), ("non_embedding", 2.8965217610580725)):
-        metrics = {"baseline_rmse": 8.0046, "count": 1959, "mae": 1.88, "noise_floor_rmse": 2.537, "rmse": rmse}
+        metrics = {"baseline_rmse": 8.0046, "count": 1959, "mae": 1.88, "noise_floor_rmse": 2.537, "rmse": rmse,
+                   "reference_rmse": 2.9012, "reference_mae": 1.93}
         write_json(artifacts / "metrics" / f"{model}.json", metrics)
         loss = [20.0 / (epoch + 1) + 3 for epoch in range(8)]
         history = {"loss": loss, "val_loss": [v + 4 for v in loss], "rmse": loss, "val_rmse": loss}
@@ -135,8 +136,11 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert history[7][1:] == ["6.5", "7.5", "8.5"]
     assert trace[0] == ["order", "caller", "called", "start", "elapsed_time"]
     assert trace[2] == ["2", "read_csv", "check_rows", "0.2", "0.1"]
-    assert models[0] == ["model", "rmse", "mae", "count", "baseline_rmse", "noise_floor_rmse"]
-    assert models[1] == ["embedding", "2.797", "1.88", "1,959", "8.005", "2.537"]
+    assert models[0] == ["model", "rmse", "mae", "count", "reference_rmse", "reference_mae", "baseline_rmse",
+                         "noise_floor_rmse"]
+    assert models[1] == ["embedding", "2.797", "1.88", "1,959", "2.901", "1.93", "8.005", "2.537"]
+    assert htmlkit.esc(html_report.REFERENCE_NOTE) in page  # what reference_ is, and how to read it
+    assert "<title>embedding reference_rmse: 2.901</title>" in page  # its bar beside the model's
     assert sample[0] == ["raw", "transformed"]
     assert sample[1] == ["key", "fare_amount", "passenger_count", "passenger_count", "hourofday", "pickup_cell"]
     assert sample[2][3:] == ["0.1667", "17", "[0, 0, 0, 0, 0, 0, …]"]
@@ -170,6 +174,23 @@ def test_malformed_files_are_skipped_with_a_note(tmp_path):
     assert '<td>diverged</td><td class="num">nan</td>' in page
     assert "<td>non_embedding</td>" in page and page.count("<h3>transform_raw_data</h3>") == 1
     assert page.count("loss per epoch</title>") == 2  # the good models' curves are still drawn
+
+
+def test_the_reference_is_told_only_beside_models_that_have_its_figures(tmp_path):
+    artifacts = make_artifacts(tmp_path, runs=1)
+    write_json(artifacts / "metrics" / "embedding.json", {"rmse": 2.0, "count": 10, "baseline_rmse": 8.0})
+    write_json(artifacts / "metrics" / "non_embedding.json", {"rmse": 2.5, "count": 10, "baseline_rmse": 8.0})
+    page = html_report.write_report(artifacts, None, []).read_text()
+    assert htmlkit.esc(html_report.REFERENCE_NOTE) not in page and "<th>reference_" not in page
+    write_json(artifacts / "metrics" / "classes.json", {"accuracy": 0.8, "log_loss": 0.5, "count": 10,
+                                                         "reference_accuracy": 0.75, "reference_log_loss": 0.6,
+                                                         "baseline_accuracy": 0.4})
+    page = html_report.write_report(artifacts, None, []).read_text()
+    models = Tables(page).tables[-2]
+    assert models[0] == ["model", "rmse", "accuracy", "log_loss", "count", "reference_accuracy",
+                         "reference_log_loss", "baseline_rmse", "baseline_accuracy"]
+    assert htmlkit.esc(html_report.REFERENCE_NOTE) in page
+    assert "<title>classes reference_accuracy: 0.75</title>" in page
 
 
 def test_text_is_escaped(tmp_path):
@@ -263,6 +284,8 @@ def test_the_page_renders_in_a_browser(tmp_path):
             curves = page.locator("#curves svg polyline[stroke]")
             assert curves.count() == 4 and all(has_size(curves.nth(i)) for i in range(4))
             assert has_size(page.locator("#models svg rect").first)
+            expect(page.locator("#models th", has_text="reference_")).to_have_count(2)
+            expect(page.locator("#models p", has_text="does not earn its keep")).to_be_visible()
             expect(page.locator("#sample th", has_text="transformed")).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # wide tables scroll in their box
 

@@ -20,7 +20,7 @@ PACKAGE = Path(__file__).resolve().parents[2] / "tft_build"
 BASE = ("tft_build", "tft_build.layout", "tft_build.errors", "tft_build.display", "tft_build.former")
 RANKS = {"io": 1, "config": 2, "engine": 3, "report": 4, "tasks": 5, "commands": 6}
 HEAVY_ROOMS = ("steps", "generic", "examples")
-HEAVY_MODULES = ("tensorflow", "tensorflow_transform", "apache_beam", "tfx_bsl", "tf_keras")
+HEAVY_MODULES = ("tensorflow", "tensorflow_transform", "apache_beam", "tfx_bsl", "tf_keras", "sklearn")
 # The package's __init__ installs the source guard before any project code loads.
 ALLOWED = {("tft_build", "tft_build.engine.sourceguard")}
 

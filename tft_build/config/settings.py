@@ -24,7 +24,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
-from tft_build import former
+from tft_build import former, layout
 from tft_build.config.schema import COLUMN_TYPES, Column
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
@@ -43,6 +43,8 @@ DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--direct_num_workers=1")
 DEFAULT_PREPROCESSING_FN = "tft_build.generic.preprocessing:preprocessing_fn"
 DEFAULT_ROW_FILTER = "tft_build.generic.rowfilter:keep_all"
 DEFAULT_MODELS = (("default", "tft_build.generic.models:build_default_model"),)
+# A model name whose tasks' names are taken: train_reference_model fits the reference model.
+RESERVED_MODEL_NAMES = (layout.REFERENCE,)
 # What a project must say: its data, their columns and the label (the rest has defaults).
 REQUIRED = ("train_data", "eval_data", "columns", "label")
 
@@ -335,6 +337,9 @@ def _parse_models(value, where):
     for name, builder in value.items():
         if not name.isidentifier():
             raise ConfigError(f"{where}: model name {name!r} must be a Python identifier")
+        if name in RESERVED_MODEL_NAMES:
+            raise ConfigError(f"{where}: model name {name!r} is taken (train_{name}_model fits the boosted-trees "
+                              "reference model); call the model otherwise")
         _dotted(builder, f"{where}: model '{name}'")
     return tuple((name, former.current_path(builder)) for name, builder in value.items())
 

@@ -2,7 +2,9 @@
 
 Task names are the seed's (*tft_tasks*), so its instructions keep working;
 the per-model tasks are generated from the config's ``models`` table
-(``train_<name>_model``, ``train_and_predict_<name>_model``).
+(``train_<name>_model``, ``train_and_predict_<name>_model``), and one more,
+``train_reference_model``, fits the reference model whose figures each
+``train_and_predict_<name>_model`` puts beside its model's.
 
 Up-to-date rules: data files are ``file_dep``, checked by content digest
 behind a stat key that a restored mtime cannot fool (:mod:`tft_build.engine.filestate`);
@@ -43,7 +45,9 @@ TRAIN_SETTINGS = (
     "validation_fraction",
 )
 PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file")
-
+# The reference model: which rows it fits on and is stopped by, its random_state; nothing of the networks'.
+REFERENCE_SETTINGS = ("label", "objective", "seed", "validation_fraction")
+REFERENCE_TASK = f"train_{layout.REFERENCE}_model"  # a model may not be called "reference" (config.settings)
 
 
 
@@ -144,8 +148,21 @@ def train_task(cfg: Config, name: str) -> dict[str, Any]:
     }
 
 
+def reference_task(cfg: Config) -> dict[str, Any]:
+    """Fit the reference model on the transformed training rows; score the eval rows."""
+    step = "tft_build.steps.reference:train_reference_model"
+    return {
+        "doc": "Fit the reference model (scikit-learn boosted trees) on the networks' features and rows; score eval.",
+        "actions": [(run_step, [step, cfg])],
+        "file_dep": [output_files(cfg, layout.TRANSFORMED)["data"]],
+        "targets": [cfg.artifact(*layout.reference_metrics_file())],
+        "uptodate": step_checks(cfg, step, [], settings_for(cfg, *REFERENCE_SETTINGS)),
+        "outputs": [cfg.artifact(layout.REFERENCE)],
+    }
+
+
 def predict_task(cfg: Config, name: str) -> dict[str, Any]:
-    """Export the model on raw features, predict the eval rows, write metrics."""
+    """Export the model on raw features, predict the eval rows, write metrics (with the reference's beside)."""
     transformed = output_files(cfg, layout.TRANSFORMED)
     targets = [
         cfg.artifact(layout.SERVING, name, layout.MANIFEST),
@@ -157,7 +174,8 @@ def predict_task(cfg: Config, name: str) -> dict[str, Any]:
     return {
         "doc": f"Serve the {name} model on raw features: SavedModel, eval predictions, metrics.",
         "actions": [(run_step, [step, cfg, name])],
-        "file_dep": [cfg.artifact(layout.MODELS, name, layout.MANIFEST), transformed["graph"], transformed["data"]]
+        "file_dep": [cfg.artifact(layout.MODELS, name, layout.MANIFEST), transformed["graph"], transformed["data"],
+                     cfg.artifact(*layout.reference_metrics_file())]
         + csv_files(cfg, "eval")
         + noise,
         "targets": targets,
@@ -168,12 +186,14 @@ def predict_task(cfg: Config, name: str) -> dict[str, Any]:
 
 
 def creators(cfg: Config) -> dict[str, Callable[[], dict[str, Any]]]:
-    """``{"task_<name>": creator}``: the tasks of the config, in the seed's order."""
+    """``{"task_<name>": creator}``: the tasks of the config, in the seed's order (the reference model's,
+    which the seed had not, before the models')."""
     made = {
         "task_preprocess_raw_data": lambda: preprocess_task(cfg),
         "task_transform_raw_data": lambda: transform_task(cfg),
         "task_view_original_sample_data": lambda: view_original_task(cfg),
         "task_view_transformed_sample_data": lambda: view_transformed_task(cfg),
+        f"task_{REFERENCE_TASK}": lambda: reference_task(cfg),
     }
     for name, _ in cfg.models:
         made[f"task_train_{name}_model"] = lambda name=name: train_task(cfg, name)

@@ -34,7 +34,8 @@ LAST = 5  # builds shown per model, besides the one in the workspace
 SHORT = 8  # characters of a key, hash or md5 shown
 INPUT_KINDS = ("setting", "code", "package", "data")  # the order of the input rows
 FIRST_METRICS = (  # the metrics shown before the others (here and in the report's Models)
-    "rmse", "mae", "accuracy", "log_loss", "count", "baseline_rmse", "noise_floor_rmse", "baseline_accuracy",
+    "rmse", "mae", "accuracy", "log_loss", "count", "reference_rmse", "reference_mae", "reference_accuracy",
+    "reference_log_loss", "baseline_rmse", "noise_floor_rmse", "baseline_accuracy",
 )
 WORKSPACE = " (workspace)"
 NO_CACHE = 'the build cache is off (cache_dir = ""): there are no builds to compare'

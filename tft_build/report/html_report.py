@@ -2,8 +2,9 @@
 
 ``<artifacts>/reports/index.html`` shows the task graph, the timings of the
 last run and of the runs before it, each task's call trace, the models'
-metrics, the builds in the build cache side by side (as ``doit compare``
-shows them), training curves, and sample rows raw and transformed. It is
+metrics (beside the reference model's, the baseline and the noise floor),
+the builds in the build cache side by side (as ``doit compare`` shows them),
+training curves, and sample rows raw and transformed. It is
 written by the doit process after every run, so it only reads small JSON
 files and imports nothing heavy (no TensorFlow), and it opens anywhere without
 a network: the CSS is inline, the graph is graphviz's SVG inlined, and the
@@ -40,8 +41,15 @@ HISTORY_FACTS = (
 )
 # The bars drawn per model: its quality against the references, for each objective.
 BAR_CHARTS = (
-    (("rmse", "baseline_rmse", "noise_floor_rmse"), "rmse against the baseline and the noise floor (lower is better)"),
-    (("accuracy", "baseline_accuracy"), "accuracy against the majority-class baseline (higher is better)"),
+    (("rmse", "reference_rmse", "baseline_rmse", "noise_floor_rmse"),
+     "rmse against the reference model, the baseline and the noise floor (lower is better)"),
+    (("accuracy", "reference_accuracy", "baseline_accuracy"),
+     "accuracy against the reference model and the majority-class baseline (higher is better)"),
+)
+REFERENCE_NOTE = (  # under the models' table when it shows reference_ figures
+    "reference_: the reference model, scikit-learn's gradient-boosted trees fitted on the same transformed "
+    "features and training rows and scored on the same eval rows (artifacts/reference/metrics.json). "
+    "A network that does not beat it does not earn its keep; baseline_ is the floor any model must clear."
 )
 NOTHING_YET = "nothing yet: run <code>doit</code>"
 NO_DOT = "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)"
@@ -237,7 +245,8 @@ def render_models(loaded: Iterable[tuple[Path, Mapping[str, float | None]]]) -> 
                 for model, m in models.items()}
         bars = {model: values for model, values in bars.items() if values}
         charts.append(bar_chart(bars, title=title) if bars else "")
-    return table(["model", *keys], rows) + "".join(charts)
+    explained = tag("p", esc(REFERENCE_NOTE), class_="meta") if any(k.startswith("reference_") for k in keys) else ""
+    return table(["model", *keys], rows) + explained + "".join(charts)
 
 
 def builds_section(cfg: Config) -> str:

@@ -11,7 +11,9 @@ the mean-of-train baseline and, for generated data, the noise floor.
 Classification models output the class name (``prediction``), its
 ``probability`` and every class's (``probabilities``); the metrics are
 accuracy and log loss against the majority-class baseline (and the class
-shares of the training data as probabilities).
+shares of the training data as probabilities). Beside them go the reference
+model's figures on the same rows (``reference_*``, :mod:`tft_build.steps.reference`),
+measured by the same functions (:func:`regression_errors`, :func:`accuracy`, :func:`log_loss`).
 """
 
 import csv
@@ -40,6 +42,7 @@ if TYPE_CHECKING:
 
 PREDICT_BATCH = 4096
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
+REFERENCE_PREFIX = "reference_"  # the reference model's figures, copied beside each model's
 
 
 class ServingModule(tf.Module):
@@ -102,6 +105,7 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
         if cfg.classification
         else regression_metrics(cfg, labels, outputs["prediction"][clean], stats)
     )
+    metrics.update(reference_figures(cfg, metrics))
     metrics["rows_not_clean"] = int((~clean).sum())
     write_file_atomic(cfg.artifact(*layout.metrics_file(model_name)), manifest.to_json(metrics))
     print(summary_table(model_name, metrics))
@@ -176,15 +180,19 @@ def regression_metrics(
 ) -> dict[str, int | float | None]:
     """RMSE and MAE on the clean eval rows, against the mean-of-train baseline and the noise floor."""
     labels = np.asarray(labels, dtype=np.float64)
-    errors = predictions.astype(np.float64) - labels
     baseline = labels - stats["mean"]
     return {
-        "rmse": float(np.sqrt(np.mean(errors**2))),
-        "mae": float(np.mean(np.abs(errors))),
+        **regression_errors(labels, predictions),
         "count": len(labels),
         "baseline_rmse": float(np.sqrt(np.mean(baseline**2))),
         "noise_floor_rmse": noise_floor(cfg),
     }
+
+
+def regression_errors(labels: Sequence[float] | np.ndarray, predictions: np.ndarray) -> dict[str, float]:
+    """``{"rmse": ..., "mae": ...}`` of ``predictions`` against ``labels``."""
+    error = np.asarray(predictions, np.float64) - np.asarray(labels, np.float64)
+    return {"rmse": float(np.sqrt(np.mean(error**2))), "mae": float(np.mean(np.abs(error)))}
 
 
 @traced
@@ -201,20 +209,40 @@ def classification_metrics(
     index = {name: i for i, name in enumerate(classes)}
     truth = np.array([index.get(str(label), -1) for label in labels])
     shares = np.asarray(stats["counts"], np.float64) / sum(stats["counts"])
-
-    def log_loss(probabilities):
-        picked = np.where(truth >= 0, probabilities[np.arange(len(truth)), np.maximum(truth, 0)], 0.0)
-        return float(-np.mean(np.log(np.maximum(picked, MIN_PROBABILITY))))
-
-    predicted = np.argmax(outputs["probabilities"], axis=1)
     return {
-        "accuracy": float(np.mean(predicted == truth)),
-        "log_loss": log_loss(outputs["probabilities"]),
+        "accuracy": accuracy(truth, outputs["probabilities"]),
+        "log_loss": log_loss(truth, outputs["probabilities"]),
         "count": len(labels),
         "baseline_accuracy": float(np.mean(truth == int(np.argmax(shares)))),
-        "baseline_log_loss": log_loss(np.broadcast_to(shares, (len(truth), len(classes)))),
+        "baseline_log_loss": log_loss(truth, np.broadcast_to(shares, (len(truth), len(classes)))),
         "classes": len(classes),
     }
+
+
+def accuracy(truth: np.ndarray, probabilities: np.ndarray) -> float:
+    """The share of rows whose most probable class is their class (``truth``: class ids, -1 a miss)."""
+    return float(np.mean(np.argmax(probabilities, axis=1) == truth))
+
+
+def log_loss(truth: np.ndarray, probabilities: np.ndarray) -> float:
+    """The mean negative log of each row's probability of its class (``truth``: class ids, -1 for a class
+    never seen in training, whose probability is MIN_PROBABILITY), clipped at MIN_PROBABILITY."""
+    picked = np.where(truth >= 0, probabilities[np.arange(len(truth)), np.maximum(truth, 0)], 0.0)
+    return float(-np.mean(np.log(np.maximum(picked, MIN_PROBABILITY))))
+
+
+@traced
+def reference_figures(cfg: "Config", metrics: Mapping[str, Any]) -> dict[str, float | None]:
+    """The reference model's figures of the model's ``metrics`` (``reference_rmse`` beside ``rmse``), in
+    their order; none (and a line saying why) if it scored another number of rows than they count."""
+    with open(cfg.artifact(*layout.reference_metrics_file()), encoding="utf-8") as f:
+        reference = json.load(f)
+    if reference["count"] != metrics["count"]:
+        print(f"the reference model scored {reference['count']} eval rows, this model {metrics['count']}: "
+              "its figures are left out, they would not compare")
+        return {}
+    names = [REFERENCE_PREFIX + name for name in metrics]
+    return {name: reference[name] for name in names if name in reference}
 
 
 @traced

@@ -1,9 +1,10 @@
 """Keras training on the transformed TFRecords: tf.data input, fit, save.
 
 Reads the transformed data and its schema, builds the configured model,
-trains with early stopping on the transformed eval set, and saves the model,
-its per-epoch history, the training label's statistics (the serving step's
-baseline) and a manifest atomically under ``artifacts/models/<model>/``.
+trains with early stopping on validation rows held out from the training
+rows (:func:`records`), and saves the model, its per-epoch history, the
+training label's statistics (the serving step's baseline) and a manifest
+atomically under ``artifacts/models/<model>/``.
 A regression model predicts the label; a classification model the
 probability of each class (ids from the transform's label vocabulary).
 Seeds and op determinism make a rerun on the same data give the same
@@ -171,14 +172,7 @@ def dataset(
 ) -> tf.data.Dataset:
     """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords of ``split``;
     with ``part``, only the training rows that fit on (:data:`FIT`) or the ones held out (:data:`VALIDATION`)."""
-    data = location.data_dir(cfg, layout.TRANSFORMED)
-    files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
-    ds = tf.data.TFRecordDataset(files)
-    if part is not None:
-        held_out = part == VALIDATION
-        ds = ds.enumerate().filter(lambda i, _: held_out_row(i, cfg.validation_fraction) == held_out)
-        ds = ds.map(lambda _, record: record)
-    ds = ds.cache()
+    ds = records(cfg, split, part).cache()
     if shuffle:
         ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
     ds = ds.batch(cfg.batch_size).map(
@@ -186,6 +180,20 @@ def dataset(
         num_parallel_calls=tf.data.AUTOTUNE,
     )
     return ds.prefetch(tf.data.AUTOTUNE)
+
+
+def records(cfg: "Config", split: str, part: str | None = None) -> tf.data.Dataset:
+    """The serialized transformed records of ``split``, in the order they were written; with ``part``, only
+    the training rows that fit on (:data:`FIT`) or the ones held out (:data:`VALIDATION`). The one rule of
+    which rows are which, for the networks and the reference model (:mod:`tft_build.steps.reference`)."""
+    data = location.data_dir(cfg, layout.TRANSFORMED)
+    files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
+    ds = tf.data.TFRecordDataset(files)
+    if part is not None:
+        held_out = part == VALIDATION
+        ds = ds.enumerate().filter(lambda i, _: held_out_row(i, cfg.validation_fraction) == held_out)
+        ds = ds.map(lambda _, record: record)
+    return ds
 
 
 def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
