@@ -36,7 +36,7 @@ def test_cold_build_runs_the_pipeline(built):
     assert (built.artifacts / "transformed" / "transform_fn" / "saved_model.pb").is_file()
     history = json.loads((built.artifacts / "models" / "embedding" / "history.json").read_text())
     assert len(history["history"]["loss"]) == history["epochs_run"] >= 1
-    assert "non_embedding on the eval set" in built.cold.stdout
+    assert "non_embedding:" in built.cold.stdout and "eval_data: only measures" in built.cold.stdout
 
 
 def test_the_reference_figures_stand_beside_each_models_on_the_same_rows(built):

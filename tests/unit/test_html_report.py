@@ -193,6 +193,16 @@ def test_the_reference_is_told_only_beside_models_that_have_its_figures(tmp_path
     assert "<title>classes reference_accuracy: 0.75</title>" in page
 
 
+def test_the_models_table_says_which_rows_each_figure_is_on(tmp_path):
+    artifacts = make_artifacts(tmp_path, runs=1)
+    write_json(artifacts / "metrics" / "m.json", {"rmse": 2.75, "count": 40, "train_rmse": 2.25, "train_rows": 90,
+                                                  "validation_rmse": 2.5, "validation_rows": 10})
+    page = html_report.write_report(artifacts, None, []).read_text()
+    models = Tables(page).tables[-2]
+    assert {"train_rmse", "train_rows", "validation_rmse", "validation_rows"} <= set(models[0])
+    assert htmlkit.esc(html_report.SETS_CAPTION) in page
+
+
 def test_text_is_escaped(tmp_path):
     evil = "<script>alert('x')</script> & <b>"
     artifacts = make_artifacts(tmp_path, runs=1)

@@ -9,7 +9,7 @@ import tf_keras as keras
 
 from tft_build import layout
 from tft_build.config.settings import Config
-from tft_build.steps import modelio
+from tft_build.steps import modelio, serve
 
 
 def write_keras_zip(path, saved_at, zip_time):
@@ -68,6 +68,23 @@ def test_the_history_keeps_the_label_stats_for_serving(tmp_path):
     assert modelio.trained_label_stats(cfg, "m") == stats
     written = json.loads((directory / layout.HISTORY_FILE).read_text())
     assert written == {"history": {"loss": [2.0, 1.0]}, "best_epoch": 2, "label_stats": stats}
+
+
+def test_the_history_gives_the_train_and_validation_figures_beside_the_eval_ones(tmp_path):
+    cfg = Config(project_dir=tmp_path, artifacts_dir=tmp_path / "artifacts")
+    directory = tmp_path / "artifacts" / layout.MODELS / "m"
+    directory.mkdir(parents=True)
+    summary = {"best_epoch": 3, "val_rmse": 2.5, "train_rmse": 2.25, "train_rows": 90, "validation_rows": 10}
+    modelio.write_history(directory, {"loss": [2.0, 1.0]}, summary, {"mean": 1.0, "std": 1.0})
+    figures = modelio.trained_figures(cfg, "m")
+    assert figures == {"train_rows": 90, "validation_rows": 10, "train_rmse": 2.25, "validation_rmse": 2.5}
+    table = serve.summary_table("m", {"rmse": 2.75, "count": 40, "baseline_rmse": 8.0, **figures})
+    lines = table.splitlines()
+    assert lines[0] == "m:" and lines[1].split() == ["set", "rows", "rmse"]
+    assert lines[3].split()[:3] == ["train", "90", "2.250"] and lines[4].split()[:3] == ["validation", "10", "2.500"]
+    assert lines[5].split() == ["eval", "40", "2.750", "eval_data:", "only", "measures"]
+    assert lines[6].split() == ["on", "the", "eval", "set", "value"] and lines[8].split() == ["baseline_rmse", "8.000"]
+    assert len(lines) == 9  # the sets' figures are not repeated below
 
 
 def test_model_inputs_are_one_column_per_feature():

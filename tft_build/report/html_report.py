@@ -51,6 +51,11 @@ REFERENCE_NOTE = (  # under the models' table when it shows reference_ figures
     "features and training rows and scored on the same eval rows (artifacts/reference/metrics.json). "
     "A network that does not beat it does not earn its keep; baseline_ is the floor any model must clear."
 )
+# Which rows each figure of a metrics file is on.
+SETS_CAPTION = (
+    "train_: the training rows each model was fit on; validation_: training rows held out, which chose its "
+    "epochs and learning rate; every other figure: the eval rows (count), which only measure"
+)
 NOTHING_YET = "nothing yet: run <code>doit</code>"
 NO_DOT = "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)"
 # A file that is cut short, hand-edited or of an older shape fails with one of these.
@@ -246,7 +251,7 @@ def render_models(loaded: Iterable[tuple[Path, Mapping[str, float | None]]]) -> 
         bars = {model: values for model, values in bars.items() if values}
         charts.append(bar_chart(bars, title=title) if bars else "")
     explained = tag("p", esc(REFERENCE_NOTE), class_="meta") if any(k.startswith("reference_") for k in keys) else ""
-    return table(["model", *keys], rows) + explained + "".join(charts)
+    return table(["model", *keys], rows, caption=SETS_CAPTION) + explained + "".join(charts)
 
 
 def builds_section(cfg: Config) -> str:

@@ -72,7 +72,22 @@ def write_history(
 
 def trained_label_stats(cfg: "Config", model_name: str) -> dict[str, Any]:
     """The statistics of the label that the model called ``model_name`` was trained on (:func:`write_history`)."""
-    return json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())["label_stats"]
+    return read_history(cfg, model_name)["label_stats"]
+
+
+def trained_figures(cfg: "Config", model_name: str) -> dict[str, int | float]:
+    """The kept model's quality on the training rows it was fit on and on the validation rows held out
+    (``train_rmse``, ``validation_rmse``, ... and their ``*_rows``), from its history (:func:`write_history`)."""
+    history = read_history(cfg, model_name)
+    names = {"train_rows": "train_rows", "validation_rows": "validation_rows"}
+    for metric in ("rmse", "accuracy"):
+        names |= {f"train_{metric}": f"train_{metric}", f"val_{metric}": f"validation_{metric}"}
+    return {shown: history[saved] for saved, shown in names.items() if saved in history}
+
+
+def read_history(cfg: "Config", model_name: str) -> dict[str, Any]:
+    """The history file of the model called ``model_name``."""
+    return json.loads(Path(cfg.artifact(layout.MODELS, model_name, layout.HISTORY_FILE)).read_text())
 
 
 def as_model_inputs(features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:

@@ -41,6 +41,9 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 PREDICT_BATCH = 4096
+# Shown in the table of the sets of rows (modelio.trained_figures), or not at all, not with the eval set's figures.
+SHOWN_APART = ("train_rows", "validation_rows", "train_rmse", "validation_rmse", "train_accuracy",
+               "validation_accuracy", "rows_not_clean", "classes")
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
 REFERENCE_PREFIX = "reference_"  # the reference model's figures, copied beside each model's
 
@@ -106,6 +109,7 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
         else regression_metrics(cfg, labels, outputs["prediction"][clean], stats)
     )
     metrics.update(reference_figures(cfg, metrics))
+    metrics.update(modelio.trained_figures(cfg, model_name))
     metrics["rows_not_clean"] = int((~clean).sum())
     write_file_atomic(cfg.artifact(*layout.metrics_file(model_name)), manifest.to_json(metrics))
     print(summary_table(model_name, metrics))
@@ -265,7 +269,16 @@ def noise_floor(cfg: "Config") -> float | None:
 
 @traced
 def summary_table(model_name: str, metrics: Mapping[str, int | float | None]) -> str:
-    """A short table of the model's quality against its references."""
-    names = [name for name in metrics if name not in ("rows_not_clean", "classes")]
-    rows = [[name, metrics[name]] for name in names]
-    return f"{model_name} on the eval set:\n" + tabulate(rows, headers=["metric", "value"], floatfmt=".3f")
+    """A short table of the model's quality on each set of rows, then against its references on the eval set."""
+    quality = "accuracy" if "accuracy" in metrics else "rmse"
+    sets = [
+        ["train", metrics.get("train_rows"), metrics.get(f"train_{quality}"), "the rows it was fit on"],
+        ["validation", metrics.get("validation_rows"), metrics.get(f"validation_{quality}"),
+         "held out from training: chose its epochs and learning rate"],
+        ["eval", metrics["count"], metrics[quality], "eval_data: only measures"],
+    ]
+    by_set = tabulate(sets, headers=["set", "rows", quality, ""], floatfmt=".3f")
+    shown = [name for name in metrics if name not in SHOWN_APART and name not in (quality, "count")]
+    references = tabulate([[name, metrics[name]] for name in shown], headers=["on the eval set", "value"],
+                          floatfmt=".3f")
+    return f"{model_name}:\n{by_set}\n{references}"
