@@ -28,6 +28,12 @@ if TYPE_CHECKING:
 KERAS_METADATA = "metadata.json"  # in the .keras zip: the Keras version and the save time
 FIXED_SAVE_TIME = "1980-01-01@00:00:00"
 FIXED_ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # the earliest time a zip entry can carry
+# The history's figures of the training and validation rows, by the names the metrics files give them.
+TRAINED_FIGURES = {
+    "train_rows": "train_rows", "validation_rows": "validation_rows",
+    "train_rmse": "train_rmse", "val_rmse": "validation_rmse",
+    "train_accuracy": "train_accuracy", "val_accuracy": "validation_accuracy",
+}
 
 
 def save_model(model: keras.Model, directory: str | Path) -> None:
@@ -79,10 +85,7 @@ def trained_figures(cfg: "Config", model_name: str) -> dict[str, int | float]:
     """The kept model's quality on the training rows it was fit on and on the validation rows held out
     (``train_rmse``, ``validation_rmse``, ... and their ``*_rows``), from its history (:func:`write_history`)."""
     history = read_history(cfg, model_name)
-    names = {"train_rows": "train_rows", "validation_rows": "validation_rows"}
-    for metric in ("rmse", "accuracy"):
-        names |= {f"train_{metric}": f"train_{metric}", f"val_{metric}": f"validation_{metric}"}
-    return {shown: history[saved] for saved, shown in names.items() if saved in history}
+    return {shown: history[saved] for saved, shown in TRAINED_FIGURES.items() if saved in history}
 
 
 def read_history(cfg: "Config", model_name: str) -> dict[str, Any]:

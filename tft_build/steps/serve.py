@@ -42,8 +42,7 @@ if TYPE_CHECKING:
 
 PREDICT_BATCH = 4096
 # Shown in the table of the sets of rows (modelio.trained_figures), or not at all, not with the eval set's figures.
-SHOWN_APART = ("train_rows", "validation_rows", "train_rmse", "validation_rmse", "train_accuracy",
-               "validation_accuracy", "rows_not_clean", "classes")
+SHOWN_APART = (*modelio.TRAINED_FIGURES.values(), "rows_not_clean", "classes")
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
 REFERENCE_PREFIX = "reference_"  # the reference model's figures, copied beside each model's
 
