@@ -26,6 +26,13 @@ SAMPLE_FILE = "sample.json"  # in a Beam step's dir: the first clean eval rows, 
 QUARANTINE_FILE = "quarantine.csv"  # in a Beam step's data dir: the malformed rows (on_bad_rows = "skip")
 TFT_TEMP_DIR = "tmp"  # in a Beam step's data dir while it runs: tf.Transform's temp files
 
+# What the transform learns of the data (tft_build.datacheck): each split's statistics, the schema it checked
+# them against, the anomalies found.
+STATS = "stats"
+ANOMALIES_FILE = "anomalies.json"
+SCHEMA_COPY = "schema.toml"  # in stats/: the schema the transform checked against, as the schema file held it
+STATS_PARTIALS = "stats.partials.jsonl"  # in a Beam step's temp dir: each CSV's statistics, merged after the run
+
 # Per model: the trained model, the served model, its predictions and metrics.
 MODELS = "models"
 SERVING = "serving"
@@ -45,7 +52,7 @@ STATUS_FILE = "status.json"
 REPORT_FILE = "index.html"
 TRACES = "traces"
 
-OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, MODELS, REFERENCE, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
+OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, STATS, MODELS, REFERENCE, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
 
 
 def trace_file(task: str) -> tuple[str, str]:
@@ -56,6 +63,11 @@ def trace_file(task: str) -> tuple[str, str]:
 def records_pattern(split: str) -> str:
     """The glob of a split's TFRecord shards in a Beam step's data dir."""
     return f"{split}-*{RECORDS_SUFFIX}"
+
+
+def stats_file(split: str) -> tuple[str, str]:
+    """The statistics of ``split`` (train or eval)."""
+    return (STATS, f"{split}.json")
 
 
 def predictions_file(model: str) -> tuple[str, str]:

@@ -116,7 +116,8 @@ def test_dates_timestamps_and_formats_take_the_fast_path(tmp_path):
     columns = columns_from_pairs([("d", "date"), ("t", "timestamp", "2012-01-01"), ("f", "date", None, "%d.%m.%Y")])
     path = write(tmp_path, "d,t,f\n2012/01/01,2012-01-01T08:15:00Z,31.12.2015\n"
                            "2012-02-29,2012-01-01 08:15:00.5+02:00,1.2.2016\n2012-1-2,NA,29.02.2016\n")
-    fast = [row for batch in arrowcsv.arrow_batches(path, columns) for row in batch.to_pylist()]  # no fallback
+    batches = arrowcsv.arrow_batches(path, columns)  # no fallback
+    fast = [row for batch in batches for row in arrowcsv.with_defaults(batch, columns).to_pylist()]
     assert fast == [row for _, row in read_rows(path, columns)]
     assert fast[2] == {"d": "2012-1-2", "t": "2012-01-01", "f": "29.02.2016"}
 

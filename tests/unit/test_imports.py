@@ -2,7 +2,7 @@
 
 Read from the source (every ``import``, function-level ones included), so a
 late import cannot hide a circle. Rooms, lowest first: the base modules,
-``io``, ``config``, ``engine``, ``report``, ``tasks`` (what a dodo.py loads),
+``io``, ``config``, ``datacheck`` (pure numpy and pyarrow), ``engine``, ``report``, ``tasks`` (what a dodo.py loads),
 ``commands``. The heavy rooms (``steps``, ``generic``, ``examples``) may use
 the rooms up to ``engine``; no light room imports them: steps are named by
 dotted path.
@@ -18,7 +18,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parents[2] / "tft_build"
 BASE = ("tft_build", "tft_build.layout", "tft_build.errors", "tft_build.display", "tft_build.former")
-RANKS = {"io": 1, "config": 2, "engine": 3, "report": 4, "tasks": 5, "commands": 6}
+RANKS = {"io": 1, "config": 2, "datacheck": 2.5, "engine": 3, "report": 4, "tasks": 5, "commands": 6}
 HEAVY_ROOMS = ("steps", "generic", "examples")
 HEAVY_MODULES = ("tensorflow", "tensorflow_transform", "apache_beam", "tfx_bsl", "tf_keras", "sklearn")
 # The package's __init__ installs the source guard before any project code loads.

@@ -89,6 +89,12 @@ class Config:
     # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
     shared_dir: str = ""
     on_bad_rows: str = "fail"  # or "skip": drop malformed rows into a quarantine file
+    # Know your data (tft_build.datacheck): the transform gathers each split's statistics and checks them against
+    # the schema file (inferred into it on the first build, then the user's to edit); anomalies fail the
+    # transform only with fail_on_anomalies.
+    statistics: bool = True
+    schema_file: str = "tft_build.schema.toml"
+    fail_on_anomalies: bool = False
     # The build cache (tft_build.engine.buildcache): a dir or a URL (gs://, s3://, hdfs://), maybe shared by checkouts
     # and machines; None: $XDG_CACHE_HOME/tft_build; "": no cache.
     cache_dir: str | None = None
@@ -134,13 +140,14 @@ BAD_ROW_POLICIES = ("fail", "skip")
 DEFAULT_TYPES = {"string": str, "date": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
 PLUGIN_KEYS = ("preprocessing_fn", "row_filter")  # dotted paths, read as they are now (tft_build.former)
-PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir")
+PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir", "schema_file")
 MAY_BE_EMPTY = ("noise_floor_file", "shared_dir", "cache_dir")  # "": none
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
     "validation_fraction": float,
     "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "objective": str,
+    "statistics": bool, "fail_on_anomalies": bool,
 }
 
 
@@ -202,6 +209,7 @@ def _absolute_paths(cfg):
         artifacts_dir=root / cfg.artifacts_dir,
         noise_floor_file=_resolve(root, cfg.noise_floor_file, "noise_floor_file")
         if cfg.noise_floor_file else "",
+        schema_file=_resolve(root, cfg.schema_file, "schema_file"),
     )
 
 

@@ -55,6 +55,7 @@ def run_step(step: str, cfg: Config, *args: Any, task: Task, run: str = "") -> T
     trace_file = cfg.artifact(*layout.trace_file(task.name))
     cache = CachedBuild(cfg, task, before, trace_file)
     if cache.restore():
+        snapshot.seed(before, task)
         changed = snapshot.changed_while_running(before, task)
         if changed:
             return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it was restored; run doit again")
@@ -62,6 +63,7 @@ def run_step(step: str, cfg: Config, *args: Any, task: Task, run: str = "") -> T
     failure = _run(step, cfg, args, task, trace_file, run)
     if failure:
         return failure
+    snapshot.seed(before, task)
     changed = snapshot.changed_while_running(before, task)
     if changed:
         return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")

@@ -23,7 +23,13 @@ from doit.task import Task
 from tft_build import layout
 from tft_build.config.settings import Config, matching_files
 from tft_build.engine.actions import run_step
-from tft_build.engine.uptodate import code_unchanged, remote_files_unchanged, settings_for, settings_unchanged
+from tft_build.engine.uptodate import (
+    code_unchanged,
+    remote_files_unchanged,
+    schema_unchanged,
+    settings_for,
+    settings_unchanged,
+)
 from tft_build.io import location
 
 # `doit transform_raw_data --beam-args="--direct_num_workers=2 ..."`: Beam
@@ -39,7 +45,7 @@ BEAM_ARGS = {
 
 # What each kind of step reads from the config; a change reruns exactly it.
 RAW_SETTINGS = ("columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args", "shared_dir")
-TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets")
+TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets", "statistics", "fail_on_anomalies")
 TRAIN_SETTINGS = (
     "label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed",
     "validation_fraction",
@@ -106,11 +112,16 @@ def preprocess_task(cfg: Config) -> dict[str, Any]:
 
 
 def transform_task(cfg: Config) -> dict[str, Any]:
-    """Beam + tf.Transform: analyze train, transform train and eval, save transform_fn."""
+    """Beam + tf.Transform: analyze train, transform train and eval, save transform_fn; check the data."""
     plugins = [cfg.preprocessing_fn, cfg.row_filter]
-    return transform_like_task(
+    task = transform_like_task(
         cfg, layout.TRANSFORMED, "transform_raw_data", plugins, TRANSFORM_SETTINGS, transform_task.__doc__
     )
+    if cfg.statistics:  # artifacts/stats, checked against the schema file, which it makes when there is none
+        task["targets"].append(cfg.artifact(layout.STATS, layout.MANIFEST))
+        task["outputs"].append(cfg.artifact(layout.STATS))
+        task["uptodate"].append(schema_unchanged(cfg.schema_file, cfg.artifact(layout.STATS, layout.SCHEMA_COPY)))
+    return task
 
 
 def view_original_task(cfg: Config) -> dict[str, Any]:

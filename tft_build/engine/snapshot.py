@@ -59,6 +59,16 @@ def stored_checks(task: Task) -> list[Any]:
     return [check for check, _, _ in task.uptodate if hasattr(check, "fresh")]
 
 
+def seed(before: Snapshot, task: Task) -> None:
+    """After a run or a restore: let each check that seeds a missing input from the task's output
+    (the schema file) do so, and record in ``before`` the text the task ran on."""
+    for check in stored_checks(task):
+        if hasattr(check, "seed") and before.values.get(check.key) is None:
+            text = check.seed()
+            if text is not None:
+                before.values[check.key] = text
+
+
 def changed_while_running(before: Snapshot, task: Task) -> list[str]:
     """What the task reads that differs now from ``before``, and the modules the step
     imported from another source than ``before`` was fingerprinted from."""

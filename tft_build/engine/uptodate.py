@@ -14,6 +14,8 @@ runs, checks it again afterwards, and returns it as the task's values (see
 
 import difflib
 import json
+import os
+import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from importlib import metadata
 from pathlib import Path, PurePath
@@ -35,7 +37,7 @@ class _Stored:
 
     key = None
     what = None
-    _current = None
+    _current = _UNSET = object()
 
     def fresh(self) -> Any:
         """The value the task reads, computed now."""
@@ -43,7 +45,7 @@ class _Stored:
 
     def current(self) -> Any:
         """The value the task would read, computed once per run for the up-to-date checks."""
-        if self._current is None:
+        if self._current is self._UNSET:
             self._current = self.fresh()
         return self._current
 
@@ -51,14 +53,13 @@ class _Stored:
         return _canonical(saved) == _canonical(current)
 
     def __call__(self, task: Task, values: Mapping[str, Any]) -> bool:
-        saved = values.get(self.key)
-        return saved is not None and self.same(saved, self.current())
+        return self.key in values and self.same(values[self.key], self.current())
 
     def changes(self, values: Mapping[str, Any]) -> list[str]:
         """Lines saying what changed since the last successful run (none if nothing)."""
-        saved = values.get(self.key)
-        if saved is None:
+        if self.key not in values:
             return [f"no record of its {self.what} (never built)"]
+        saved = values[self.key]
         if self.same(saved, self.current()):
             return []
         return self.describe(saved, self.current())
@@ -83,6 +84,68 @@ class settings_unchanged(_Stored):
             if _canonical(old) != _canonical(new):
                 lines.append(f"setting {name}: {_short(old)} -> {_short(new)}")
         return lines
+
+
+class schema_unchanged(_Stored):
+    """The schema file (:mod:`tft_build.datacheck.expectations`) holds the same text, or is still missing.
+
+    A task that finds none infers the schema and leaves its text in
+    ``copy`` (an output); :meth:`seed` then makes the schema file from it, and
+    the task's record holds that text: it is exactly what the task ran on.
+    """
+
+    key = "_schema"
+    what = "schema file"
+
+    def __init__(self, path: str, copy: str) -> None:
+        self.path = path
+        self.copy = copy
+
+    def fresh(self) -> str | None:
+        return _text(self.path)
+
+    def seed(self) -> str | None:
+        """Write the schema file from the task's copy if it is still missing; the text it now holds,
+        if that is the copy's (None otherwise: then the file changed while the task ran)."""
+        text = _text(self.copy)
+        if text is None:
+            return None
+        if not os.path.exists(self.path):
+            write_new_file(self.path, text)
+            print(f"{self.path}: the schema inferred from the training data; edit it and commit it")
+        return text if _text(self.path) == text else None
+
+    def describe(self, saved: str | None, current: str | None) -> list[str]:
+        if current is None:
+            return [f"schema file removed: {self.path} (inferred again from the training data)"]
+        if saved is None:
+            return [f"schema file added: {self.path}"]
+        diff = difflib.unified_diff(saved.splitlines(), current.splitlines(), "schema (last built)", "schema (now)",
+                                    lineterm="")
+        return ["\n".join([f"schema file changed: {self.path}", *diff])]
+
+
+
+def _text(path):
+    """A small text file's content, or None when it does not exist."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            return f.read()
+    except FileNotFoundError:
+        return None
+
+
+def write_new_file(path: str, text: str) -> None:
+    """Create ``path`` holding ``text`` whole (temp file, then a link that never replaces a file made meanwhile)."""
+    directory = os.path.dirname(path) or "."
+    with tempfile.NamedTemporaryFile("w", encoding="utf-8", dir=directory, delete=False, suffix=".tmp") as f:
+        f.write(text)
+    try:
+        os.link(f.name, path)
+    except FileExistsError:
+        pass
+    finally:
+        os.unlink(f.name)
 
 
 class code_unchanged(_Stored):

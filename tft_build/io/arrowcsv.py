@@ -42,23 +42,28 @@ class NotCsvioEqual(Exception):
 # csvio.CsvColumn quoted in hints, as another module's class: the code fingerprint follows unquoted names
 def read_batches(
     path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None = None,
-    header: csvio.Header = csvio.AUTO,
+    header: csvio.Header = csvio.AUTO, fill: bool = True,
 ) -> Iterator[pa.RecordBatch]:
-    """Yield typed record batches of the data rows of ``path``, in file order."""
+    """Yield typed record batches of the data rows of ``path``, in file order.
+
+    An optional column's missing values are its default, or with ``fill=False``
+    null (the statistics count them; :func:`with_defaults` fills them later).
+    """
     header = csvio.has_header(path, columns, header)
     done = 0
     try:
         for batch in arrow_batches(path, columns, header):
-            yield batch
+            yield with_defaults(batch, columns) if fill else batch
             done += batch.num_rows
     except (pa.ArrowException, NotCsvioEqual):
-        yield from python_batches(path, columns, on_bad, skip=done, header=header)
+        batches = python_batches(path, columns, on_bad, skip=done, header=header)
+        yield from (with_defaults(batch, columns) if fill else batch for batch in batches)
 
 
 def arrow_batches(
     path: str | Path, columns: Sequence["csvio.CsvColumn"], header: bool = True
 ) -> Iterator[pa.RecordBatch]:
-    """The checked record batches that pyarrow reads; raises at the first bad block."""
+    """The checked record batches that pyarrow reads, missing values null; raises at the first bad block."""
     reader = pacsv.open_csv(
         location.open_binary(path) if location.is_remote(path) else path,
         read_options=pacsv.ReadOptions(
@@ -72,22 +77,29 @@ def arrow_batches(
     )
     for batch in reader:
         check_like_csvio(batch, columns)
-        yield with_defaults(batch, columns)
+        yield missing_as_null(batch, columns)
+
+
+def missing_as_null(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> pa.RecordBatch:
+    """The batch with each optional text column's missing values null, as pyarrow makes a number's.
+
+    Text columns are never null as pyarrow reads them, so their missing
+    values are found by their (stripped) text.
+    """
+    arrays = [
+        pc.if_else(missing_text(values), pa.scalar(None, pa.string()), values)
+        if column.optional and ARROW_TYPES[column.type] == pa.string() else values
+        for column, values in zip(columns, batch.columns)
+    ]
+    return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
 def with_defaults(batch: pa.RecordBatch, columns: Sequence["csvio.CsvColumn"]) -> pa.RecordBatch:
-    """The batch with each optional column's missing values replaced by the column's default.
-
-    Numbers that pyarrow read as missing are null; text columns are never
-    null, so their missing values are found by their (stripped) text.
-    """
-    arrays = []
-    for column, values in zip(columns, batch.columns):
-        if column.optional and column.type in ("float", "int"):
-            values = pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type]))
-        elif column.optional:
-            values = pc.if_else(missing_text(values), pa.scalar(column.default, pa.string()), values)
-        arrays.append(values)
+    """The batch with each optional column's missing (null) values replaced by the column's default."""
+    arrays = [
+        pc.fill_null(values, pa.scalar(column.default, ARROW_TYPES[column.type])) if column.optional else values
+        for column, values in zip(columns, batch.columns)
+    ]
     return pa.RecordBatch.from_arrays(arrays, schema=batch.schema)
 
 
@@ -123,39 +135,78 @@ def all_times(values: pa.Array, type_: str, fmt: str = "") -> bool:
     offset leaves the calendar), never looser: what fails here goes to
     csvio, which decides.
     """
-    seen = np.zeros(len(values), bool)
     good = np.zeros(len(values), bool)
+    for matched, n in matches(values, type_, fmt):
+        good |= matched & real_times(n)
+    return bool(good.all())
+
+
+def time_seconds(values: pa.Array, type_: str, fmt: str = "") -> np.ndarray:
+    """Each value's time as seconds since 1970-01-01 UTC (float64); NaN where it is null or no time.
+
+    The values are checked times (:func:`all_times`, or csvio's reading): the statistics' range of a column.
+    """
+    seconds = np.full(len(values), np.nan)
+    for matched, n in matches(values, type_, fmt):
+        utc = days_since_1970(n["year"], n["month"], n["day"]) * 86_400 + n["hour"] * 3600 + n["minute"] * 60
+        offset = np.where(n["sign"] == "-", -1, 1) * (n["zhour"] * 3600 + n["zminute"] * 60)
+        seconds[matched] = (utc + n["second"] - offset)[matched]
+    return seconds
+
+
+def matches(values: pa.Array, type_: str, fmt: str = "") -> Iterator[tuple[np.ndarray, dict[str, np.ndarray]]]:
+    """For each of the column's forms in order: where it is the first form a value matches in full, and
+    the numbers its groups took from each value (:data:`timestamps.FIELDS`, a lacking one :data:`timestamps.FIRST`
+    or 0; ``sign`` as text)."""
+    seen = np.zeros(len(values), bool)
     for pattern in timestamps.forms(type_, fmt):
         parts = pc.extract_regex(values, f"^(?:{pattern.pattern})$")
         matched = parts.is_valid().to_numpy(zero_copy_only=False) & ~seen
         seen |= matched
         if matched.any():
-            good |= matched & real_times(parts, pattern)
-    return bool(good.all())
+            yield matched, numbers(parts, pattern)
 
 
-def real_times(parts: pa.StructArray, pattern: re.Pattern) -> np.ndarray:
-    """Where the numbers that ``pattern``'s groups took from each value name a real date, time and offset."""
-    n = {**timestamps.FIRST}
+def numbers(parts: pa.StructArray, pattern: re.Pattern) -> dict[str, np.ndarray]:
+    """The numbers that ``pattern``'s groups took from each value (``sign``: the text, "+" where none)."""
+    n = {name: np.full(len(parts), timestamps.FIRST.get(name, 0), np.int64) for name in timestamps.FIELDS}
+    n["sign"] = np.full(len(parts), "+")
     for name in pattern.groupindex:
-        if name != "sign":
-            digits = parts.field(name)
+        digits = pc.fill_null(parts.field(name), "")
+        if name == "sign":
+            n[name] = pc.if_else(pc.equal(digits, ""), "+", digits).to_numpy(zero_copy_only=False)
+        else:
             n[name] = pc.cast(pc.if_else(pc.equal(digits, ""), "0", digits), pa.int64()).to_numpy()
+    return n
+
+
+def real_times(n: dict[str, np.ndarray]) -> np.ndarray:
+    """Where the numbers of each value (:func:`numbers`) name a real date, time and offset."""
     year, month, day = n["year"], n["month"], n["day"]
     leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
     month_ok = (month >= 1) & (month <= 12)
     days = DAYS_IN_MONTH[np.where(month_ok, month, 0)] + (leap & (month == 2))
     real = (year >= 2) & (year <= 9998) & month_ok & (day >= 1) & (day <= days)
     for name, top in {"hour": 23, "minute": 59, "second": 59, "zhour": 23, "zminute": 59}.items():
-        real &= n.get(name, 0) <= top
+        real &= n[name] <= top
     return real
+
+
+def days_since_1970(year: np.ndarray, month: np.ndarray, day: np.ndarray) -> np.ndarray:
+    """Days from 1970-01-01 to each date of the proleptic Gregorian calendar (H. Hinnant's days_from_civil)."""
+    year = year - (month <= 2)
+    era = np.floor_divide(year, 400)
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + np.where(month > 2, -3, 9)) + 2) // 5 + day - 1
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468
 
 
 def python_batches(
     path: str | Path, columns: Sequence["csvio.CsvColumn"], on_bad: csvio.OnBad | None, skip: int, header: bool = True
 ) -> Iterator[pa.RecordBatch]:
-    """Record batches of the rows csvio reads from ``path``, after the first ``skip`` good rows."""
-    rows = itertools.islice(csvio.read_rows(path, columns, on_bad, header), skip, None)
+    """Record batches of the rows csvio reads from ``path``, after the first ``skip`` good rows; missing values null."""
+    rows = itertools.islice(csvio.read_rows(path, columns, on_bad, header, defaults=False), skip, None)
     schema = pa.schema([(c.name, ARROW_TYPES[c.type]) for c in columns])
     while chunk := [row for _, row in itertools.islice(rows, PYTHON_BATCH_ROWS)]:
         yield pa.RecordBatch.from_pylist(chunk, schema=schema)

@@ -100,9 +100,12 @@ def _first_row(path):
 
 
 def read_rows(
-    path: str | Path, columns: Sequence[CsvColumn], on_bad: OnBad | None = None, header: Header = AUTO
-) -> Iterator[tuple[int, dict[str, str | float | int]]]:
+    path: str | Path, columns: Sequence[CsvColumn], on_bad: OnBad | None = None, header: Header = AUTO,
+    defaults: bool = True,
+) -> Iterator[tuple[int, dict[str, str | float | int | None]]]:
     """Yield ``(line_number, row_dict)`` for each data row of ``path`` (after its header, if it has one).
+
+    An optional column's missing value is its default, or None with ``defaults=False``.
 
     A malformed row raises :class:`DataError`, unless ``on_bad`` is given:
     then ``on_bad(line_number, fields, message)`` is called and the row is
@@ -121,7 +124,7 @@ def read_rows(
                 if not fields:
                     continue
                 try:
-                    row = _typed_row(path, reader.line_num, fields, columns, names)
+                    row = _typed_row(path, reader.line_num, fields, columns, names, defaults)
                 except DataError as err:
                     if on_bad is None:
                         raise
@@ -183,7 +186,7 @@ def _toml(setting):
     return f'"{setting}"' if isinstance(setting, str) else str(setting).lower()
 
 
-def _typed_row(path, line, fields, columns, names):
+def _typed_row(path, line, fields, columns, names, defaults=True):
     if len(fields) != len(columns):
         raise DataError(
             f"{path}:{line}: {len(fields)} fields, expected {len(columns)} ({','.join(names)}); "
@@ -191,14 +194,14 @@ def _typed_row(path, line, fields, columns, names):
         )
     row = {}
     for column, text in zip(columns, fields):
-        row[column.name] = _typed_value(path, line, column, text)
+        row[column.name] = _typed_value(path, line, column, text, defaults)
     return row
 
 
-def _typed_value(path, line, column, text):
+def _typed_value(path, line, column, text, defaults=True):
     where = f"{path}:{line}: column '{column.name}'"
     if column.optional and text.strip() in NA_VALUES:
-        return column.default
+        return column.default if defaults else None
     if column.type == "string":
         return text
     text = text.strip()

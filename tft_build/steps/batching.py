@@ -16,6 +16,7 @@ Arrow and numpy, tested without running a pipeline.
 import collections.abc
 import csv
 import io
+import json
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -23,6 +24,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
+from tft_build.datacheck import stats
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
 from tft_build.errors import DataError
@@ -34,6 +36,7 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 BAD = "bad"  # the Beam output of malformed rows (on_bad_rows = "skip")
+STATS = "stats"  # the Beam output of each counted CSV's statistics (a JSON partial, tft_build.datacheck.stats)
 QUARANTINE_HEADER = "file,line,error,row"
 BATCH_ROWS = 65_536  # rows per record batch, hence per TF call in analysis and transform
 TFT_TYPES = {
@@ -47,9 +50,13 @@ COUNTERS = ("read", "dropped", "bad", "unlabeled")
 # The return hint is quoted, which Beam reads as Any: typed by it, the main output would hold TaggedOutput too,
 # and TFT's analysis refuses a PCollection that is not all record batches.
 def read_clean_batches(
-    path: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], split: str, counted: bool
+    path: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], split: str, counted: bool,
+    gather: bool = False,
 ) -> "Iterator[pa.RecordBatch | beam.pvalue.TaggedOutput]":
     """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
+
+    With ``gather`` (a counted read only), the statistics of those rows go to the ``stats``
+    output at the end, one JSON line with the split's name.
 
     The batch boundaries depend on the data only: TF kernels may round the
     last bit differently for different batch shapes, and the output must be
@@ -66,25 +73,30 @@ def read_clean_batches(
         bad.append(quarantine_line(path, line, fields, message))
 
     on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
+    gatherer = stats.Gatherer(path, cfg.columns) if gather and counted else None
     batches = (
-        clean_rows(batch, cfg, row_filter, counters, path)
-        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
+        clean_rows(batch, cfg, row_filter, counters, path, gatherer)
+        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header, fill=False)
     )
     for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)
         yield tft_batch(batch, cfg.columns)
     yield from drain(bad)
+    if gatherer:
+        yield beam.pvalue.TaggedOutput(STATS, json.dumps({"split": split, **gatherer.partial()}))
 
 
 def clean_rows(
     batch: pa.RecordBatch, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any],
-    counters: Mapping[str, Any] | None, path: str = "",
+    counters: Mapping[str, Any] | None, path: str = "", gatherer: stats.Gatherer | None = None,
 ) -> pa.RecordBatch:
-    """The rows of ``batch`` that pass the row filter; counts them when ``counters`` is given.
+    """The rows of ``batch`` that pass the row filter, missing values filled with their defaults; counts
+    them when ``counters`` is given, and gathers their statistics (missing values still missing) into ``gatherer``.
 
     The filter may return one bool for the whole batch (``keep_all``) or one per row.
     Rows without a label (an optional label's default) are counted; the filter must drop them.
     """
+    unfilled, batch = batch, arrowcsv.with_defaults(batch, cfg.columns)
     columns = Columns(batch)
     with dotted.blamed_on(cfg, "row_filter"):
         keep = np.broadcast_to(np.asarray(row_filter(columns), bool), (batch.num_rows,))
@@ -95,6 +107,8 @@ def clean_rows(
             f"{cfg.where('row_filter')}; drop them: keep only rows where generic.has_value(row[{cfg.label!r}])"
         )
     clean = batch.filter(pa.array(keep))
+    if gatherer:
+        gatherer.add(unfilled.filter(pa.array(keep)))
     if counters:
         counters["read"].inc(batch.num_rows)
         counters["dropped"].inc(batch.num_rows - clean.num_rows)

@@ -24,6 +24,7 @@ rows are :mod:`tft_build.steps.batching`, the digests of records and graph
 import contextlib
 import itertools
 import os
+import shutil
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -46,7 +47,7 @@ from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import batching, digests
+from tft_build.steps import batching, datastats, digests
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -58,14 +59,16 @@ SAMPLE_ROWS = 5
 @traced
 def preprocess_raw_data(cfg: "Config") -> dict[str, Any]:
     """Raw CSVs -> raw TFRecords and metadata (identity transform)."""
-    return run_transform(cfg, layout.RAW, identity_fn)
+    return run_transform(cfg, layout.RAW, identity_fn, check_data=False)
 
 
 @traced
 def transform_raw_data(cfg: "Config") -> dict[str, Any]:
     """Raw CSVs -> transformed TFRecords and transform_fn (``cfg.preprocessing_fn``)."""
     user_fn = dotted.resolve(cfg, "preprocessing_fn")
-    return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn))
+    if not cfg.statistics:  # statistics of an earlier build would pass for this one's
+        shutil.rmtree(cfg.artifact(layout.STATS), ignore_errors=True)
+    return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn), cfg.statistics)
 
 
 def checked_preprocessing_fn(
@@ -123,9 +126,14 @@ def identity_fn(inputs: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
 
 @traced
 def run_transform(
-    cfg: "Config", directory: str, preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]]
+    cfg: "Config", directory: str, preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
+    check_data: bool,
 ) -> dict[str, Any]:
-    """Run the Beam pipeline into ``artifacts/<directory>`` atomically; return the row counts."""
+    """Run the Beam pipeline into ``artifacts/<directory>`` atomically; return the row counts.
+
+    With ``check_data``, the same read of the CSVs gathers their statistics, checked against the
+    schema into ``artifacts/stats`` (:mod:`tft_build.steps.datastats`).
+    """
     out_dir = cfg.artifact(directory)
     files = {split: checked_files(cfg, split) for split in SPLITS}
     raw_metadata = dataset_metadata.DatasetMetadata.from_feature_spec(feature_spec(cfg.columns))
@@ -135,16 +143,20 @@ def run_transform(
         data = location.new_build_dir(cfg, directory, staging)
         with removed_on_failure(data, staging):
             pipeline = beam.Pipeline(options=beam_options(cfg))
-            build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data)
+            build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
             result = pipeline.run()
             result.wait_until_finish()
             counts = batching.row_counts(result, SPLITS)
             batching.check_counts(counts, files)
+            partials = location.join(data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS)
+            checked = datastats.check_data(cfg, partials, SPLITS) if check_data else None
             tf.io.gfile.rmtree(location.join(data, layout.TFT_TEMP_DIR))
             digests.write_digests(staging, data, SPLITS)
             write_sample(staging, data, cfg, row_filter)
             if data != str(staging):
                 location.write_pointer(staging, data)
+            if checked:
+                datastats.write_stats(cfg, checked)
             manifest.write_manifest(staging, {"rows": counts})
     if previous not in (out_dir, data):  # the shared build this one replaced
         location.remove_build(previous)
@@ -202,18 +214,28 @@ def build_pipeline(
     row_filter: Callable[[Mapping[str, Any]], Any],
     preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
     data: str,
+    gather: bool = False,
 ) -> None:
-    """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``."""
+    """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``;
+    with ``gather``, the counted reads' statistics go to ``STATS_PARTIALS`` in its temp dir."""
     raw_config = tensor_adapter_config(cfg, raw_metadata)
     with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR)):
         read = {
             (split, counted): pipeline
             | f"List{split}{counted}" >> beam.Create(files[split])
             | f"Read{split}{counted}" >> beam.FlatMap(
-                batching.read_clean_batches, cfg, row_filter, split, counted
-            ).with_outputs(batching.BAD, main="batches")
+                batching.read_clean_batches, cfg, row_filter, split, counted, gather
+            ).with_outputs(batching.BAD, batching.STATS, main="batches")
             for split, counted in (("train", True), ("train", False), ("eval", True))
         }
+        if gather:
+            _ = (
+                [read[split, True][batching.STATS] for split in SPLITS]
+                | "AllStats" >> beam.Flatten()
+                | "WriteStats" >> beam.io.WriteToText(
+                    location.join(data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS), shard_name_template=""
+                )
+            )
         if cfg.on_bad_rows == "skip":
             _ = (
                 [read[split, True][batching.BAD] for split in SPLITS]
