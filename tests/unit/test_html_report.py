@@ -84,6 +84,16 @@ def make_artifacts(root, runs=12):
         for i in range(3)
     ]
     write_json(artifacts / "transformed" / "sample.json", {"rows": rows})
+    for split, fractions, purple in (("train", [0.5, 0.5], 0), ("eval", [0.2, 0.8], 3)):
+        fare = {"type": "float", "count": 100, "missing": 0, "missing_fraction": 0.0, "min": 1.0, "max": 9.0,
+                "mean": 5.0, "std": 2.0, "quantiles": {"0.5": 5.0},
+                "histogram": {"edges": [0.0, 5.0, 10.0], "fractions": fractions}}
+        color = {"type": "string", "count": 90, "missing": 10, "missing_fraction": 0.1, "distinct": 2 + bool(purple),
+                 "top": [["red", 50], ["blue", 40 - purple]] + ([["purple", purple]] if purple else [])}
+        write_json(artifacts / "stats" / f"{split}.json", {"rows": 100, "columns": {"fare": fare, "color": color}})
+    write_json(artifacts / "stats" / "anomalies.json", {"anomalies": [
+        {"split": "eval", "column": "color", "check": "values", "message": "not among the schema's values: 'purple'"}
+    ]})
     return artifacts
 
 
@@ -119,14 +129,14 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["index.html", "runs.jsonl"]  # no temp file left
     page = path.read_text()
 
-    for key in ("graph", "timings", "traces", "models", "curves", "sample"):
+    for key in ("graph", "timings", "traces", "models", "curves", "data", "sample"):
         assert f'<section id="{key}">' in page and f'href="#{key}"' in page
     assert "nothing yet" not in page and "skipped" not in page
-    assert page.count("<svg") == 4  # the graph, the bar chart, two training curves
+    assert page.count("<svg") == 5  # the graph, the bar chart, two training curves, a histogram
     assert "<?xml" not in page and "DOCTYPE svg" not in page and ">transform_raw_data</text></svg>" in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing to fetch
 
-    timings, history, trace, _, models, sample = Tables(page).tables
+    timings, history, trace, _, models, found, columns, sample = Tables(page).tables
     assert timings[2] == ["transform_raw_data", "ran", "12.3", "9.1", "+35% slower"]
     assert timings[1][2] == "–"
     assert '<tr class="slower"><td>transform_raw_data</td>' in page
@@ -141,6 +151,11 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert models[1] == ["embedding", "2.797", "1.88", "1,959", "2.901", "1.93", "8.005", "2.537"]
     assert htmlkit.esc(html_report.REFERENCE_NOTE) in page  # what reference_ is, and how to read it
     assert "<title>embedding reference_rmse: 2.901</title>" in page  # its bar beside the model's
+    assert found[1] == ["eval", "color", "values", "not among the schema's values: 'purple'"]
+    assert columns[2][:2] == ["fare", "float"] and columns[2][2:8] == ["100", "0.0%", "1", "5", "9", "–"]
+    assert columns[3][2:4] == ["100", "10.0%"] and columns[3][7] == "2" and columns[3][13] == "3"
+    assert '<tr class="failed"><td>color</td>' in page  # the anomalous column stands out
+    assert "<title>eval 5 to 10: 80.0%</title>" in page  # the eval histogram over the training one
     assert sample[0] == ["raw", "transformed"]
     assert sample[1] == ["key", "fare_amount", "passenger_count", "passenger_count", "hourofday", "pickup_cell"]
     assert sample[2][3:] == ["0.1667", "17", "[0, 0, 0, 0, 0, 0, …]"]
@@ -186,7 +201,7 @@ def test_the_reference_is_told_only_beside_models_that_have_its_figures(tmp_path
                                                          "reference_accuracy": 0.75, "reference_log_loss": 0.6,
                                                          "baseline_accuracy": 0.4})
     page = html_report.write_report(artifacts, None, []).read_text()
-    models = Tables(page).tables[-2]
+    models = next(t for t in Tables(page).tables if t[0][0] == "model")
     assert models[0] == ["model", "rmse", "accuracy", "log_loss", "count", "reference_accuracy",
                          "reference_log_loss", "baseline_rmse", "baseline_accuracy"]
     assert htmlkit.esc(html_report.REFERENCE_NOTE) in page
@@ -198,7 +213,7 @@ def test_the_models_table_says_which_rows_each_figure_is_on(tmp_path):
     write_json(artifacts / "metrics" / "m.json", {"rmse": 2.75, "count": 40, "train_rmse": 2.25, "train_rows": 90,
                                                   "validation_rmse": 2.5, "validation_rows": 10})
     page = html_report.write_report(artifacts, None, []).read_text()
-    models = Tables(page).tables[-2]
+    models = next(t for t in Tables(page).tables if t[0][0] == "model")
     assert {"train_rmse", "train_rows", "validation_rmse", "validation_rows"} <= set(models[0])
     assert htmlkit.esc(html_report.SETS_CAPTION) in page
 
@@ -286,7 +301,7 @@ def test_the_page_renders_in_a_browser(tmp_path):
             for task in TASKS:
                 expect(page.locator("#graph svg text", has_text=task)).to_be_visible()
             tables = page.locator("table")
-            assert tables.count() == 6
+            assert tables.count() == 8
             for i in range(tables.count()):
                 assert has_size(tables.nth(i).locator("tbody tr").first)
             slower = page.locator("tr.slower").evaluate("row => getComputedStyle(row).backgroundColor")
@@ -297,6 +312,9 @@ def test_the_page_renders_in_a_browser(tmp_path):
             expect(page.locator("#models th", has_text="reference_")).to_have_count(2)
             expect(page.locator("#models p", has_text="does not earn its keep")).to_be_visible()
             expect(page.locator("#sample th", has_text="transformed")).to_be_visible()
+            assert page.locator("#data svg rect[fill-opacity]").count() == 4  # two bins, train and eval
+            assert has_size(page.locator("#data svg rect[fill-opacity]").first)
+            expect(page.locator("#data tr.failed", has_text="purple")).to_be_visible()
             assert page.evaluate("document.documentElement.scrollWidth") <= 1366  # wide tables scroll in their box
 
             screenshot = tmp_path / "report.png"

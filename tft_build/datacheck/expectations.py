@@ -24,7 +24,7 @@ MAX_CATEGORIES = 50  # a text column with at most this many distinct training va
 # The inferred max_drift: above what sampling alone gives from 150 eval rows and 600 training rows (at most 0.12,
 # measured), far below a real shift (a number moved by 3 standard deviations: about 0.7).
 DRIFT = 0.15
-MISSING_MARGIN = 0.05  # the inferred max_missing: twice the training share, plus this
+MISSING_MARGIN = 0.05  # the inferred max_missing: twice the training share, plus this (a required column has none)
 KEYS = ("type", "values", "min", "max", "max_missing", "max_drift")
 HEADER = """\
 # What the data is expected to hold: every transform checks its training and eval data against it and
@@ -66,7 +66,7 @@ def infer(train: Mapping[str, Any]) -> dict[str, Expectation]:
         values = allowed_values(figures)
         out[name] = Expectation(
             name, figures["type"], values=values, **inferred_range(figures),
-            max_missing=round(min(1.0, 2 * missing + MISSING_MARGIN), 3) if missing else 0.0,
+            max_missing=round(min(1.0, 2 * missing + MISSING_MARGIN), 3),
             max_drift=DRIFT if values or ("sum" in figures and figures["count"]) else None,
         )
     return out

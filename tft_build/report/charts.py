@@ -1,7 +1,8 @@
 """SVG charts drawn by hand, so the report's page needs no plotting library and no network.
 
-:func:`line_chart` (a model's loss per epoch) and :func:`bar_chart` (each
-model's quality against its references), with axes at round ticks
+:func:`line_chart` (a model's loss per epoch), :func:`bar_chart` (each
+model's quality against its references) and :func:`histogram_chart` (a
+column's training and eval histograms overlaid), with axes at round ticks
 (:func:`nice_ticks`), hover titles and a legend. Styled by the page's CSS
 (``svg.chart``).
 """
@@ -85,6 +86,33 @@ def bar_chart(groups: Mapping[str, Mapping[str, float]], *, title: str = "", wid
         y += gap
     parts.append(tag("line", x1=sx(0), x2=sx(0), y1=top, y2=bottom, class_="axis"))
     return svg(width, bottom + 28, title, "".join(parts) + legend(names, left, 36))
+
+
+def histogram_chart(
+    edges: Sequence[float], series: Mapping[str, Sequence[float]], *, title: str = "", width: int = 640,
+    height: int = 220,
+) -> str:
+    """An SVG histogram of each series (``{name: [share per bin]}``) on the same ``edges``, overlaid
+    half-transparent, so that two distributions compare at a glance."""
+    left, right, top, bottom = 56, width - 16, 48, height - 36
+    shares = [v for values in series.values() for v in values] or [0.0]
+    ys = nice_ticks(0, max(shares))
+    span = edges[-1] - edges[0] or 1.0  # one value: one bin, drawn a unit wide
+    sx, sy = scale(edges[0], edges[0] + span, left, right), scale(ys[0], ys[-1], bottom, top)
+    ticks = [edges[0], edges[len(edges) // 2], edges[-1]]
+    parts = [
+        *(tag("line", x1=left, x2=right, y1=sy(y), y2=sy(y), class_="grid") for y in ys),
+        *(text(left - 6, sy(y) + 4, f"{y:.0%}", text_anchor="end") for y in ys),
+        *(text(sx(x), bottom + 16, fmt(x), text_anchor="middle") for x in ticks),
+        tag("polyline", points=f"{left},{top} {left},{bottom} {right},{bottom}", fill="none", class_="axis"),
+    ]
+    for i, (name, values) in enumerate(series.items()):
+        for low, high, share in zip(edges, edges[1:], values):
+            x0, x1 = sx(low), max(sx(high), sx(low) + 1)
+            parts.append(tag("rect", tag("title", esc(f"{name} {fmt(low)} to {fmt(high)}: {share:.1%}")),
+                             x=f"{x0:.1f}", y=f"{sy(share):.1f}", width=f"{x1 - x0:.1f}",
+                             height=f"{bottom - sy(share):.1f}", fill=colour(i), fill_opacity="0.5"))
+    return svg(width, height, title, "".join(parts) + legend(list(series), left, 36))
 
 
 def svg(width: int, height: int, title: str, content: str) -> str:

@@ -4,7 +4,8 @@
 last run and of the runs before it, each task's call trace, the models'
 metrics (beside the reference model's, the baseline and the noise floor),
 the builds in the build cache side by side (as ``doit compare`` shows them),
-training curves, and sample rows raw and transformed. It is
+training curves, the data's statistics and anomalies (:mod:`tft_build.report.data_section`),
+and sample rows raw and transformed. It is
 written by the doit process after every run, so it only reads small JSON
 files and imports nothing heavy (no TensorFlow), and it opens anywhere without
 a network: the CSS is inline, the graph is graphviz's SVG inlined, and the
@@ -27,7 +28,8 @@ from tft_build.config.settings import Config
 from tft_build.io.atomic import write_file_atomic
 from tft_build.report import compare, history
 from tft_build.report.charts import bar_chart, line_chart
-from tft_build.report.htmlkit import esc, fmt, is_number, note, table, tag, unique
+from tft_build.report.data_section import data_section
+from tft_build.report.htmlkit import MALFORMED, esc, fmt, is_number, note, table, tag, unique
 
 TITLE = "tft_build report"
 TIMING_COLUMNS = ("task", "status", "seconds", "previous", "change")
@@ -58,8 +60,6 @@ SETS_CAPTION = (
 )
 NOTHING_YET = "nothing yet: run <code>doit</code>"
 NO_DOT = "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)"
-# A file that is cut short, hand-edited or of an older shape fails with one of these.
-MALFORMED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 CSS = """
 body { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, sans-serif; color: #222;
@@ -84,6 +84,7 @@ tr.failed, tr.failed:nth-child(even) { background: #f4a6a6; }
 svg.chart text { font-size: 12px; font-family: system-ui, sans-serif; fill: #333; }
 svg.chart .grid { stroke: #e4e4e4; }
 svg.chart .axis { stroke: #888; }
+.charts { display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
 """
 
 
@@ -120,6 +121,7 @@ def render_page(
         *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
         ("curves", "Training curves", file_section(matching(artifacts, layout.MODELS, "*", layout.HISTORY_FILE),
                                                    read_training_curves, render_curves)),
+        ("data", "Data", data_section(artifacts)),
         ("sample", "Sample rows", file_section(matching(artifacts, layout.TRANSFORMED, layout.SAMPLE_FILE),
                                                read_sample, render_sample)),
     ]

@@ -10,6 +10,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any, TypeVar
 
 LIST_ITEMS = 6  # a list value (say a one-hot vector) shows this many items
+# A file that is cut short, hand-edited or of an older shape fails with one of these.
+MALFORMED = (OSError, ValueError, KeyError, IndexError, TypeError, AttributeError)
 
 T = TypeVar("T")
 
