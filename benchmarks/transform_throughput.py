@@ -8,7 +8,13 @@ decoding it and applying the transform_fn the task just wrote, writing
 nothing. Prints a table and writes JSON. ``rows_per_s`` is training rows over
 the whole task's wall time (process start, imports and all).
 
-    python benchmarks/transform_throughput.py [--rows 100000,1000000] [--out transform_throughput.json]
+The cost of the data statistics (``tft_build.datacheck``, gathered in the
+same read of the CSVs) is measured side by side: the task runs again with
+``statistics = false`` and with it, alternately (``--repeats`` times each,
+the fastest of each kept); ``stats_overhead`` is how much slower the task is
+with them.
+
+    python benchmarks/transform_throughput.py [--rows 100000,1000000] [--repeats 2] [--out transform_throughput.json]
 """
 
 import argparse
@@ -44,10 +50,17 @@ def make_project(root, rows, seed):
     datagen.write_csv(data / "train.csv", train)
     datagen.write_csv(data / "eval.csv", evaluation)
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")  # the taxi example's settings
     config = root / "bench.toml"
-    config.write_text(f'train_data = "{data / "train.csv"}"\neval_data = "{data / "eval.csv"}"\n')
+    write_config(config, data, statistics=True)
     # No build cache: it would restore a transform measured before instead of running it.
     return {**os.environ, "TFT_BUILD_CONFIG": str(config), "PYTHONPATH": str(ROOT), "TFT_BUILD_CACHE_DIR": ""}
+
+
+def write_config(config, data, statistics):
+    """The benchmark's config: the generated data, with or without the data statistics."""
+    config.write_text(f'train_data = "{data / "train.csv"}"\neval_data = "{data / "eval.csv"}"\n'
+                      f"statistics = {str(statistics).lower()}\n")
 
 
 def tree_rss_bytes(pid):
@@ -123,18 +136,26 @@ def tf_ceiling(train_csv, transform_dir):
     return rows / (time.perf_counter() - start)
 
 
-def measure(rows, seed):
-    """One size: the task's time, rate and peak memory, and the TF ceiling."""
+def measure(rows, seed, repeats):
+    """One size: the task's time, rate and peak memory, the TF ceiling, and the statistics' cost."""
     with tempfile.TemporaryDirectory(prefix="tft-bench-") as tmp:
         root = Path(tmp)
         env = make_project(root, rows, seed)
         seconds, peak = run_task(root, env)
         ceiling = tf_ceiling(root / "data" / "train.csv", root / "artifacts" / "transformed")
+        timed = {True: [seconds], False: []}
+        for _ in range(repeats):
+            for statistics in (False, True):  # each change of the setting reruns the task
+                write_config(root / "bench.toml", root / "data", statistics)
+                timed[statistics].append(run_task(root, env)[0])
     rate = rows / seconds
+    with_stats, without = min(timed[True]), min(timed[False])
     return {
         "train_rows": rows, "eval_rows": EVAL_ROWS, "task_seconds": round(seconds, 2),
         "rows_per_s": round(rate), "peak_rss_mb": round(peak / 2**20),
         "tf_ceiling_rows_per_s": round(ceiling), "ratio_to_ceiling": round(rate / ceiling, 3),
+        "best_with_stats_s": round(with_stats, 2), "best_without_stats_s": round(without, 2),
+        "stats_overhead": f"{with_stats / without - 1:+.1%}",
     }
 
 
@@ -142,9 +163,10 @@ def main():
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", default="100000,1000000", help="comma-separated training set sizes")
     parser.add_argument("--seed", type=int, default=2026)
+    parser.add_argument("--repeats", type=int, default=2, help="runs with and without statistics, each")
     parser.add_argument("--out", default="transform_throughput.json")
     args = parser.parse_args()
-    results = [measure(int(n), args.seed) for n in args.rows.split(",")]
+    results = [measure(int(n), args.seed, args.repeats) for n in args.rows.split(",")]
     print(tabulate(results, headers="keys"))
     summary = scaling(results) if len(results) > 1 else {}
     for name, value in summary.items():

@@ -143,5 +143,5 @@ def test_the_schema_check_seeds_a_missing_file_and_never_overwrites_one(tmp_path
     schema.write_text("[columns.x]\ntype = \"int\"\n")
     assert check.seed() is None and "int" in schema.read_text()  # the user's file stays; it differs from the copy
     lines = check.describe(copy.read_text(), schema.read_text())
-    assert lines[0].startswith(f"schema file changed: {schema}") and '+type = "int"' in lines[0]
+    assert lines[0].startswith("schema file changed: ") and '+type = "int"' in lines[0]
     assert check.describe("x", None)[0].startswith("schema file removed")

@@ -24,6 +24,7 @@ from typing import Any
 from doit.task import Task
 
 from tft_build.config import settings
+from tft_build.display import shown
 from tft_build.engine import portable
 from tft_build.engine.codecache import cached_fingerprint
 from tft_build.engine.fingerprint import fingerprint
@@ -112,17 +113,17 @@ class schema_unchanged(_Stored):
             return None
         if not os.path.exists(self.path):
             write_new_file(self.path, text)
-            print(f"{self.path}: the schema inferred from the training data; edit it and commit it")
+            print(f"{shown(self.path)}: the schema inferred from the training data; edit it and commit it")
         return text if _text(self.path) == text else None
 
     def describe(self, saved: str | None, current: str | None) -> list[str]:
         if current is None:
-            return [f"schema file removed: {self.path} (inferred again from the training data)"]
+            return [f"schema file removed: {shown(self.path)} (inferred again from the training data)"]
         if saved is None:
-            return [f"schema file added: {self.path}"]
+            return [f"schema file added: {shown(self.path)}"]
         diff = difflib.unified_diff(saved.splitlines(), current.splitlines(), "schema (last built)", "schema (now)",
                                     lineterm="")
-        return ["\n".join([f"schema file changed: {self.path}", *diff])]
+        return ["\n".join([f"schema file changed: {shown(self.path)}", *diff])]
 
 
 

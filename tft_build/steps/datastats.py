@@ -20,6 +20,7 @@ import tensorflow as tf
 
 from tft_build import layout
 from tft_build.datacheck import anomalies, expectations, stats
+from tft_build.display import shown
 from tft_build.engine.trace import traced
 from tft_build.errors import DataError
 from tft_build.io import manifest
@@ -48,7 +49,8 @@ def check_data(cfg: "Config", partials_file: str, splits: Sequence[str]) -> dict
         schema_text = expectations.render(expected)
     found = anomalies.find(merged, expected, edges)
     if found and cfg.fail_on_anomalies:
-        lines = [f"{cfg.schema_file}: {a['split']} column '{a['column']}': {a['check']}: {a['message']}" for a in found]
+        where = shown(cfg.schema_file)
+        lines = [f"{where}: {a['split']} column '{a['column']}': {a['check']}: {a['message']}" for a in found]
         raise DataError("\n".join(lines + [f"({len(found)} anomalies; {cfg.where('fail_on_anomalies')} is true)"]))
     return {
         "stats": {split: stats.describe(merged[split], edges) for split in splits},
