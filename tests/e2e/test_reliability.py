@@ -329,6 +329,8 @@ def test_two_cold_builds_are_identical(tmp_path):
             (other.artifacts / "predictions" / "non_embedding.csv").read_text(),
             (other.artifacts / "reference" / "metrics.json").read_text(),
             (other.artifacts / "metrics" / "non_embedding.json").read_text(),
+            *((other.artifacts / "stats" / name).read_text()
+              for name in ("train.json", "eval.json", "anomalies.json", "schema.toml")),
         ))
     assert outputs[0] == outputs[1]
 

@@ -145,3 +145,14 @@ def test_the_schema_check_seeds_a_missing_file_and_never_overwrites_one(tmp_path
     lines = check.describe(copy.read_text(), schema.read_text())
     assert lines[0].startswith("schema file changed: ") and '+type = "int"' in lines[0]
     assert check.describe("x", None)[0].startswith("schema file removed")
+
+
+@pytest.mark.parametrize("type_, values", [
+    ("timestamp", ["2012-01-01 08:15:00 UTC", "2013-06-01 23:00:00 UTC", None]),  # Arrow's strptime reads them
+    ("timestamp", ["2012/01/01 08:15", "2011-12-31T23:30:00-02:00", "2012-1-1 7:00:00"]),  # only the general way
+    ("date", ["2012-01-01", "2011-02-28", None]),
+])
+def test_the_range_of_times_is_the_same_by_either_reading(type_, values):
+    column, array = Column("t", type_), pa.array(values, pa.string())
+    seconds = arrowcsv.time_seconds(array, type_)
+    assert stats.time_range(array, column) == (np.nanmin(seconds), np.nanmax(seconds))

@@ -33,6 +33,11 @@ QUANTILES = (0.01, 0.05, 0.25, 0.5, 0.75, 0.95, 0.99)
 EDGE_QUANTILES = (0.005, 0.995)  # the histogram spans these of the training sample; the tails go in its end bins
 NUMERIC = ("float", "int")
 COUNTED = ("string", "int")  # text and integer codes: their values are counted
+# Forms of the built-in ones that Arrow's strptime reads fast, tried in order for a date or timestamp column's range.
+FAST_TIME_FORMS = {
+    "timestamp": ("%Y-%m-%d %H:%M:%S UTC", "%Y-%m-%dT%H:%M:%SZ", "%Y-%m-%d %H:%M:%S", "%Y-%m-%dT%H:%M:%S"),
+    "date": ("%Y-%m-%d",),
+}
 
 
 class Gatherer:
@@ -98,9 +103,7 @@ def add_values(figures: dict[str, Any], column: "csvio.CsvColumn", values: pa.Ar
         figures["sum"] += pc.sum(floats).as_py() or 0.0
         figures["sumsq"] += pc.sum(pc.multiply(floats, floats)).as_py() or 0.0
     elif column.type in timestamps.DATE_TYPES:
-        seconds = arrowcsv.time_seconds(values, column.type, column.format)
-        if not np.isnan(seconds).all():
-            widen(figures, float(np.nanmin(seconds)), float(np.nanmax(seconds)))
+        widen(figures, *time_range(values, column))
     if column.type in COUNTED and figures["counts"] is not None:
         counted = pc.value_counts(values.drop_null())
         if len(counted) > MAX_DISTINCT:
@@ -111,6 +114,25 @@ def add_values(figures: dict[str, Any], column: "csvio.CsvColumn", values: pa.Ar
             counts[str(value)] = counts.get(str(value), 0) + count
         if len(counts) > MAX_DISTINCT:
             figures["counts"] = None
+
+
+def time_range(values: pa.Array, column: "csvio.CsvColumn") -> tuple[float | None, float | None]:
+    """The first and last time of checked date or timestamp ``values``, in seconds since 1970 (None, None: none).
+
+    Arrow's strptime reads the common forms ten times faster than the
+    general reading of every form (:func:`arrowcsv.time_seconds`), which
+    is used when one of them does not read every value.
+    """
+    for form in () if column.format else FAST_TIME_FORMS[column.type]:
+        parsed = pc.strptime(values, format=form, unit="s", error_is_null=True)
+        if parsed.null_count == values.null_count:
+            extremes = pc.min_max(parsed)
+            low, high = extremes["min"].value, extremes["max"].value
+            return (None, None) if low is None else (float(low), float(high))
+    seconds = arrowcsv.time_seconds(values, column.type, column.format)
+    if np.isnan(seconds).all():
+        return None, None
+    return float(np.nanmin(seconds)), float(np.nanmax(seconds))
 
 
 def widen(figures: dict[str, Any], low: float | None, high: float | None) -> None:
