@@ -294,6 +294,7 @@ def test_rerun_table_local_variable_rename_is_cut_off(built):
 
 
 def test_rerun_table_slice_buckets(built):
+    built.doit(*BUILD)
     edit_file(built.root / "pyproject.toml", "batch_size = 64\n", "batch_size = 64\nslice_buckets = 3\n")
     check_rerun(built, {"train_and_predict_non_embedding_model", "train_and_predict_embedding_model"},
                 "setting slice_buckets: 4 -> 3")

@@ -52,6 +52,7 @@ def test_labels_have_the_digits_that_tell_the_edges_apart():
     (np.array([3, 1, 3, 2]), {"1": [1], "2": [2], "3": [3, 3]}),
     (np.array([True, False, True]), {"False": [False], "True": [True, True]}),
     (np.array(["night", "day", "night"], object), {"day": ["day"], "night": ["night", "night"]}),
+    (np.array(["x", ""], object), {slicing.MISSING: [""], "x": ["x"]}),
 ])
 def test_ints_bools_and_text_are_categories_as_they_are(values, expected):
     assert labelled(values) == expected

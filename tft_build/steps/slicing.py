@@ -4,9 +4,10 @@ One overall RMSE hides where a model fails (short trips? airports? night rides?)
 names columns: raw ones, or ones that the ``slice_fn`` plug-in computes from the clean eval rows
 (:func:`slice_columns`). A float column is cut at quantiles of its eval values into ``slice_buckets``
 buckets labelled ``[low, high)`` (the last one closed, its nan values a slice of their own); an int,
-bool or text column's values are its slices, in their order (:func:`slices_of`). Each slice gets its row
-count and the model's metrics on its rows (:func:`sliced_metrics`), measured by the same functions as
-the overall ones; the predict step writes them under the ``slices`` key of the metrics file.
+bool or text column's values are its slices, in their order, empty text labelled missing
+(:func:`slices_of`). Each slice gets its row count and the model's metrics on its rows
+(:func:`sliced_metrics`), measured by the same functions as the overall ones; the predict step writes
+them under the ``slices`` key of the metrics file.
 
 Plain numpy: the edges are eval values at the quantiles (no interpolation), so every bucket holds
 a row and a build makes the same slices every time.
@@ -25,7 +26,7 @@ from tft_build.errors import ConfigError
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
-MISSING = "missing"  # the slice of a float column's nan values (an optional column's default)
+MISSING = "missing"  # the label of the slice of nan values and of empty text (an optional column's default)
 PRINTED_SLICES = 40  # more slices than this are not printed, the metrics file and the report have them
 NUMPY_TYPES = {"float": np.float64, "int": np.int64}  # a column's numpy type; any other column is text
 
@@ -63,8 +64,8 @@ def slices_of(values: np.ndarray, buckets: int) -> list[tuple[str, np.ndarray]]:
     values = np.asarray(values)
     if values.dtype.kind == "f":
         return quantile_slices(values, buckets)
-    keys = np.unique(values)
-    return [(str(key.item() if isinstance(key, np.generic) else key), values == key) for key in keys]
+    keys = [key.item() if isinstance(key, np.generic) else key for key in np.unique(values)]
+    return [(str(key) if key != "" else MISSING, values == key) for key in keys]
 
 
 def quantile_slices(values: np.ndarray, buckets: int) -> list[tuple[str, np.ndarray]]:
