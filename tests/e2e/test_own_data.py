@@ -332,6 +332,7 @@ def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function,
 
 
 def test_churn_sliced_metrics_are_accuracy_and_log_loss_per_slice(churn):
+    churn.doit()  # up to date after the edits before
     override = churn.root / "slices.toml"
     override.write_text('slices = ["col_2", "col_5"]\nslice_buckets = 2\n')
     done = churn.doit(env={"TFT_BUILD_CONFIG": str(override)})
