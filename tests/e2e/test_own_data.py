@@ -37,6 +37,7 @@ row_filter = "my_pipeline:keep_row"
 noise_floor_file = ""
 epochs = 8
 patience = 3
+slices = ["neighborhood", "area_m2"]
 
 [columns]
 id = "string"
@@ -152,6 +153,8 @@ def test_houses_regression_from_a_config_file_and_user_module(houses):
         assert m["count"] == 200
         assert m["rmse"] < 0.6 * m["baseline_rmse"], (model, m)
         assert m["reference_rmse"] < 0.6 * m["baseline_rmse"], (model, m)
+        assert [sum(s["count"] for s in m["slices"][c]) for c in ("neighborhood", "area_m2")] == [200, 200]
+        assert len(m["slices"]["area_m2"]) == 4
     reference = json.loads((houses.artifacts / "reference" / "metrics.json").read_text())
     assert reference["count"] == 200 and reference["reference_mae"] == metrics(houses)["reference_mae"]
     rows = predictions(houses, "default")
@@ -326,3 +329,24 @@ def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function,
         out = verbose.stdout + verbose.stderr
         assert verbose.returncode != 0 and "Traceback" in out and 'broken.py", line 6, in raises' in out
         assert message in out
+
+
+def test_churn_sliced_metrics_are_accuracy_and_log_loss_per_slice(churn):
+    churn.doit()  # up to date after the edits before
+    override = churn.root / "slices.toml"
+    override.write_text('slices = ["col_2", "col_5"]\nslice_buckets = 2\n')
+    done = churn.doit(env={"TFT_BUILD_CONFIG": str(override)})
+    assert ran(done.stdout) == {"train_and_predict_default_model"}
+    m = metrics(churn)
+    for column, slices in m["slices"].items():
+        assert sum(s["count"] for s in slices) == m["count"], column
+        assert all(set(s) == {"slice", "count", "accuracy", "log_loss"} for s in slices)
+        # each a mean over its rows: weighted by the rows, the slices give the overall figures
+        for metric in ("accuracy", "log_loss"):
+            assert sum(s[metric] * s["count"] for s in slices) / m["count"] == pytest.approx(m[metric]), column
+    assert len(m["slices"]["col_5"]) == 2
+    override.write_text('slices = ["col_9"]\n')
+    done = churn.doit(check=False, env={"TFT_BUILD_CONFIG": str(override)})
+    out = done.stdout + done.stderr
+    assert done.returncode != 0 and "Traceback" not in out
+    assert f"{override}: setting 'slices': no column 'col_9' to slice on; name a column (col_1, " in out, out

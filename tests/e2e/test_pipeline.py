@@ -7,12 +7,15 @@ the project (an edit, a clean) come last, in file order.
 import csv
 import hashlib
 import json
+import math
 import re
 import subprocess
 import sys
 
 import pytest
 from support import NO_CACHE, REFERENCE_TASK, SMALL_CONFIG, TASKS, ran, skipped
+
+from tft_build.examples.taxi import places
 
 MODELS = ["non_embedding", "embedding"]
 
@@ -132,6 +135,58 @@ def test_predictions_cover_every_eval_row(built):
     assert list(rows[0]) == ["key", "fare_amount", "prediction", "clean"]
 
 
+def km(lon1, lat1, lon2, lat2):
+    """Great-circle kilometres, in plain Python."""
+    lon1, lat1, lon2, lat2 = map(math.radians, (lon1, lat1, lon2, lat2))
+    a = math.sin((lat2 - lat1) / 2) ** 2 + math.cos(lat1) * math.cos(lat2) * math.sin((lon2 - lon1) / 2) ** 2
+    return 2 * places.EARTH_RADIUS_KM * math.asin(math.sqrt(a))
+
+
+def ride_slices(ride):
+    """The taxi slice columns of one eval CSV row, in plain Python (its timestamps are 'YYYY-MM-DD HH:MM:SS UTC')."""
+    plon, plat, dlon, dlat = (float(ride[c]) for c in
+                              ("pickup_longitude", "pickup_latitude", "dropoff_longitude", "dropoff_latitude"))
+    airport = any(km(lon, lat, *place) < places.AIRPORT_RADIUS_KM
+                  for lon, lat in ((plon, plat), (dlon, dlat)) for place in places.AIRPORTS.values())
+    return {"trip_km": km(plon, plat, dlon, dlat), "pickup_hour": int(ride["pickup_datetime"][11:13]),
+            "airport_ride": airport, "passengers": int(float(ride["passenger_count"]))}
+
+
+def plain_slices(values, buckets=4):
+    """The rows of each slice of ``values``, in order: four buckets between quantiles of floats, else by value."""
+    if not isinstance(values[0], float):
+        return [[i for i, v in enumerate(values) if v == key] for key in sorted(set(values))]
+    ordered = sorted(values)
+    edges = sorted(set([ordered[i * len(values) // buckets] for i in range(buckets)] + [ordered[-1]]))
+    return [[i for i, v in enumerate(values) if low <= v and (v < high or (v == high and high == edges[-1]))]
+            for low, high in zip(edges, edges[1:])]
+
+
+def test_the_sliced_metrics_add_up_and_match_the_predictions(built):
+    with open(built.root / "data" / "eval.csv") as f:
+        rides = {row["key"]: ride_slices(row) for row in csv.DictReader(f)}
+    for model in MODELS:
+        metrics = json.loads((built.artifacts / "metrics" / f"{model}.json").read_text())
+        with open(built.artifacts / "predictions" / f"{model}.csv") as f:
+            scored = [row for row in csv.DictReader(f) if row["clean"] == "1"]
+        errors = [float(row["prediction"]) - float(row["fare_amount"]) for row in scored]
+        assert set(metrics["slices"]) == {"trip_km", "pickup_hour", "airport_ride", "passengers"}
+        for column, slices in metrics["slices"].items():
+            assert sum(s["count"] for s in slices) == metrics["count"] == len(scored), column
+            expected = plain_slices([rides[row["key"]][column] for row in scored])
+            assert [s["count"] for s in slices] == [len(rows) for rows in expected], column
+            for got, rows in zip(slices, expected):
+                assert got["rmse"] == pytest.approx(math.sqrt(sum(errors[i] ** 2 for i in rows) / len(rows)),
+                                                    rel=1e-4, abs=1e-4), (column, got)
+                assert got["mae"] == pytest.approx(sum(abs(errors[i]) for i in rows) / len(rows), rel=1e-4, abs=1e-4)
+        assert [s["slice"] for s in metrics["slices"]["airport_ride"]] in (["False", "True"], ["False"])
+        assert re.fullmatch(r"\[[0-9.]+, [0-9.]+\)", metrics["slices"]["trip_km"][0]["slice"])
+        first = metrics["slices"]["trip_km"][0]
+        assert re.search(rf"\ntrip_km +{re.escape(first['slice'])} +{first['count']} ", built.cold.stdout)  # printed
+    page = (built.artifacts / "reports" / "index.html").read_text()
+    assert "<title>rmse per slice of pickup_hour</title>" in page
+
+
 def test_editing_preprocessing_fn_reruns_the_transform_and_after(built):
     built.doit("preprocess_raw_data")
     module = built.root / "my_preprocessing.py"
@@ -236,6 +291,15 @@ def test_rerun_table_local_variable_rename_is_cut_off(built):
     module = built.root / "my_preprocessing.py"
     module.write_text(re.sub(r"\bnb\b", "n_buckets", module.read_text()))
     check_rerun(built, {"transform_raw_data"}, "code changed: my_preprocessing:preprocessing_fn", "+    n_buckets")
+
+
+def test_rerun_table_slice_buckets(built):
+    built.doit(*BUILD)
+    edit_file(built.root / "pyproject.toml", "batch_size = 64\n", "batch_size = 64\nslice_buckets = 3\n")
+    check_rerun(built, {"train_and_predict_non_embedding_model", "train_and_predict_embedding_model"},
+                "setting slice_buckets: 4 -> 3")
+    metrics = json.loads((built.artifacts / "metrics" / "embedding.json").read_text())
+    assert len(metrics["slices"]["trip_km"]) == 3
 
 
 def test_a_module_edited_while_an_earlier_task_runs_is_imported_anew(built, tmp_path):

@@ -73,7 +73,8 @@ def pipeline(cfg, stored, rmse, nbuckets=10, train="train rows", preprocessing="
     put_entry(store, f"train_{MODEL}_model", stored, {DATA_DIGEST: data["md5"]},
               {f"$ARTIFACTS/models/{MODEL}": {"dirs": [], "files": {"MANIFEST.json": model}}},
               settings={"epochs": 4, "versions": {"tensorflow": "2.21.0"}})
-    metrics = json.dumps({"count": 147, "mae": rmse - 1, "rmse": rmse, "classes": [1, 2]}).encode()
+    slices = {"hour": [{"slice": "7", "count": 147, "rmse": rmse}]}
+    metrics = json.dumps({"count": 147, "mae": rmse - 1, "rmse": rmse, "classes": [1, 2], "slices": slices}).encode()
     key = put_entry(store, f"train_and_predict_{MODEL}_model", stored,
                     {MANIFEST: model["md5"], DATA_DIGEST: data["md5"], EVAL_CSV: md5("eval rows")},
                     {METRICS: {"files": {"": put_object(store, metrics)}}})
@@ -94,7 +95,7 @@ def test_builds_side_by_side_with_the_settings_that_differ_through_their_lineage
     headers, rows, notes = only_table(cfg)
     assert notes == []
     assert headers == ["build", f"2026-12-01 11:00:00\n{new[:8]}", f"2026-12-01 10:00:00\n{old[:8]}"]
-    assert list(rows) == ["rmse", "mae", "count", "setting nbuckets"]  # the first metrics first; no list
+    assert list(rows) == ["rmse", "mae", "count", "setting nbuckets"]  # the first metrics first; no list, no slices
     assert rows["rmse"] == [2.5, 3.0] and rows["count"] == [147, 147]
     assert rows["setting nbuckets"] == [8, 10]  # two builds back, through the model and the digests
 

@@ -71,7 +71,7 @@ def make_artifacts(root, runs=12):
         write_json(artifacts / "traces" / f"{task}.json", {"task": task, "run": "2026-11-27T15:11:00", "calls": calls})
     for model, rmse in (("embedding", 2.797454520052465), ("non_embedding", 2.8965217610580725)):
         metrics = {"baseline_rmse": 8.0046, "count": 1959, "mae": 1.88, "noise_floor_rmse": 2.537, "rmse": rmse,
-                   "reference_rmse": 2.9012, "reference_mae": 1.93}
+                   "reference_rmse": 2.9012, "reference_mae": 1.93, "slices": sliced(rmse)}
         write_json(artifacts / "metrics" / f"{model}.json", metrics)
         loss = [20.0 / (epoch + 1) + 3 for epoch in range(8)]
         history = {"loss": loss, "val_loss": [v + 4 for v in loss], "rmse": loss, "val_rmse": loss}
@@ -95,6 +95,16 @@ def make_artifacts(root, runs=12):
         {"split": "eval", "column": "color", "check": "values", "message": "not among the schema's values: 'purple'"}
     ]})
     return artifacts
+
+
+def sliced(rmse):
+    """A model's sliced metrics: two buckets of trip_km and three airports (fewer rows at each), by its ``rmse``."""
+    return {
+        "trip_km": [{"slice": "[0.1, 2.5)", "count": 980, "rmse": rmse - 1, "mae": 1.25},
+                    {"slice": "[2.5, 40]", "count": 979, "rmse": rmse + 1, "mae": 2.5}],
+        "airport": [{"slice": name, "count": 653, "rmse": rmse * (i + 1), "mae": 2.0}
+                    for i, name in enumerate(("ewr", "jfk", "none"))],
+    }
 
 
 class Tables(HTMLParser):
@@ -129,10 +139,11 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert sorted(p.name for p in path.parent.iterdir()) == ["index.html", "runs.jsonl"]  # no temp file left
     page = path.read_text()
 
-    for key in ("graph", "timings", "traces", "models", "curves", "data", "sample"):
+    for key in ("graph", "timings", "traces", "models", "slices", "curves", "data", "sample"):
         assert f'<section id="{key}">' in page and f'href="#{key}"' in page
     assert "nothing yet" not in page and "skipped" not in page
-    assert page.count("<svg") == 5  # the graph, the bar chart, two training curves, a histogram
+    # the graph, the bar chart, rmse and mae of two slice columns, two curves, a histogram
+    assert page.count("<svg") == 9
     assert "<?xml" not in page and "DOCTYPE svg" not in page and ">transform_raw_data</text></svg>" in page
     assert "http" not in page.replace('xmlns="http://www.w3.org/2000/svg"', "")  # nothing to fetch
 
@@ -159,13 +170,18 @@ def test_every_section_is_made_from_its_files(tmp_path):
     assert sample[0] == ["raw", "transformed"]
     assert sample[1] == ["key", "fare_amount", "passenger_count", "passenger_count", "hourofday", "pickup_cell"]
     assert sample[2][3:] == ["0.1667", "17", "[0, 0, 0, 0, 0, 0, …]"]
+    assert "<h3>trip_km</h3>" in page and "<h3>airport</h3>" in page
+    assert "<title>mae per slice of trip_km</title>" in page and "<title>rmse per slice of airport</title>" in page
+    assert "<title>[2.5, 40]: 979 rows non_embedding: 3.897</title>" in page  # a bar per slice per model
+    assert "<title>jfk: 653 rows embedding: 5.595</title>" in page
     assert "best epoch 6, epochs run 8, val rmse 2.797, train rows 1,800, validation rows 200" in page
 
 
 def test_missing_files_leave_a_note_in_each_section(tmp_path):
     page = html_report.write_report(tmp_path / "artifacts", None, []).read_text()
     assert "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)" in page
-    assert page.count("nothing yet: run <code>doit</code>") == 6  # this run, history, traces, models, curves, sample
+    # this run, history, traces, models, sliced metrics, curves, sample
+    assert page.count("nothing yet: run <code>doit</code>") == 7
     assert "<table" not in page
 
 
@@ -216,6 +232,20 @@ def test_the_models_table_says_which_rows_each_figure_is_on(tmp_path):
     models = next(t for t in Tables(page).tables if t[0][0] == "model")
     assert {"train_rmse", "train_rows", "validation_rmse", "validation_rows"} <= set(models[0])
     assert htmlkit.esc(html_report.SETS_CAPTION) in page
+
+
+def test_sliced_metrics_say_how_to_get_them_and_draw_at_most_so_many_slices(tmp_path):
+    artifacts = make_artifacts(tmp_path, runs=1)
+    write_json(artifacts / "metrics" / "embedding.json", {"rmse": 2.0, "count": 10})
+    write_json(artifacts / "metrics" / "non_embedding.json", {"rmse": 2.5, "count": 10})
+    assert html_report.NO_SLICES in html_report.write_report(artifacts, None, []).read_text()
+    hours = [{"slice": str(h), "count": 1, "rmse": 1.0 + h, "log_loss": None} for h in range(30)]
+    write_json(artifacts / "metrics" / "embedding.json", {"rmse": 2.0, "count": 30, "slices": {"hour": hours}})
+    page = html_report.write_report(artifacts, None, []).read_text()
+    assert html_report.NO_SLICES not in page and htmlkit.esc(html_report.SLICES_CAPTION) in page
+    assert page.count("<title>23: 1 rows embedding: 24</title>") == 1 and ">24: 1 rows" not in page
+    assert f"{30 - html_report.CHART_SLICES} more slices of hour in the metrics files" in page
+    assert "log_loss per slice" not in page  # no number, no chart
 
 
 def test_text_is_escaped(tmp_path):
@@ -309,6 +339,10 @@ def test_the_page_renders_in_a_browser(tmp_path):
             curves = page.locator("#curves svg polyline[stroke]")
             assert curves.count() == 4 and all(has_size(curves.nth(i)) for i in range(4))
             assert has_size(page.locator("#models svg rect").first)
+            assert page.locator("#slices svg.chart").count() == 4
+            assert has_size(page.locator("#slices svg rect").first)
+            expect(page.locator("#slices svg text", has_text="[2.5, 40]: 979 rows").first).to_be_visible()
+            expect(page.locator("#slices h3", has_text="airport")).to_be_visible()
             expect(page.locator("#models th", has_text="reference_")).to_have_count(2)
             expect(page.locator("#models p", has_text="does not earn its keep")).to_be_visible()
             expect(page.locator("#sample th", has_text="transformed")).to_be_visible()

@@ -42,6 +42,7 @@ DEFAULT_BEAM_ARGS = ("--runner=FnApiRunner", "--direct_num_workers=1")
 # For data tft_build knows nothing about: one feature per column, every row, one network.
 DEFAULT_PREPROCESSING_FN = "tft_build.generic.preprocessing:preprocessing_fn"
 DEFAULT_ROW_FILTER = "tft_build.generic.rowfilter:keep_all"
+DEFAULT_SLICE_FN = "tft_build.generic.slices:no_columns"
 DEFAULT_MODELS = (("default", "tft_build.generic.models:build_default_model"),)
 # A model name whose tasks' names are taken: train_reference_model fits the reference model.
 RESERVED_MODEL_NAMES = (layout.REFERENCE,)
@@ -84,6 +85,12 @@ class Config:
     preprocessing_fn: str = DEFAULT_PREPROCESSING_FN
     row_filter: str = DEFAULT_ROW_FILTER
     models: tuple[tuple[str, str], ...] = DEFAULT_MODELS
+    # Sliced metrics: the eval rows' metrics per slice of each column named here, a raw column or one that
+    # slice_fn ("module:function", columns -> more columns) returns; a float column is cut into
+    # slice_buckets buckets at quantiles of its eval values, any other's values are its slices.
+    slices: tuple[str, ...] = ()
+    slice_fn: str = DEFAULT_SLICE_FN
+    slice_buckets: int = 4
     beam_pipeline_args: tuple[str, ...] = DEFAULT_BEAM_ARGS
     # Where Beam steps write their bulk output for workers on other machines
     # (gs://, s3://, hdfs:// or a shared dir); "": inside artifacts_dir.
@@ -139,13 +146,14 @@ FIELDS = {f.name: f for f in dataclasses.fields(Config) if f.name not in NOT_SET
 BAD_ROW_POLICIES = ("fail", "skip")
 DEFAULT_TYPES = {"string": str, "date": str, "timestamp": str, "float": float, "int": int}
 PATH_LIST_KEYS = ("train_data", "eval_data")
-PLUGIN_KEYS = ("preprocessing_fn", "row_filter")  # dotted paths, read as they are now (tft_build.former)
+PLUGIN_KEYS = ("preprocessing_fn", "row_filter", "slice_fn")  # dotted paths, read as they are now (tft_build.former)
 PATH_KEYS = ("artifacts_dir", "noise_floor_file", "shared_dir", "cache_dir", "schema_file")
 MAY_BE_EMPTY = ("noise_floor_file", "shared_dir", "cache_dir")  # "": none
 SCALAR_TYPES = {
     "label": str, "key_column": str, "nbuckets": int, "batch_size": int,
     "epochs": int, "patience": int, "lr_patience": int, "learning_rate": float, "seed": int,
     "validation_fraction": float,
+    "slice_fn": str, "slice_buckets": int,
     "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "objective": str,
     "statistics": bool, "fail_on_anomalies": bool,
 }
@@ -240,6 +248,8 @@ def _parse_table(table, path):
             values[key] = _parse_columns(value, where)
         elif key == "models":
             values[key] = _parse_models(value, where)
+        elif key == "slices":
+            values[key] = _slice_names(value, where)
         elif key == "beam_pipeline_args":
             values[key] = tuple(_str_list(value, where))
         elif key == "cache_max_size":
@@ -297,6 +307,15 @@ def _str_list(value, where):
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise ConfigError(f"{where}: expected a string or a list of strings, got {value!r}")
     return value
+
+
+def _slice_names(value, where):
+    """The ``slices`` setting: a list of names, each once."""
+    names = _str_list(value, where)
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise ConfigError(f"{where}: {', '.join(repr(n) for n in twice)} named more than once")
+    return tuple(names)
 
 
 def _parse_columns(value, where):
@@ -389,6 +408,7 @@ def _check_consistency(cfg, path):
         raise ConfigError(f"{where}: key_column '{cfg.key_column}' is not a column; name one, or set key_column = \"\"")
     _dotted(cfg.preprocessing_fn, f"{where}: setting 'preprocessing_fn'")
     _dotted(cfg.row_filter, f"{where}: setting 'row_filter'")
+    _dotted(cfg.slice_fn, f"{where}: setting 'slice_fn'")
     if not 0 < cfg.validation_fraction < 1:
         raise ConfigError(f"{where}: setting 'validation_fraction' is {cfg.validation_fraction}; use a share like 0.1")
     if cfg.on_bad_rows not in BAD_ROW_POLICIES:

@@ -1,6 +1,6 @@
 """Plug-in code named by dotted path: ``"package.module:function"``.
 
-The config names ``preprocessing_fn``, the row filter and the model builders
+The config names ``preprocessing_fn``, the row filter, the slice function and the model builders
 (``models.<name>``) this way, so users point it at their own module, beside
 the project or its config file or installed, without editing the engine.
 :func:`check` runs when the tasks load and imports nothing (so a typo is a
@@ -24,8 +24,8 @@ from tft_build.errors import ConfigError, TftBuildError, first_line
 
 
 def plugin_settings(cfg: "Config") -> list[str]:
-    """The settings that name code: ``preprocessing_fn``, ``row_filter``, ``models.<name>``."""
-    return ["preprocessing_fn", "row_filter"] + [f"models.{name}" for name, _ in cfg.models]
+    """The settings that name code: ``preprocessing_fn``, ``row_filter``, ``slice_fn``, ``models.<name>``."""
+    return ["preprocessing_fn", "row_filter", "slice_fn"] + [f"models.{name}" for name, _ in cfg.models]
 
 
 def path_of(cfg: "Config", setting: str) -> str:

@@ -50,7 +50,10 @@ TRAIN_SETTINGS = (
     "label", "objective", "batch_size", "epochs", "patience", "lr_patience", "learning_rate", "seed",
     "validation_fraction",
 )
-PREDICT_SETTINGS = ("columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file")
+PREDICT_SETTINGS = (
+    "columns", "header", "label", "objective", "key_column", "row_filter", "noise_floor_file",
+    "slices", "slice_fn", "slice_buckets",
+)
 # The reference model: which rows it fits on and is stopped by, its random_state; nothing of the networks'.
 REFERENCE_SETTINGS = ("label", "objective", "seed", "validation_fraction")
 REFERENCE_TASK = f"train_{layout.REFERENCE}_model"  # a model may not be called "reference" (config.settings)
@@ -190,7 +193,8 @@ def predict_task(cfg: Config, name: str) -> dict[str, Any]:
         + csv_files(cfg, "eval")
         + noise,
         "targets": targets,
-        "uptodate": step_checks(cfg, step, [cfg.row_filter], settings_for(cfg, *PREDICT_SETTINGS), ("eval",)),
+        "uptodate": step_checks(cfg, step, [cfg.row_filter, cfg.slice_fn], settings_for(cfg, *PREDICT_SETTINGS),
+                                ("eval",)),
         "outputs": [cfg.artifact(layout.SERVING, name)] + targets[1:],
     }
 

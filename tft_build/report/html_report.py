@@ -2,7 +2,7 @@
 
 ``<artifacts>/reports/index.html`` shows the task graph, the timings of the
 last run and of the runs before it, each task's call trace, the models'
-metrics (beside the reference model's, the baseline and the noise floor),
+metrics (beside the reference model's, the baseline and the noise floor) and their sliced metrics,
 the builds in the build cache side by side (as ``doit compare`` shows them),
 training curves, the data's statistics and anomalies (:mod:`tft_build.report.data_section`),
 and sample rows raw and transformed. It is
@@ -58,6 +58,14 @@ SETS_CAPTION = (
     "train_: the training rows each model was fit on; validation_: training rows held out, which chose its "
     "epochs and learning rate; every other figure: the eval rows (count), which only measure"
 )
+# The sliced metrics: how to read their bars, and the most slices of a column drawn (the metrics files have all).
+SLICES_CAPTION = (
+    "each metric on the eval rows of each slice of a column the setting slices names: a float column in buckets "
+    "at quantiles of its eval values, [low, high), any other by its values; beside each slice its rows"
+)
+NO_SLICES = "no slices: name columns in the setting <code>slices</code> to see each metric per slice"
+CHART_SLICES = 24
+SLICE_CHART_WIDTH = 500  # two side by side: a column's metrics
 NOTHING_YET = "nothing yet: run <code>doit</code>"
 NO_DOT = "install graphviz's dot to see the picture (<code>apt-get install graphviz</code>)"
 
@@ -84,7 +92,7 @@ tr.failed, tr.failed:nth-child(even) { background: #f4a6a6; }
 svg.chart text { font-size: 12px; font-family: system-ui, sans-serif; fill: #333; }
 svg.chart .grid { stroke: #e4e4e4; }
 svg.chart .axis { stroke: #888; }
-.charts { display: flex; flex-wrap: wrap; gap: .25rem 1rem; }
+.charts { display: flex; flex-wrap: wrap; column-gap: 1rem; }
 """
 
 
@@ -118,6 +126,8 @@ def render_page(
                                                render_traces)),
         ("models", "Models", file_section(matching(artifacts, *layout.metrics_file("*")), read_metric_numbers,
                                           render_models)),
+        ("slices", "Sliced metrics", file_section(matching(artifacts, *layout.metrics_file("*")), read_slices,
+                                                  render_slices)),
         *([("builds", "Builds in the cache", builds_section(cfg))] if cfg else []),
         ("curves", "Training curves", file_section(matching(artifacts, layout.MODELS, "*", layout.HISTORY_FILE),
                                                    read_training_curves, render_curves)),
@@ -248,12 +258,60 @@ def render_models(loaded: Iterable[tuple[Path, Mapping[str, float | None]]]) -> 
     rows = [[model] + [metrics.get(k) for k in keys] for model, metrics in models.items()]
     charts = []
     for series, title in BAR_CHARTS:
-        bars = {model: {k: m[k] for k in series if is_number(m.get(k)) and math.isfinite(m[k])}
+        bars = {model: {k: m[k] for k in series if drawable(m.get(k))}
                 for model, m in models.items()}
         bars = {model: values for model, values in bars.items() if values}
         charts.append(bar_chart(bars, title=title) if bars else "")
     explained = tag("p", esc(REFERENCE_NOTE), class_="meta") if any(k.startswith("reference_") for k in keys) else ""
     return table(["model", *keys], rows, caption=SETS_CAPTION) + explained + "".join(charts)
+
+
+def drawable(value: Any) -> bool:
+    """Whether ``value`` is a number a bar can show (not missing, not nan or infinite)."""
+    return is_number(value) and math.isfinite(value)
+
+
+def read_slices(data: Any) -> dict[str, list[dict[str, Any]]]:
+    """A metrics file's sliced metrics, ``{column: [{"slice": label, "count": rows, metric: value}]}``, checked;
+    empty when it has none."""
+    return {
+        str(column): [{"slice": str(row["slice"]), "count": int(row["count"]),
+                       **{str(k): v for k, v in row.items() if k not in ("slice", "count") and is_number(v)}}
+                      for row in rows]
+        for column, rows in data.get("slices", {}).items()
+    }
+
+
+def render_slices(loaded: Iterable[tuple[Path, Mapping[str, Sequence[Mapping[str, Any]]]]]) -> str:
+    """Per slice column, a bar chart of each metric: a group of bars per slice (with its rows), a bar per model."""
+    models = {path.stem: slices for path, slices in loaded if slices}
+    if not models:
+        return note(NO_SLICES)
+    parts = [tag("p", esc(SLICES_CAPTION), class_="meta")]
+    for column in unique(column for slices in models.values() for column in slices):
+        by_model = {model: {row["slice"]: row for row in slices.get(column, ())} for model, slices in models.items()}
+        labels = unique(label for rows in by_model.values() for label in rows)
+        metrics = compare.metrics_first(unique(k for rows in by_model.values() for row in rows.values() for k in row
+                                               if k not in ("slice", "count")))
+        charts = [slice_chart(f"{metric} per slice of {column}", metric, by_model, labels[:CHART_SLICES])
+                  for metric in metrics]
+        more = len(labels) - CHART_SLICES
+        parts.append(tag("h3", esc(column)) + tag("div", "".join(charts), class_="charts")
+                     + (note(f"{more} more slices of {esc(column)} in the metrics files") if more > 0 else ""))
+    return "".join(parts)
+
+
+def slice_chart(
+    title: str, metric: str, by_model: Mapping[str, Mapping[str, Mapping[str, Any]]], labels: Sequence[str]
+) -> str:
+    """Bars of ``metric``: for each slice label, ``label: N rows``, one bar per model that has it."""
+    groups = {}
+    for label in labels:
+        rows = {model: slices[label] for model, slices in by_model.items() if label in slices}
+        bars = {model: row[metric] for model, row in rows.items() if drawable(row.get(metric))}
+        if bars:
+            groups[f"{label}: {fmt(next(iter(rows.values()))['count'])} rows"] = bars
+    return bar_chart(groups, title=title, width=SLICE_CHART_WIDTH) if groups else ""
 
 
 def builds_section(cfg: Config) -> str:

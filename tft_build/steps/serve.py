@@ -13,13 +13,14 @@ Classification models output the class name (``prediction``), its
 accuracy and log loss against the majority-class baseline (and the class
 shares of the training data as probabilities). Beside them go the reference
 model's figures on the same rows (``reference_*``, :mod:`tft_build.steps.reference`),
-measured by the same functions (:func:`regression_errors`, :func:`accuracy`, :func:`log_loss`).
+measured by the same functions (:func:`regression_errors`, :func:`accuracy`, :func:`log_loss`),
+which also measure each slice of the columns the ``slices`` setting names (:mod:`tft_build.steps.slicing`).
 """
 
 import csv
 import io
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -35,14 +36,14 @@ from tft_build.engine import dotted
 from tft_build.engine.trace import traced
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir, write_file_atomic
-from tft_build.steps import modelio
+from tft_build.steps import modelio, slicing
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 PREDICT_BATCH = 4096
 # Shown in the table of the sets of rows (modelio.trained_figures), or not at all, not with the eval set's figures.
-SHOWN_APART = (*modelio.TRAINED_FIGURES.values(), "rows_not_clean", "classes")
+SHOWN_APART = (*modelio.TRAINED_FIGURES.values(), "rows_not_clean", "classes", "slices")
 MIN_PROBABILITY = 1e-7  # log loss clips here: one confident mistake must not make it infinite
 REFERENCE_PREFIX = "reference_"  # the reference model's figures, copied beside each model's
 
@@ -83,7 +84,10 @@ class ServingModule(tf.Module):
 
 @traced
 def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float | None]:
-    """Export ``model_name`` on raw features, predict the eval rows, write metrics."""
+    """Export ``model_name`` on raw features, predict the eval rows, write metrics (overall and per slice)."""
+    rows = eval_rows(cfg)
+    clean = np.array([keep for _, keep in rows], bool)
+    slices = slicing.slice_columns(cfg, slicing.eval_columns(cfg, [row for row, keep in rows if keep]))
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     raw_spec = serving_spec(cfg)
     stats = modelio.trained_label_stats(cfg, model_name)
@@ -96,22 +100,27 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
         )
         manifest.write_manifest(staging, {"model": model_name})
 
-    rows = eval_rows(cfg)
     served = tf.saved_model.load(cfg.artifact(layout.SERVING, model_name))
     outputs = predict_raw(served.signatures["serving_raw"], rows, raw_spec)
     write_file_atomic(cfg.artifact(*layout.predictions_file(model_name)), predictions_csv(cfg, rows, outputs))
-    clean = np.array([keep for _, keep in rows])
     labels = [row[cfg.label] for row, keep in rows if keep]
+    outputs = {k: v[clean] for k, v in outputs.items()}
     metrics = (
-        classification_metrics(labels, {k: v[clean] for k, v in outputs.items()}, stats)
+        classification_metrics(labels, outputs, stats)
         if cfg.classification
-        else regression_metrics(cfg, labels, outputs["prediction"][clean], stats)
+        else regression_metrics(cfg, labels, outputs["prediction"], stats)
     )
     metrics.update(reference_figures(cfg, metrics))
     metrics.update(modelio.trained_figures(cfg, model_name))
     metrics["rows_not_clean"] = int((~clean).sum())
-    write_file_atomic(cfg.artifact(*layout.metrics_file(model_name)), manifest.to_json(metrics))
+    if slices:
+        measure = slice_measure(cfg, labels, outputs, stats)
+        metrics["slices"] = slicing.sliced_metrics(slices, cfg.slice_buckets, measure)
+    metrics_file = cfg.artifact(*layout.metrics_file(model_name))
+    write_file_atomic(metrics_file, manifest.to_json(metrics))
     print(summary_table(model_name, metrics))
+    if slices:
+        print(slicing.slices_table(metrics["slices"], metrics_file))
     return metrics
 
 
@@ -209,8 +218,7 @@ def classification_metrics(
     probability MIN_PROBABILITY.
     """
     classes = stats["classes"]
-    index = {name: i for i, name in enumerate(classes)}
-    truth = np.array([index.get(str(label), -1) for label in labels])
+    truth = class_ids(labels, classes)
     shares = np.asarray(stats["counts"], np.float64) / sum(stats["counts"])
     return {
         "accuracy": accuracy(truth, outputs["probabilities"]),
@@ -220,6 +228,24 @@ def classification_metrics(
         "baseline_log_loss": log_loss(truth, np.broadcast_to(shares, (len(truth), len(classes)))),
         "classes": len(classes),
     }
+
+
+def class_ids(labels: Sequence[str | int], classes: Sequence[str]) -> np.ndarray:
+    """Each label's index in ``classes``, -1 for a class never seen in training."""
+    index = {name: i for i, name in enumerate(classes)}
+    return np.array([index.get(str(label), -1) for label in labels], np.int64)
+
+
+def slice_measure(
+    cfg: "Config", labels: Sequence[float | str | int], outputs: Mapping[str, np.ndarray], stats: Mapping[str, Any]
+) -> Callable[[np.ndarray], dict[str, float]]:
+    """The metrics of the clean eval rows a boolean mask picks: rmse and mae, or accuracy and log loss."""
+    if cfg.classification:
+        truth, probabilities = class_ids(labels, stats["classes"]), outputs["probabilities"]
+        return lambda rows: {"accuracy": accuracy(truth[rows], probabilities[rows]),
+                             "log_loss": log_loss(truth[rows], probabilities[rows])}
+    labels, predictions = np.asarray(labels, np.float64), outputs["prediction"]
+    return lambda rows: regression_errors(labels[rows], predictions[rows])
 
 
 def accuracy(truth: np.ndarray, probabilities: np.ndarray) -> float:

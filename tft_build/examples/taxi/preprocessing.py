@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING
 import tensorflow as tf
 import tensorflow_transform as tft
 
+from tft_build.examples.taxi.places import AIRPORT_RADIUS_KM, AIRPORTS, EARTH_RADIUS_KM
 from tft_build.generic.preprocessing import categorical, cyclic, parse_time, parse_timestamp
 
 if TYPE_CHECKING:
@@ -23,10 +24,6 @@ if TYPE_CHECKING:
 
 LABEL = "fare_amount"
 
-# Where fares differ from the meter: flat fares and surcharges at airports.
-AIRPORTS = {"jfk": (-73.7781, 40.6413), "lga": (-73.8740, 40.7769), "ewr": (-74.1745, 40.6895)}
-AIRPORT_RADIUS_KM = 2.0
-EARTH_RADIUS_KM = 6371.0
 MAX_TRIP_KM = 100.0
 MAX_CROSS_BUCKETS = 10_000
 # Midtown (Times Square), where most rides start or end, and the direction of the avenues: the street grid
