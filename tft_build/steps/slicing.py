@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 MISSING = "missing"  # the label of the slice of nan values and of empty text (an optional column's default)
-PRINTED_SLICES = 40  # more slices than this are not printed, the metrics file and the report have them
+PRINTED_SLICES = 12  # more slices than this are not printed, the metrics file and the report have them
 NUMPY_TYPES = {"float": np.float64, "int": np.int64}  # a column's numpy type; any other column is text
 
 
