@@ -243,6 +243,18 @@ def test_canonical_graph_ignores_node_order_and_the_build_dir(tmp_path):
     assert changed != one
 
 
+def test_canonical_graph_ignores_where_tf_counters_started(tmp_path):
+    """A remote Beam worker's process has traced less than the local runner's: the same graph, its
+    functions and captured inputs numbered from another offset; renumbered one to one, in order."""
+    def graph(root, start):
+        names = {f"__inference_f_{start + 9}": ["a_1"], f"__inference_g_{start}": ["a_1", f"in_{start + 4}"]}
+        return digests.canonical_graph(write_saved_model(root, ["Const_2", "Const_1"], names))
+    early = graph(tmp_path / "two", 998)
+    assert graph(tmp_path / "one", 15498) == early
+    assert "__inference_g_2" in early and "in_3" in early and "__inference_f_4" in early
+    assert digests.renumbering('n_10 n_9 s: "12" x_1_y')('n_10 s: "12" x_1_y m_9') == 'n_1 s: "2" x_1_y m_0'
+
+
 def test_sort_by_sorts_a_repeated_field_in_place():
     graph = saved_model_pb2.SavedModel().meta_graphs.add().graph_def
     for name in ("c", "a", "b"):

@@ -11,6 +11,7 @@ graph as different bytes in different processes.
 
 import hashlib
 import json
+import re
 from collections.abc import Callable, Container, Iterable, MutableSequence
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,7 @@ from tft_build.io import location, manifest, tfrecords
 
 SAVED_MODEL = tf.saved_model.SAVED_MODEL_FILENAME_PB
 SAVE_FINGERPRINT = "fingerprint.pb"  # TF writes a random id of each save into it
+NAME_NUMBER = re.compile(r'(?<=_)\d+\b|(?<=s: ")\d+(?=")')  # where TF writes its counter in graph text
 
 
 # The return hint's parts are quoted, which Beam reads as Any: Beam types a mapped function's output by its hints
@@ -102,19 +104,32 @@ def canonical_graph(data: str) -> str:
     """The transform_fn's saved graph as text that depends on what it computes only.
 
     TF writes a graph's and each function's nodes in an order that varies
-    between processes (it follows Python's per-process string hashing), and
-    names vocabulary tables after the temp dir the graph was built in: the
-    nodes are sorted by name and that dir is cut out.
+    between processes (it follows Python's per-process string hashing), names
+    vocabulary tables after the temp dir the graph was built in, and numbers
+    functions and captured inputs with a counter of the process
+    (``__inference_initializer_15508``), which is further on in a process that
+    traced more before (the local runner's, against a remote Beam worker's):
+    the nodes are sorted by name, that dir is cut out and the numbers are
+    renumbered in their order (:func:`renumbering`).
     """
     with tf.io.gfile.GFile(location.join(data, tft.TFTransformOutput.TRANSFORM_FN_DIR, SAVED_MODEL), "rb") as f:
         model = saved_model_pb2.SavedModel.FromString(f.read())
+    renumbered = renumbering(str(model).replace(data, ""))
     for meta_graph in model.meta_graphs:
         graph = meta_graph.graph_def
-        sort_by(graph.node, lambda node: node.name)
-        sort_by(graph.library.function, lambda function: function.signature.name)
+        sort_by(graph.node, lambda node: renumbered(node.name))
+        sort_by(graph.library.function, lambda function: renumbered(function.signature.name))
         for function in graph.library.function:
-            sort_by(function.node_def, lambda node: node.name)
-    return str(model).replace(data, "")
+            sort_by(function.node_def, lambda node: renumbered(node.name))
+    return renumbered(str(model).replace(data, ""))
+
+
+def renumbering(text: str) -> Callable[[str], str]:
+    """A function that replaces each number ending a name (``f_15508``) or making up a string attribute
+    (``s: "15374"``) in graph text by its rank among those of ``text``: the same for any offset of TF's
+    counter, and one to one, so the nodes stay wired as they were."""
+    rank = {number: str(i) for i, number in enumerate(sorted({int(n) for n in NAME_NUMBER.findall(text)}))}
+    return lambda part: NAME_NUMBER.sub(lambda found: rank[int(found[0])], part)
 
 
 def sort_by(repeated: MutableSequence[Any], key: Callable[[Any], Any]) -> None:
