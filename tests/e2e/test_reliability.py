@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 from support import NO_CACHE, make_project, ran
 
+from tft_build.engine.lock import lock_path
+
 HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,"
           "passenger_count")
 GOOD = "k{i},{fare},2014-05-01 08:15:00 UTC,-73.99,40.75,-73.97,40.78,1"
@@ -239,7 +241,7 @@ def test_two_runs_at_once_one_waits(project):
     reference = project.good_transformed
     project.doit("forget", "transform_raw_data")
     first = project.start("transform_raw_data")
-    assert wait_for(lambda: f'"pid": {first.pid}' in (project.artifacts / ".tft_build.lock").read_text())
+    assert wait_for(lambda: f'"pid": {first.pid}' in lock_path(project.artifacts).read_text())
     second = project.start("transform_raw_data")
     out1, _ = first.communicate()
     out2, err2 = second.communicate()

@@ -10,15 +10,14 @@ import time
 
 import pytest
 
-from tft_build import layout
-from tft_build.engine.lock import LockBusy, project_lock
+from tft_build.engine.lock import LockBusy, lock_path, project_lock
 
 
 def test_the_holder_is_written_while_held_and_cleared_after(tmp_path):
     with project_lock(tmp_path):
-        holder = json.loads((tmp_path / layout.LOCK_FILE).read_text())
+        holder = json.loads(lock_path(tmp_path).read_text())
         assert set(holder) == {"pid", "command", "since"}
-    assert (tmp_path / layout.LOCK_FILE).read_text() == ""
+    assert lock_path(tmp_path).read_text() == ""
 
 
 def test_a_second_holder_fails_at_once_with_no_wait_naming_the_first(tmp_path):

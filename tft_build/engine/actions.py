@@ -30,7 +30,7 @@ from tft_build import layout
 from tft_build.config.settings import Config
 from tft_build.config.sizes import parse_size
 from tft_build.engine import buildcache, interrupt, portable, snapshot, sourceguard, trace
-from tft_build.errors import TftBuildError, first_line
+from tft_build.errors import TftBuildError, first_line, message
 from tft_build.io import location
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -83,7 +83,7 @@ def _run(step, cfg, args, task, trace_file, run):
     except TftBuildError as err:
         if os.environ.get(VERBOSE) and err.__cause__:  # user code's error, blamed on its setting
             traceback.print_exception(err.__cause__)
-        return TaskFailed(str(err))
+        return TaskFailed(message(err))
     except Exception as err:
         if os.environ.get(VERBOSE):
             raise

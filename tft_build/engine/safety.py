@@ -8,6 +8,7 @@
 doit's dependency database has a guard of its own, :mod:`tft_build.engine.statedb`.
 """
 
+import os
 from pathlib import Path
 
 from tft_build import layout
@@ -35,6 +36,25 @@ def check_artifacts_dir(cfg: Config) -> None:
     if inside or (root / "data").exists():
         shown = inside[0] if inside else root / "data"
         raise UnsafeArtifactsDir(f"{refuse}: it holds {shown}; set another artifacts_dir")
+
+
+def make_artifacts_dir(cfg: Config) -> None:
+    """Create the artifacts dir (and its parents), or say in one line why it cannot be."""
+    root = Path(cfg.artifacts_dir)
+    try:
+        root.mkdir(parents=True, exist_ok=True)
+        probe = root / f"{layout.LOCK_FILE}.probe-{os.getpid()}"
+        probe.touch()  # a dir made before, on what became a read-only filesystem
+        probe.unlink()
+    except FileExistsError:
+        raise UnsafeArtifactsDir(
+            f"{cfg.where('artifacts_dir')}: {root} is a file, not a dir; move the file or set another artifacts_dir"
+        ) from None
+    except OSError as err:
+        raise UnsafeArtifactsDir(
+            f"{cfg.where('artifacts_dir')}: cannot write in {root} ({err.strerror}); "
+            "set artifacts_dir to a dir you can write"
+        ) from None
 
 
 def check_clean_target(cfg: Config) -> None:
