@@ -56,6 +56,7 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "eval")
 SAMPLE_ROWS = 5
+FEW_ROWS = 100  # fewer clean training rows than this: a warning, not an error
 
 
 @traced
@@ -154,8 +155,35 @@ def run_transform(
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({dropped(counts[s])})" for s in SPLITS))
     bad = sum(counts[s]["bad"] for s in SPLITS)
     if bad:
-        print(f"{bad} malformed rows skipped; they are listed in {location.join(data, layout.QUARANTINE_FILE)}")
+        built = out_dir if data == str(staging) else data  # the staging dir is renamed by now
+        print(f"{bad} malformed rows skipped; they are listed in {location.join(built, layout.QUARANTINE_FILE)}")
+    for warning in data_warnings(files, counts):
+        print(f"warning: {warning}")
     return {"rows": counts}
+
+
+def data_warnings(files: Mapping[str, Sequence[str]], counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """What is odd about the data but no error: eval rows that are training rows, very few training rows."""
+    warnings = []
+    same = [path for path in files["eval"] if any(same_file(path, other) for other in files["train"])]
+    if same:
+        warnings.append(
+            f"{', '.join(same)} is in both train_data and eval_data: the eval figures are on rows the models "
+            "trained on; give eval_data rows of their own"
+        )
+    if counts["train"]["kept"] < FEW_ROWS:
+        warnings.append(
+            f"only {counts['train']['kept']} training rows pass the row filter ({', '.join(files['train'])}): "
+            f"a model of fewer than {FEW_ROWS} rows learns next to nothing; give train_data more rows"
+        )
+    return warnings
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two data paths name one file (a local file by inode, a remote one by its URL)."""
+    if location.is_remote(a) or location.is_remote(b):
+        return a == b
+    return os.path.samefile(a, b)
 
 
 def dropped(counts: Mapping[str, int]) -> str:
