@@ -210,8 +210,9 @@ def _check_header(path, first, columns, has_header, setting):
         raise DataError(f"{path}:1: the file is empty; expected {what}")
     if has_header and [h.strip() for h in first] != expected:
         auto = ", and it is not a valid data row either" if setting == AUTO else ""
+        plain = not any(mark in field for field in first for mark in ',"\r\n')  # else its fields tell
         raise DataError(
-            f"{path}:1: header {','.join(first)!r} does not match the configured columns "
+            f"{path}:1: header {','.join(first) if plain else first!r} does not match the configured columns "
             f"{','.join(expected)!r}{auto}; fix the file, the 'columns' setting or setting 'header' "
             f"(now {_toml(setting)}; \"auto\" decides per file)"
         )
