@@ -30,9 +30,7 @@ class DumpState(DoitCmdBase):
             return DumpDB().execute({"dep_file": dep_file}, [])
         with reader_gone():
             self.outstream.write(f"sqlite3 database {dep_file}\n")
-            for task_id, data in self.dep_manager.backend._conn.execute(
-                "select task_id, task_data from doit order by task_id"
-            ).fetchall():
-                self.outstream.write(f"{task_id} -> {pprint.pformat(data, indent=4, width=100)}\n")
+            for row in self.dep_manager.backend._conn.execute("select task_id, task_data from doit order by task_id"):
+                self.outstream.write(f"{row['task_id']} -> {pprint.pformat(row['task_data'], indent=4, width=100)}\n")
         self.dep_manager.close()
         return 0

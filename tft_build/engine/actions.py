@@ -91,6 +91,8 @@ def _run(step, cfg, args, task, trace_file, run):
     except Exception as err:
         if os.environ.get(VERBOSE):
             raise
+        if not Path(cfg.artifacts_dir).is_dir():  # what the step wrote into went with it
+            return TaskFailed(f"{task.name}: {cfg.artifacts_dir} was deleted while the task ran; run doit again")
         full = out_of_space(cfg, err)
         if full:
             return TaskFailed(f"{task.name}: {full}")

@@ -8,6 +8,7 @@
 doit's dependency database has a guard of its own, :mod:`tft_build.engine.statedb`.
 """
 
+import glob
 import os
 from pathlib import Path
 
@@ -24,13 +25,19 @@ def check_artifacts_dir(cfg: Config) -> None:
     """Raise :class:`UnsafeArtifactsDir` for an artifacts dir that tft_build must not own.
 
     Checked when the tasks load, before anything is written there: not the
-    filesystem root, the home dir or the project root, and not a dir that
-    holds the data, the config or a ``data/`` dir.
+    filesystem root, the home dir or the project root, not a dir that
+    holds the data, the config or a ``data/`` dir, and no glob character in
+    its path (TensorFlow's checkpoint reader globs the paths it is given).
     """
     root = Path(cfg.artifacts_dir).resolve()
     refuse = f"artifacts_dir {root} is not safe to build into and clean"
     if root == Path(root.anchor) or root == Path.home().resolve() or root == cfg.project_dir.resolve():
         raise UnsafeArtifactsDir(f"{refuse}: it is the filesystem root, the home dir or the project root")
+    if glob.has_magic(str(root)):
+        raise UnsafeArtifactsDir(
+            f"{cfg.where('artifacts_dir')}: {root} has *, ? or [ in its path, which TensorFlow reads as a pattern "
+            "when it loads what the transform saved; set artifacts_dir to a path without them"
+        )
     precious = [Path(p).resolve() for p in (*cfg.config_files, *cfg.train_data, *cfg.eval_data)]
     inside = [p for p in precious if root in p.parents]
     if inside or (root / "data").exists():
