@@ -71,6 +71,13 @@ def train_lines(project):
     return project.good_train.decode().splitlines()
 
 
+def test_dumpdb_prints_the_state(project):
+    """First: a failed run removes its task's record, as doit does."""
+    done = project.doit("dumpdb")
+    assert "Traceback" not in done.stderr
+    assert "transform_raw_data -> {" in done.stdout and str(project.artifacts / ".doit-state.sqlite3") in done.stdout
+
+
 def test_an_unbalanced_quote_is_named_by_its_line(project, restore):
     lines = train_lines(project)
     lines[5] = lines[5].replace(",", ',"', 1)  # line 6: a quote opens the fare and never closes
@@ -188,12 +195,6 @@ def test_an_ignored_task_is_explained_as_doit_runs_it(project):
         assert ran(project.doit("preprocess_raw_data").stdout) == set()  # doit skips it, as explained
     finally:
         project.doit("forget", "preprocess_raw_data")
-
-
-def test_dumpdb_prints_the_state(project):
-    done = project.doit("dumpdb")
-    assert "Traceback" not in done.stderr
-    assert "transform_raw_data -> {" in done.stdout and str(project.artifacts / ".doit-state.sqlite3") in done.stdout
 
 
 def test_a_project_in_a_folder_with_brackets_builds_skipping_a_bad_row_with_two_warnings(project, tmp_path):
