@@ -157,7 +157,7 @@ def run_transform(
     if bad:
         built = out_dir if data == str(staging) else data  # the staging dir is renamed by now
         print(f"{bad} malformed rows skipped; they are listed in {location.join(built, layout.QUARANTINE_FILE)}")
-    for warning in data_warnings(files, counts):
+    for warning in data_warnings(files, counts) if directory == layout.TRANSFORMED else []:  # once a build
         print(f"warning: {warning}")
     return {"rows": counts}
 
