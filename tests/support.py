@@ -8,6 +8,8 @@ module) and model builders, which tests may edit.
 """
 
 import ast
+import hashlib
+import json
 import os
 import shutil
 import signal
@@ -204,3 +206,36 @@ def make_project(root, train_rows=600, eval_rows=150, seed=11):
     (root / "my_models.py").write_text(user_models())
     (root / "pyproject.toml").write_text(SMALL_CONFIG)
     return Project(root)
+
+
+def tree_hashes(root):
+    """Every file under root (doit's state, reports and traces aside) -> its content hash.
+
+    A SavedModel's ``fingerprint.pb`` holds a random id of each save, so it
+    and the manifest lines about it are left out; so is the transform_fn's
+    ``saved_model.pb``, whose vocabulary tables TF names after the temp dir
+    the graph was built in: its meaning is compared instead, by the graph
+    digest in ``transform_fn.digest.json`` (part of the tree).
+    """
+    skip = ("reports", "traces")
+    hashes = {}
+    for p in sorted(Path(root).rglob("*")):
+        if not p.is_file() or p.name.startswith((".doit-state", ".tft_build")) or p.name == "fingerprint.pb":
+            continue
+        if p.name == "saved_model.pb" and p.parent.name == "transform_fn":
+            continue
+        if p.relative_to(root).parts[0] in skip:
+            continue
+        data = p.read_bytes()
+        if p.name == "MANIFEST.json":
+            manifest = json.loads(data)
+            manifest["files"] = {k: v for k, v in manifest["files"].items()
+                                 if not k.endswith(("fingerprint.pb", "transform_fn/saved_model.pb"))}
+            data = json.dumps(manifest, sort_keys=True).encode()
+        hashes[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
+    return hashes
+
+
+def leftovers(artifacts):
+    """Staging or Beam temp dirs that a failed or killed run left behind."""
+    return [p for p in artifacts.rglob("*") if ".tmp-" in p.name or ".old-" in p.name or "beam-temp" in p.name]

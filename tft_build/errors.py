@@ -4,6 +4,8 @@ Every check that blames the input (data, config, user code) raises one of
 these; the task runner turns them into a doit failure with just the message.
 """
 
+import re
+
 
 class TftBuildError(Exception):
     """A problem the user can fix; ``str()`` is the whole, one-line message."""
@@ -15,6 +17,14 @@ class ConfigError(TftBuildError):
 
 class DataError(TftBuildError):
     """The data is wrong: missing file, bad header, a row that does not parse."""
+
+
+BEAM_CONTEXT = re.compile(r" \[while running '[^\n]*'\]$")  # what Beam appends to an error from a step of it
+
+
+def message(err: BaseException) -> str:
+    """A user error's one line, without the ``[while running '...']`` that Beam appends to it."""
+    return BEAM_CONTEXT.sub("", str(err).strip())
 
 
 def first_line(err: BaseException) -> str:

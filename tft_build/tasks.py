@@ -17,7 +17,7 @@ from tft_build.config.settings import Config, load_config
 from tft_build.engine import dotted, pipeline, portable, sourceguard
 from tft_build.engine.actions import clean_outputs
 from tft_build.engine.filestate import StatDigestChecker
-from tft_build.engine.safety import check_artifacts_dir
+from tft_build.engine.safety import check_artifacts_dir, make_artifacts_dir
 from tft_build.errors import TftBuildError
 from tft_build.report import history, reporter
 
@@ -33,7 +33,7 @@ def load_tasks(project_dir: str | Path = ".") -> tuple[dict[str, Any], dict[str,
     for setting in dotted.plugin_settings(cfg):
         dotted.check(cfg, setting)
     check_artifacts_dir(cfg)
-    cfg.artifacts_dir.mkdir(parents=True, exist_ok=True)
+    make_artifacts_dir(cfg)
     run = history.now()  # this run's id, in its history, its traces and its report
     doit_config = {
         "default_tasks": [f"train_and_predict_{name}_model" for name, _ in cfg.models],

@@ -4,7 +4,6 @@ Each test does the bad thing for real, on a small generated project, and
 checks what the user sees and that nothing good was lost or half-written.
 """
 
-import hashlib
 import json
 import os
 import shutil
@@ -14,44 +13,13 @@ import time
 from pathlib import Path
 
 import pytest
-from support import NO_CACHE, make_project, ran
+from support import NO_CACHE, leftovers, make_project, ran, tree_hashes
+
+from tft_build.engine.lock import lock_path
 
 HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,"
           "passenger_count")
 GOOD = "k{i},{fare},2014-05-01 08:15:00 UTC,-73.99,40.75,-73.97,40.78,1"
-
-
-def tree_hashes(root):
-    """Every file under root (doit's state, reports and traces aside) -> its content hash.
-
-    A SavedModel's ``fingerprint.pb`` holds a random id of each save, so it
-    and the manifest lines about it are left out; so is the transform_fn's
-    ``saved_model.pb``, whose vocabulary tables TF names after the temp dir
-    the graph was built in: its meaning is compared instead, by the graph
-    digest in ``transform_fn.digest.json`` (part of the tree).
-    """
-    skip = ("reports", "traces")
-    hashes = {}
-    for p in sorted(Path(root).rglob("*")):
-        if not p.is_file() or p.name.startswith((".doit-state", ".tft_build")) or p.name == "fingerprint.pb":
-            continue
-        if p.name == "saved_model.pb" and p.parent.name == "transform_fn":
-            continue
-        if p.relative_to(root).parts[0] in skip:
-            continue
-        data = p.read_bytes()
-        if p.name == "MANIFEST.json":
-            manifest = json.loads(data)
-            manifest["files"] = {k: v for k, v in manifest["files"].items()
-                                 if not k.endswith(("fingerprint.pb", "transform_fn/saved_model.pb"))}
-            data = json.dumps(manifest, sort_keys=True).encode()
-        hashes[str(p.relative_to(root))] = hashlib.sha256(data).hexdigest()
-    return hashes
-
-
-def leftovers(artifacts):
-    """Staging or Beam temp dirs that a failed or killed run left behind."""
-    return [p for p in artifacts.rglob("*") if ".tmp-" in p.name or ".old-" in p.name or "beam-temp" in p.name]
 
 
 @pytest.fixture(scope="module")
@@ -239,7 +207,7 @@ def test_two_runs_at_once_one_waits(project):
     reference = project.good_transformed
     project.doit("forget", "transform_raw_data")
     first = project.start("transform_raw_data")
-    assert wait_for(lambda: f'"pid": {first.pid}' in (project.artifacts / ".tft_build.lock").read_text())
+    assert wait_for(lambda: f'"pid": {first.pid}' in lock_path(project.artifacts).read_text())
     second = project.start("transform_raw_data")
     out1, _ = first.communicate()
     out2, err2 = second.communicate()

@@ -7,9 +7,9 @@ import pytest
 from doit.exceptions import InvalidCommand
 from doit.task import Task
 
-from tft_build import layout
 from tft_build.commands.base import locked, project_tasks
 from tft_build.config.settings import Config
+from tft_build.engine.lock import lock_path
 
 
 def test_a_tft_build_project_is_known_by_its_tasks_meta(tmp_path):
@@ -27,5 +27,5 @@ def test_another_doit_project_gets_one_line():
 def test_a_tft_build_project_is_locked_while_a_command_runs(tmp_path):
     cfg = Config(project_dir=tmp_path, artifacts_dir=tmp_path / "artifacts")
     with locked(cfg, no_wait=True):
-        holder = json.loads((tmp_path / "artifacts" / layout.LOCK_FILE).read_text())
+        holder = json.loads(lock_path(tmp_path / "artifacts").read_text())
     assert holder["pid"] == os.getpid()

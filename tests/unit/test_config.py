@@ -7,7 +7,7 @@ repo's ``pyproject.toml``), as a user's copy of the example would.
 import pytest
 from support import ROOT, taxi_config
 
-from tft_build.config.settings import CACHE_ENV_VAR, ENV_VAR, data_files, load_config
+from tft_build.config.settings import CACHE_ENV_VAR, ENV_VAR, Config, data_files, load_config
 from tft_build.engine.uptodate import settings_for
 from tft_build.errors import ConfigError
 
@@ -174,6 +174,17 @@ def test_data_files_expands_globs_sorted(tmp_path):
     write(tmp_path / "c.toml", 'train_data = ["*.csv"]\n')
     cfg = load_config(tmp_path, environ={ENV_VAR: "c.toml"})
     assert data_files(cfg, "train") == [str(tmp_path / "a.csv"), str(tmp_path / "b.csv")]
+
+
+def test_the_projects_own_path_is_no_glob(tmp_path):
+    """A project in `my proj [v2]`: its paths are absolute, and their brackets are not a pattern."""
+    root = tmp_path / "my proj [v2]"
+    (root / "data").mkdir(parents=True)
+    for name in ("train.csv", "part-1.csv", "part-2.csv"):
+        write(root / "data" / name, "")
+    cfg = Config(project_dir=root, train_data=(f"{root}/data/train.csv",), eval_data=(f"{root}/dat[a]/part-*.csv",))
+    assert data_files(cfg, "train") == [str(root / "data" / "train.csv")]
+    assert data_files(cfg, "eval") == [str(root / "data" / "part-1.csv"), str(root / "data" / "part-2.csv")]
 
 
 def test_settings_for_is_json_friendly(tmp_path):

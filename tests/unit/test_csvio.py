@@ -96,3 +96,27 @@ def test_a_header_that_does_not_match_names_the_setting(tmp_path, header, data, 
         with pytest.raises(DataError) as err:
             read()
         assert message in str(err.value) and str(err.value).startswith(f"{path}:1: ")
+
+
+def test_an_open_quote_is_named_by_the_line_it_opens_on(tmp_path):
+    with pytest.raises(DataError) as err:
+        rows_of(tmp_path, 'name,price,count\na,1,2\n"b,2,3\nc,3,4\nd,4,5\n')
+    assert str(err.value).startswith(f"{tmp_path / 'd.csv'}:3: a quoted field on this line runs on to line 5")
+    assert "check the quotes on line 3" in str(err.value) and "\n" not in str(err.value)
+
+
+def test_a_field_beyond_csvs_default_limit_is_read_and_a_bad_row_after_it_named(tmp_path):
+    long = "x" * 200_000  # csv's default field limit is 128 KiB
+    assert rows_of(tmp_path, f"name,price,count\n{long},1,2\n")[0][1]["name"] == long
+    with pytest.raises(DataError, match=r"d\.csv:4: 2 fields, expected 3"):
+        rows_of(tmp_path, f"name,price,count\n{long},1,2\nb,2,3\nc,3\n")
+
+
+def test_a_quoted_newline_is_one_row_numbered_by_its_first_line(tmp_path):
+    rows = rows_of(tmp_path, 'name,price,count\n"two\nlines",1,2\nb,2,3\n')
+    assert rows == [(2, {"name": "two\nlines", "price": 1.0, "count": 2}), (4, {"name": "b", "price": 2.0, "count": 3})]
+
+
+def test_a_header_with_a_quoted_comma_shows_its_fields(tmp_path):
+    with pytest.raises(DataError, match=r":1: header \['name', 'price,count'\] does not match"):
+        rows_of(tmp_path, 'name,"price,count"\na,1,2\n')

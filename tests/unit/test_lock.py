@@ -3,6 +3,7 @@
 import contextlib
 import io
 import json
+import shutil
 import subprocess
 import sys
 import threading
@@ -10,15 +11,14 @@ import time
 
 import pytest
 
-from tft_build import layout
-from tft_build.engine.lock import LockBusy, project_lock
+from tft_build.engine.lock import LockBusy, lock_path, project_lock
 
 
 def test_the_holder_is_written_while_held_and_cleared_after(tmp_path):
     with project_lock(tmp_path):
-        holder = json.loads((tmp_path / layout.LOCK_FILE).read_text())
+        holder = json.loads(lock_path(tmp_path).read_text())
         assert set(holder) == {"pid", "command", "since"}
-    assert (tmp_path / layout.LOCK_FILE).read_text() == ""
+    assert lock_path(tmp_path).read_text() == ""
 
 
 def test_a_second_holder_fails_at_once_with_no_wait_naming_the_first(tmp_path):
@@ -75,3 +75,14 @@ def test_no_wait_raises_lock_busy_in_process(tmp_path):
     with held_elsewhere(tmp_path), pytest.raises(LockBusy, match=r"(?s)pid \d+ .*not waiting"):
         with project_lock(tmp_path, wait=False):
             pass
+
+
+def test_the_lock_outlives_its_artifacts_dir(tmp_path):
+    """`rm -rf artifacts` while a build holds the lock: a second build still waits (here: fails at once)."""
+    artifacts = tmp_path / "artifacts"
+    with project_lock(artifacts):
+        shutil.rmtree(artifacts, ignore_errors=True)
+        with pytest.raises(LockBusy, match="is in use by pid"):
+            with project_lock(artifacts, wait=False):
+                pass
+    assert lock_path(artifacts).parent == tmp_path

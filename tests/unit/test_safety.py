@@ -6,7 +6,13 @@ import pytest
 
 from tft_build import layout
 from tft_build.config.settings import Config
-from tft_build.engine.safety import UnsafeArtifactsDir, check_artifacts_dir, check_clean_target, made_by_tft_build
+from tft_build.engine.safety import (
+    UnsafeArtifactsDir,
+    check_artifacts_dir,
+    check_clean_target,
+    made_by_tft_build,
+    make_artifacts_dir,
+)
 
 
 def config(project, artifacts, **settings):
@@ -49,3 +55,12 @@ def test_clean_empties_only_what_tft_build_made(tmp_path):
 ])
 def test_what_counts_as_made_by_tft_build(name, ours):
     assert made_by_tft_build(name) is ours
+
+
+def test_an_artifacts_dir_that_is_a_file_is_one_line(tmp_path):
+    (tmp_path / "artifacts").write_text("not a dir")
+    cfg = Config(project_dir=tmp_path, artifacts_dir=tmp_path / "artifacts")
+    with pytest.raises(UnsafeArtifactsDir, match="setting 'artifacts_dir': .*artifacts is a file, not a dir"):
+        make_artifacts_dir(cfg)
+    make_artifacts_dir(dataclasses.replace(cfg, artifacts_dir=tmp_path / "new" / "artifacts"))
+    assert (tmp_path / "new" / "artifacts").is_dir() and not list((tmp_path / "new" / "artifacts").iterdir())

@@ -6,9 +6,11 @@ import subprocess
 import sys
 
 import pytest
+from doit.dependency import JSONCodec
 from doit.exceptions import InvalidCommand
 
-from tft_build.engine.statedb import BUSY, OK, health, open_checked
+from tft_build.engine.statedb import BUSY, OK, StateDB, health, open_checked
+from tft_build.errors import TftBuildError
 
 HOLD = """
 import sqlite3, sys
@@ -65,3 +67,11 @@ def test_a_damaged_database_is_set_aside_under_the_lock(state):
     assert not state.exists() and state.with_name(state.name + ".damaged").exists()
     (line,) = out.getvalue().splitlines()
     assert "is damaged" in line and "will rebuild" in line
+
+
+def test_a_database_deleted_while_a_run_goes_on_is_one_line(tmp_path):
+    db = StateDB(str(tmp_path / "state.sqlite3"), JSONCodec())
+    db.set("task", "dep", "value")
+    (tmp_path / "state.sqlite3").unlink()
+    with pytest.raises(TftBuildError, match="state.sqlite3 was deleted while this run went on"):
+        db.dump()

@@ -115,6 +115,17 @@ def test_a_failing_filter_is_a_one_line_error_naming_the_setting(tmp_path):
                             broken, None)
 
 
+@pytest.mark.parametrize("answer, message", [
+    (lambda row: row["price"] * 2, "returned float64 values, not booleans"),
+    (lambda row: row["count"], "returned int64 values, not booleans"),
+    (lambda row: np.array([True, False]), "returned 2 values for 3 rows"),
+])
+def test_a_filter_must_answer_one_bool_per_row(tmp_path, answer, message):
+    cfg = Config(project_dir=tmp_path, columns=PRICED, label="count")
+    with pytest.raises(ConfigError, match=f"setting 'row_filter': .*{message}"):
+        batching.clean_rows(arrow_batch(price=[1.0, 3.0, 5.0], count=[1, 2, 3]), cfg, answer, None)
+
+
 def test_a_quarantine_line_is_one_csv_row_of_where_why_and_what():
     line = batching.quarantine_line("data/train.csv", 7, ["k1", "abc", "x,y"], 'fare_amount: "abc" is no float')
     assert "\n" not in line

@@ -6,6 +6,8 @@ machine; a dodo.py that is not tft_build's gets doit's behaviour unchanged
 """
 
 import contextlib
+import os
+import sys
 from collections.abc import Iterable, Iterator
 
 from doit.control import TaskControl
@@ -42,3 +44,17 @@ def locked(cfg: Config | None, no_wait: bool) -> Iterator[None]:
     else:
         with project_lock(cfg.artifacts_dir, wait=not no_wait):
             yield
+
+
+@contextlib.contextmanager
+def reader_gone() -> Iterator[None]:
+    """A command's output to a reader that stopped reading (``doit explain | head``) just ends.
+
+    Python would print a BrokenPipeError traceback, then fail again at exit
+    flushing stdout: what is left to write goes to /dev/null instead.
+    """
+    try:
+        yield
+        sys.stdout.flush()
+    except BrokenPipeError:
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())

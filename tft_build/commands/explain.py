@@ -9,6 +9,7 @@ from doit.cmd_base import DoitCmdBase
 from doit.control import TaskControl
 from doit.exceptions import InvalidCommand
 
+from tft_build.commands.base import reader_gone
 from tft_build.engine.explain import explain
 
 
@@ -33,8 +34,9 @@ class Explain(DoitCmdBase):
         unknown = [name for name in selected if name not in tasks]
         if unknown:
             raise InvalidCommand(f"explain: no task named {', '.join(unknown)}; `doit list` shows the tasks")
-        for name, (kind, reasons) in explain(tasks, self.dep_manager, selected).items():
-            self.outstream.write(f"{kind}: {name}\n")
-            for reason in reasons:
-                self.outstream.write("  - " + reason.replace("\n", "\n    ") + "\n")
+        with reader_gone():
+            for name, (kind, reasons) in explain(tasks, self.dep_manager, selected).items():
+                self.outstream.write(f"{kind}: {name}\n")
+                for reason in reasons:
+                    self.outstream.write("  - " + reason.replace("\n", "\n    ") + "\n")
         return 0

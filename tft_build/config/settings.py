@@ -436,5 +436,17 @@ def matching_files(patterns: Iterable[str]) -> list[str]:
         if location.is_remote(pattern):
             files.extend(path for path, _, _ in location.match(pattern))
         else:
-            files.extend(sorted(glob.glob(pattern)) if glob.has_magic(pattern) else [pattern])
+            files.extend(sorted(local_matches(pattern)) if glob.has_magic(pattern) else [pattern])
     return files
+
+
+def local_matches(pattern: str) -> list[str]:
+    """What a local glob matches, its magic read only after the longest leading dir that exists
+    as written: the project's own path (``/home/me/my proj [v2]/data/*.csv``) is a path, not a glob."""
+    if os.path.exists(pattern):
+        return [pattern]
+    parts = Path(pattern).parts
+    fixed = next((i for i in range(len(parts) - 1, 0, -1) if os.path.isdir(os.path.join(*parts[:i]))), 0)
+    root = os.path.join(*parts[:fixed]) if fixed else None
+    found = glob.glob(os.path.join(*parts[fixed:]), root_dir=root)
+    return [os.path.join(root, name) if root else name for name in found]

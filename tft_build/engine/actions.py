@@ -10,9 +10,11 @@ snapshot, checked again afterwards and returned as the build record
 
 import contextlib
 import dataclasses
+import errno
 import importlib
 import logging
 import os
+import re
 import shlex
 import shutil
 import sys
@@ -30,7 +32,7 @@ from tft_build import layout
 from tft_build.config.settings import Config
 from tft_build.config.sizes import parse_size
 from tft_build.engine import buildcache, interrupt, portable, snapshot, sourceguard, trace
-from tft_build.errors import TftBuildError, first_line
+from tft_build.errors import TftBuildError, first_line, message
 from tft_build.io import location
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -85,12 +87,39 @@ def _run(step, cfg, args, task, trace_file, run):
     except TftBuildError as err:
         if os.environ.get(VERBOSE) and err.__cause__:  # user code's error, blamed on its setting
             traceback.print_exception(err.__cause__)
-        return TaskFailed(str(err))
+        return TaskFailed(message(err))
+    except SystemExit as err:  # a library's argparse or the user's code exits: the task fails, the run goes on
+        return TaskFailed(f"{task.name}: the step exited with status {err.code} (set {VERBOSE}=1 for the traceback)")
     except Exception as err:
         if os.environ.get(VERBOSE):
             raise
+        if not Path(cfg.artifacts_dir).is_dir():  # what the step wrote into went with it
+            return TaskFailed(f"{task.name}: {cfg.artifacts_dir} was deleted while the task ran; run doit again")
+        full = out_of_space(cfg, err)
+        if full:
+            return TaskFailed(f"{task.name}: {full}")
         return TaskFailed(f"{type(err).__name__}: {first_line(err)} (set {VERBOSE}=1 for the traceback)")
     return None
+
+
+def out_of_space(cfg: Config, err: Exception) -> str | None:
+    """What to say of a step that ran out of disk space, naming where; None for any other error.
+
+    TensorFlow and Beam re-raise the OSError as their own error, with the
+    file in the text: the dir named is the artifacts dir or ``shared_dir``
+    that holds that file, else the file's dir.
+    """
+    text = str(err)
+    if getattr(err, "errno", None) != errno.ENOSPC and "No space left on device" not in text:
+        return None
+    named = getattr(err, "filename", None) or next(iter(re.findall(r"(/[^\s;:,'\"]+)", text)), None)
+    path = Path(named or cfg.artifacts_dir)
+    roots = [Path(d) for d in (cfg.artifacts_dir, cfg.shared_dir) if d and not location.is_remote(str(d))]
+    where = next((root for root in roots if root == path or root in path.parents), path.parent)
+    room = next((d for d in (where, *where.parents) if d.exists()), where)
+    free = f" ({shutil.disk_usage(room).free / 2**20:.1f} MiB free now)"
+    return (f"no space left on the device of {where}{free}; free some space there, or set artifacts_dir "
+            "(and shared_dir) to a disk with room, and run doit again")
 
 
 class CachedBuild:

@@ -12,7 +12,8 @@ tells one verdict a task, with its reasons:
 - ``may run: NAME``, when only an input made by a task that runs first could
   change it: whether it runs depends on whether that output really changes
   (early cutoff), which only running the producer can tell;
-- ``up to date: NAME``.
+- ``up to date: NAME``;
+- ``ignored: NAME``, a task ``doit ignore`` set aside, which doit skips.
 
 It reads doit's database, the source files and the build cache's entries; it
 imports no TensorFlow.
@@ -30,6 +31,7 @@ from tft_build.engine.cachestore import Damaged
 from tft_build.engine.pipeline import project_config
 
 RESTORE = "will restore from cache"
+IGNORED = "ignored"  # `doit ignore TASK`: doit skips it
 DUE = ("will run", "may run")  # a task whose outputs cannot be foreseen
 
 
@@ -52,6 +54,8 @@ def verdict(
 ) -> tuple[str, list[str]]:
     """``(kind, reasons)`` for one task, given the verdicts of its dependencies."""
     task = tasks[name]
+    if dep_manager.status_is_ignore(task):
+        return IGNORED, [f"set aside by `doit ignore`: doit skips it until `doit forget {name}`"]
     status = dep_manager.get_status(task, tasks, get_log=True)
     unknown = [dep for dep in sorted(task.file_dep) if dep in producers and verdicts[producers[dep]][0] in DUE]
     if status.status != "up-to-date":

@@ -16,11 +16,13 @@ When a task succeeds, the states it records are the ones the task saw before
 it ran (see :mod:`tft_build.engine.snapshot`), not ones taken afterwards.
 """
 
+import errno
 import hashlib
 import os
 import time
 from collections.abc import Sequence
 from pathlib import Path
+from stat import S_ISREG
 from typing import Any
 
 from doit.dependency import FileChangedChecker
@@ -44,6 +46,8 @@ def trusted(key: Sequence[int], taken_ns: int) -> bool:
 def file_state(path: str, previous: list[Any] | None = None) -> list[Any]:
     """The state of the file at ``path`` now; ``previous`` (a saved state) may spare the hashing."""
     stat = os.stat(path)
+    if not S_ISREG(stat.st_mode):  # hashing a pipe would wait for a writer; the step says what is wrong
+        raise OSError(errno.EINVAL, "not a regular file", path)
     key = stat_key(stat)
     if previous and list(previous[:4]) == key and len(previous) == 5:
         return previous
@@ -76,6 +80,8 @@ class StatDigestChecker(FileChangedChecker):
             return True
         if state[:4] == stat_key(file_stat):
             return False
+        if not S_ISREG(file_stat.st_mode):  # a pipe would block the hashing: changed, and the step says why
+            return True
         return file_state(file_path)[4] != state[4]
 
     def get_state(self, dep: str, current_state: list[Any] | None) -> list[Any] | None:

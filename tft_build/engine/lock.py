@@ -3,9 +3,11 @@
 A ``doit`` (or ``tft-tasks``) that runs or cleans tasks holds the lock for its
 whole run; a second one waits, saying who holds it (pid, command, since
 when), or with ``--no-wait`` fails at once with that message. The lock is an
-``flock`` on ``<artifacts>/.tft_build.lock``: the kernel releases it when its
-process dies, so a lock left by a killed run is simply taken over. Commands
-that only read (``list``, ``explain``, ``graph``) never take it.
+``flock`` on ``.<artifacts>.tft_build.lock`` beside the artifacts dir
+(:func:`lock_path`), so that deleting the artifacts dir while a build runs
+cannot take the lock with it; the kernel releases it when its process dies,
+so a lock left by a killed run is simply taken over. Commands that only read
+(``list``, ``explain``, ``graph``) never take it.
 """
 
 import contextlib
@@ -30,9 +32,13 @@ class LockBusy(TftBuildError):
 def project_lock(artifacts_dir: str | Path, wait: bool = True, out: TextIO | None = None) -> Iterator[None]:
     """Hold the project's lock for the block; wait for it (with a message) or fail."""
     out = out or sys.stderr
-    path = Path(artifacts_dir) / layout.LOCK_FILE
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    path = lock_path(artifacts_dir)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+    except OSError as err:
+        raise TftBuildError(f"cannot make the lock {path} of {artifacts_dir} ({err.strerror}); "
+                            "make its dir writable or set another artifacts_dir") from None
     try:
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
@@ -52,6 +58,12 @@ def project_lock(artifacts_dir: str | Path, wait: bool = True, out: TextIO | Non
             os.ftruncate(fd, 0)  # nobody holds it now
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def lock_path(artifacts_dir: str | Path) -> Path:
+    """The lock file of ``artifacts_dir``: beside it, named after it (``.artifacts.tft_build.lock``)."""
+    artifacts = Path(os.path.abspath(artifacts_dir))
+    return artifacts.parent / f".{artifacts.name}{layout.LOCK_FILE}"
 
 
 def me() -> dict[str, int | str]:

@@ -16,6 +16,7 @@ Every command that reads the database opens it this way (``list``,
 for the writes at the end of a run.
 """
 
+import os
 import sqlite3
 import sys
 from pathlib import Path
@@ -25,6 +26,7 @@ from doit.dependency import JSONCodec, SqliteDB
 from doit.exceptions import InvalidCommand
 
 from tft_build.engine.lock import project_lock
+from tft_build.errors import TftBuildError
 
 BUSY_WAIT_S = 30
 BUSY = "busy"
@@ -40,6 +42,30 @@ class StateDB(SqliteDB):
         open_checked(Path(name))
         super().__init__(name, codec, module_name=module_name)
         self._conn.execute(f"PRAGMA busy_timeout = {BUSY_WAIT_S * 1000}")
+        self._opened = file_id(name)
+
+    def dump(self) -> None:
+        """Save the run's records, unless the database was deleted meanwhile (with the artifacts dir).
+
+        sqlite cannot write a file whose dir is gone, and doit would show its
+        traceback: one line instead, and the next run redoes what is not recorded.
+        """
+        if self._dirty and file_id(self.name) != self._opened:
+            self._conn.close()
+            raise TftBuildError(
+                f"the dependency database {self.name} was deleted while this run went on (with the artifacts "
+                "dir?), so what it built is not recorded; run doit again"
+            )
+        super().dump()
+
+
+def file_id(path: str) -> tuple[int, int] | None:
+    """The device and inode of ``path``, or None when there is no such file."""
+    try:
+        stat = os.stat(path)
+    except FileNotFoundError:
+        return None
+    return stat.st_dev, stat.st_ino
 
 
 def open_checked(path: Path, out: TextIO | None = None, wait_s: float = BUSY_WAIT_S) -> None:

@@ -8,8 +8,8 @@ columns have missing values (filled with their defaults). At the first block
 that does not pass, the rest of the file goes through :func:`csvio.read_rows`,
 row by row: it raises (or, with ``on_bad``, quarantines) with file, line and
 column, or reads what is valid CSV that pyarrow reads differently (a quoted
-newline across blocks, a timestamp padded with spaces). The header is checked elsewhere
-(:func:`csvio.read_header`); whether a file has one, csvio decides.
+newline across blocks, a timestamp padded with spaces). The header is checked, and
+whether a file has one decided, by csvio (:func:`csvio.read_header`).
 
 Columns come out as Arrow ``string`` (string, date, timestamp), ``float64`` (float,
 as Python's ``float`` reads it) and ``int64`` (int).
@@ -49,7 +49,7 @@ def read_batches(
     An optional column's missing values are its default, or with ``fill=False``
     null (the statistics count them; :func:`with_defaults` fills them later).
     """
-    header = csvio.has_header(path, columns, header)
+    header = csvio.read_header(path, columns, header)
     done = 0
     try:
         for batch in arrow_batches(path, columns, header):

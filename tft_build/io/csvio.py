@@ -18,7 +18,7 @@ import itertools
 import math
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TextIO
 
 from tft_build.errors import DataError
 from tft_build.io import location, timestamps
@@ -29,6 +29,10 @@ FLOAT32_MAX = 3.4028234663852886e38
 INT64 = (-(2**63), 2**63 - 1)
 # What an optional column's field may say for "no value" (after stripping spaces).
 NA_VALUES = ("", "NA", "N/A", "NaN", "nan", "null", "NULL")
+# csv's default field limit (128 KiB) would stop a long field, or an open quote, with no line; 2**31 - 1 is
+# the most a C long holds on every platform, longer than any field of a file tft_build reads.
+FIELD_LIMIT = 2**31 - 1
+SHOWN_CHARS = 160  # of a bad record's error, quoted in the error of a record across lines
 OnBad = Callable[[int, list[str], str], None]  # on_bad(line_number, fields, message): a skipped row
 Header = bool | str  # the `header` setting: True, False or AUTO
 AUTO = "auto"
@@ -92,11 +96,32 @@ def _first_row(path):
     """The first CSV record of ``path`` as fields, or None for an empty file."""
     with _open(path) as f:
         try:
-            return next(csv.reader(f), None)
+            record = next(records(path, f), None)
         except UnicodeDecodeError as err:
             raise not_utf8(path, err) from None
+        return record and record[2]
+
+
+def records(path: str | Path, f: TextIO) -> Iterator[tuple[int, int, list[str]]]:
+    """``(first_line, last_line, fields)`` of each CSV record of ``f`` (the text of ``path``), by
+    the CSV rules of both readers: RFC 4180 quotes (``""`` a quote inside them), records that
+    end at ``\n``, ``\r\n`` or ``\r``, a field as long as the data needs.
+
+    A quoted field may hold line breaks, so a record spans lines ``first_line``
+    to ``last_line``; what csv cannot read is a :class:`DataError` naming its line.
+    """
+    csv.field_size_limit(FIELD_LIMIT)
+    reader = csv.reader(f)
+    last = 0
+    while True:
+        try:
+            fields = next(reader)
+        except StopIteration:
+            return
         except csv.Error as err:
-            raise DataError(f"{path}:1: not valid CSV ({err})") from None
+            raise DataError(f"{path}:{last + 1}: not valid CSV ({err}); check the quotes on this line") from None
+        yield last + 1, reader.line_num, fields
+        last = reader.line_num
 
 
 def read_rows(
@@ -113,26 +138,40 @@ def read_rows(
     """
     names = [c.name for c in columns]
     with _open(path) as f:
-        reader = csv.reader(f)
+        reader = records(path, f)
         try:
-            first = next(reader, None)
+            head = next(reader, None)
+            first = head and head[2]
             has = decide_header(first, columns, header)
             if has or (first is None and header is not False):
                 _check_header(path, first, columns, True, header)
-            # the first row again when it is data; chain reads no further ahead, so line_num stays right
-            for fields in reader if has or first is None else itertools.chain([first], reader):
+            for line, last, fields in reader if has or first is None else itertools.chain([head], reader):
                 if not fields:
                     continue
                 try:
-                    row = _typed_row(path, reader.line_num, fields, columns, names, defaults)
+                    row = _typed_row(path, line, fields, columns, names, defaults)
                 except DataError as err:
+                    err = across_lines(path, line, last, err)
                     if on_bad is None:
-                        raise
-                    on_bad(reader.line_num, fields, str(err))
+                        raise err from None
+                    on_bad(line, fields, str(err))
                     continue
-                yield reader.line_num, row
+                yield line, row
         except UnicodeDecodeError as err:
             raise not_utf8(path, err) from None
+
+
+def across_lines(path: str | Path, line: int, last: int, err: DataError) -> DataError:
+    """The error of a bad record that spans lines ``line`` to ``last``: most likely a quote
+    left open, which swallowed the line breaks after it. A record on one line keeps its error."""
+    if last == line:
+        return err
+    what = str(err).removeprefix(f"{path}:{line}: ").split("; ")[0]  # what is wrong, not what to do
+    what = what if len(what) <= SHOWN_CHARS else what[: SHOWN_CHARS - 3] + "..."
+    return DataError(
+        f"{path}:{line}: a quoted field on this line runs on to line {last}, and the row so read is not valid "
+        f"({what}); check the quotes on line {line}"
+    )
 
 
 def not_utf8(path: str | Path, err: UnicodeDecodeError) -> DataError:
@@ -174,8 +213,9 @@ def _check_header(path, first, columns, has_header, setting):
         raise DataError(f"{path}:1: the file is empty; expected {what}")
     if has_header and [h.strip() for h in first] != expected:
         auto = ", and it is not a valid data row either" if setting == AUTO else ""
+        plain = not any(mark in field for field in first for mark in ',"\r\n')  # else its fields tell
         raise DataError(
-            f"{path}:1: header {','.join(first)!r} does not match the configured columns "
+            f"{path}:1: header {','.join(first) if plain else first!r} does not match the configured columns "
             f"{','.join(expected)!r}{auto}; fix the file, the 'columns' setting or setting 'header' "
             f"(now {_toml(setting)}; \"auto\" decides per file)"
         )

@@ -27,7 +27,7 @@ import pyarrow as pa
 from tft_build.datacheck import stats
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
-from tft_build.errors import DataError
+from tft_build.errors import ConfigError, DataError
 from tft_build.generic.rowfilter import has_value
 from tft_build.io import arrowcsv, csvio
 
@@ -99,7 +99,7 @@ def clean_rows(
     unfilled, batch = batch, arrowcsv.with_defaults(batch, cfg.columns)
     columns = Columns(batch)
     with dotted.blamed_on(cfg, "row_filter"):
-        keep = np.broadcast_to(np.asarray(row_filter(columns), bool), (batch.num_rows,))
+        keep = keep_mask(cfg, row_filter(columns), batch.num_rows)
     unlabeled = unlabeled_rows(cfg, columns)
     if (keep & unlabeled).any():
         raise DataError(
@@ -114,6 +114,24 @@ def clean_rows(
         counters["dropped"].inc(batch.num_rows - clean.num_rows)
         counters["unlabeled"].inc(int(unlabeled.sum()))
     return clean
+
+
+def keep_mask(cfg: "Config", kept: Any, rows: int) -> np.ndarray:
+    """The row filter's answer ``kept`` as one bool per row; anything but booleans is an error.
+
+    numpy would read numbers as true where non-zero, so a filter that returns
+    ``row["fare"] * 2`` instead of ``row["fare"] > 2`` would keep rows silently.
+    """
+    mask = np.asarray(kept)
+    where = f"{cfg.where('row_filter')}: {dotted.path_of(cfg, 'row_filter')}"
+    if mask.dtype != bool:
+        raise ConfigError(
+            f"{where} returned {mask.dtype} values, not booleans; return a mask, "
+            "e.g. (row['fare'] > 0) & (row['count'] >= 1)"
+        )
+    if mask.ndim > 1 or mask.size not in (1, rows):
+        raise ConfigError(f"{where} returned {mask.size} values for {rows} rows; return one bool per row, or one")
+    return np.broadcast_to(mask.reshape(-1), (rows,))
 
 
 def unlabeled_rows(cfg: "Config", columns: Mapping[str, np.ndarray]) -> np.ndarray:

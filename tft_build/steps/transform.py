@@ -22,9 +22,11 @@ rows are :mod:`tft_build.steps.batching`, the digests of records and graph
 """
 
 import contextlib
+import io
 import itertools
 import os
 import shutil
+import stat
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
@@ -34,7 +36,8 @@ import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
-from apache_beam.options.pipeline_options import PipelineOptions
+from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
+from apache_beam.runners import create_runner
 from tensorflow_transform.tf_metadata import dataset_metadata
 from tfx_bsl.public import tfxio
 from tfx_bsl.tfxio import tensor_representation_util
@@ -44,7 +47,7 @@ from tft_build.config.schema import feature_spec
 from tft_build.config.settings import data_files
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
-from tft_build.errors import ConfigError, DataError
+from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
 from tft_build.steps import batching, datastats, digests
@@ -54,6 +57,7 @@ if TYPE_CHECKING:
 
 SPLITS = ("train", "eval")
 SAMPLE_ROWS = 5
+FEW_ROWS = 100  # fewer clean training rows than this: a warning, not an error
 
 
 @traced
@@ -163,8 +167,35 @@ def run_transform(
     print(f"{out_dir}: " + ", ".join(f"{s} {counts[s]['kept']} rows ({dropped(counts[s])})" for s in SPLITS))
     bad = sum(counts[s]["bad"] for s in SPLITS)
     if bad:
-        print(f"{bad} malformed rows skipped; they are listed in {location.join(data, layout.QUARANTINE_FILE)}")
+        built = out_dir if data == str(staging) else data  # the staging dir is renamed by now
+        print(f"{bad} malformed rows skipped; they are listed in {location.join(built, layout.QUARANTINE_FILE)}")
+    for warning in data_warnings(files, counts) if directory == layout.TRANSFORMED else []:  # once a build
+        print(f"warning: {warning}")
     return {"rows": counts}
+
+
+def data_warnings(files: Mapping[str, Sequence[str]], counts: Mapping[str, Mapping[str, int]]) -> list[str]:
+    """What is odd about the data but no error: eval rows that are training rows, very few training rows."""
+    warnings = []
+    same = [path for path in files["eval"] if any(same_file(path, other) for other in files["train"])]
+    if same:
+        warnings.append(
+            f"{', '.join(same)} is in both train_data and eval_data: the eval figures are on rows the models "
+            "trained on; give eval_data rows of their own"
+        )
+    if counts["train"]["kept"] < FEW_ROWS:
+        warnings.append(
+            f"only {counts['train']['kept']} training rows pass the row filter ({', '.join(files['train'])}): "
+            f"a model of fewer than {FEW_ROWS} rows learns next to nothing; give train_data more rows"
+        )
+    return warnings
+
+
+def same_file(a: str, b: str) -> bool:
+    """Whether two data paths name one file (a local file by inode, a remote one by its URL)."""
+    if location.is_remote(a) or location.is_remote(b):
+        return a == b
+    return os.path.samefile(a, b)
 
 
 def dropped(counts: Mapping[str, int]) -> str:
@@ -194,15 +225,46 @@ def checked_files(cfg: "Config", split: str) -> list[str]:
         raise DataError(f"{patterns}: no file matches setting '{setting}'")
     for path in files:
         if not (location.is_remote(path) or os.path.isfile(path)):  # remote ones were matched
-            raise DataError(f"{path}: no such data file; check setting '{setting}'")
+            raise DataError(f"{path}: {not_a_file(path)}; check setting '{setting}'")
         csvio.read_header(path, cfg.columns, cfg.header)
     return files
 
 
+def not_a_file(path: str) -> str:
+    """What a local data path that is no regular file is instead, for its error."""
+    try:
+        mode = os.stat(path).st_mode
+    except FileNotFoundError:
+        return "no such data file"
+    if stat.S_ISDIR(mode):
+        return "a directory, not a CSV file (to read the CSVs in it, give a glob such as dir/*.csv)"
+    kind = "a named pipe (FIFO)" if stat.S_ISFIFO(mode) else "a device or socket"
+    return f"{kind}, not a regular file; tft_build reads each data file more than once: copy the data to a file"
+
+
 @traced
 def beam_options(cfg: "Config") -> PipelineOptions:
-    """Pipeline options from the config; the default local runner never downloads."""
-    return PipelineOptions(list(cfg.beam_pipeline_args), save_main_session=False)
+    """Pipeline options from the config, checked; the default local runner never downloads.
+
+    Beam reads its options lazily, and a bad one exits the process with a page
+    of argparse usage: they are parsed here, Beam's complaint made one line
+    naming the setting, and so is an unknown runner.
+    """
+    options = PipelineOptions(list(cfg.beam_pipeline_args), save_main_session=False)
+    where = f"{cfg.where('beam_pipeline_args')} (or doit --beam-args)"
+    complaint = io.StringIO()
+    try:
+        with contextlib.redirect_stderr(complaint):
+            options.get_all_options()
+    except SystemExit:
+        said = (complaint.getvalue().strip().splitlines() or ["not valid"])[-1].split("error: ")[-1]
+        raise ConfigError(f"{where}: {said}; fix the option") from None
+    runner = options.view_as(StandardOptions).runner
+    try:
+        create_runner(runner or "DirectRunner")
+    except ValueError as err:
+        raise ConfigError(f"{where}: {first_line(err)}") from None
+    return options
 
 
 @traced
