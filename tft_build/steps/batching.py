@@ -23,7 +23,7 @@ import apache_beam as beam
 import numpy as np
 import pyarrow as pa
 
-from tft_build.engine import dotted
+from tft_build.engine import dotted, progress
 from tft_build.engine.trace import traced
 from tft_build.errors import DataError
 from tft_build.generic.rowfilter import has_value
@@ -59,6 +59,7 @@ def read_clean_batches(
     second read of the training files skips them silently.
     """
     counters = split_counters(split) if counted else None
+    analyzed = counted and split == "train"  # the read that feeds the analysis (transform.build_pipeline)
     bad = []
 
     def quarantine(line, fields, message):
@@ -68,7 +69,7 @@ def read_clean_batches(
     on_bad = (quarantine if counted else csvio.ignore_bad_rows("skip")) if cfg.on_bad_rows == "skip" else None
     batches = (
         clean_rows(batch, cfg, row_filter, counters, path)
-        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header)
+        for batch in progress.rows_read(arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header), split, analyzed)
     )
     for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)
