@@ -5,8 +5,9 @@ temp dir, run ``doit transform_raw_data`` there (train data = the big CSV, eval
 data = a small one) and time it while polling the peak RSS of its process
 tree, then measure the TF ceiling: ``tf.data`` reading the same train CSV,
 decoding it and applying the transform_fn the task just wrote, writing
-nothing. Prints a table and writes JSON. ``rows_per_s`` is training rows over
-the whole task's wall time (process start, imports and all).
+nothing. Prints the task's progress lines as they come, then a table, and
+writes JSON. ``rows_per_s`` is training rows over the whole task's wall
+time (process start, imports and all).
 
     python benchmarks/transform_throughput.py [--rows 100000,1000000] [--out transform_throughput.json]
 """
@@ -33,6 +34,7 @@ from tft_build.examples.taxi import datagen  # noqa: E402
 EVAL_ROWS = 10_000
 CEILING_BATCH = 4096
 POLL_SECONDS = 0.1
+PROGRESS = "rows read: "  # the transform's progress lines (tft_build.engine.progress)
 
 
 def make_project(root, rows, seed):
@@ -95,7 +97,13 @@ def run_task(root, env):
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    out, _ = process.communicate()
+    lines = []
+    for line in process.stdout:  # the task's progress lines, shown as they come
+        lines.append(line)
+        if line.startswith(PROGRESS):
+            print(f"  {time.perf_counter() - start:6.1f} s  {line.rstrip()}", flush=True)
+    process.wait()
+    out = "".join(lines)
     seconds = time.perf_counter() - start
     poller.join()
     if process.returncode != 0:

@@ -44,7 +44,7 @@ def test_rows_are_counted_per_phase_and_split_and_said_when_due(capsys):
     count.add("transform", "eval", 70_000)
     assert capsys.readouterr().out.splitlines() == [
         "rows read: analyze train 3,000",
-        "rows read: analyze train 3,000; transform train 500, eval 70,000",
+        "rows read: analyze train 3,000; transform eval 70,000, train 500",
     ]
 
 
@@ -80,7 +80,7 @@ def test_the_transform_read_reports_rows_by_phase(tmp_path, capsys, monkeypatch)
         batches = [b for b in batching.read_clean_batches(str(path), cfg, lambda row: True, split, counted)
                    if isinstance(b, pa.RecordBatch)]
         assert sum(b.num_rows for b in batches) == 10
-    assert capsys.readouterr().out.splitlines()[-1] == "rows read: analyze train 10; transform train 10, eval 10"
+    assert capsys.readouterr().out.splitlines()[-1] == "rows read: analyze train 10; transform eval 10, train 10"
 
 
 def test_training_prints_one_short_line_per_epoch(capsys, monkeypatch):

@@ -88,9 +88,9 @@ class RowCount:
             say(line)
 
     def line(self) -> str:
-        """``rows read: analyze train 300,000; transform train 120,000, eval 20,000``."""
+        """``rows read: analyze train 300,000; transform eval 20,000, train 120,000`` (in name order)."""
         phases: dict[str, list[str]] = {}
-        for (phase, split), rows in self.rows.items():
+        for (phase, split), rows in sorted(self.rows.items()):
             phases.setdefault(phase, []).append(f"{split} {rows:,}")
         return "rows read: " + "; ".join(f"{phase} {', '.join(splits)}" for phase, splits in phases.items())
 

@@ -11,7 +11,8 @@ dir that replaces ``artifacts/tensorboard/<model>/`` only when training
 succeeded. Event files hold wall times and the host's name, so they are
 never part of the model's digest: a rerun writes new ones, and the build
 cache keeps those of the build it stored. ``tensorboard --logdir
-artifacts/tensorboard`` shows them (tensorboard is installed apart).
+artifacts/tensorboard`` shows them (tensorboard, a dependency, also implements
+``tf.summary.scalar``).
 """
 
 import contextlib
