@@ -46,6 +46,7 @@ def make_project(root, rows, seed):
     datagen.write_csv(data / "train.csv", train)
     datagen.write_csv(data / "eval.csv", evaluation)
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")  # the taxi example's columns, label and code
     config = root / "bench.toml"
     config.write_text(f'train_data = "{data / "train.csv"}"\neval_data = "{data / "eval.csv"}"\n')
     # No build cache: it would restore a transform measured before instead of running it.

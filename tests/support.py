@@ -13,12 +13,12 @@ import shutil
 import signal
 import subprocess
 import sys
+import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from tft_build.config.render import toml_key, toml_value
 from tft_build.examples.taxi import datagen
-from tft_build.io.tomlreader import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 DOIT_SCRIPT = Path(sys.executable).parent / "doit"  # the console script pip installed beside this Python

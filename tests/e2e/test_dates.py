@@ -13,13 +13,13 @@ import datetime
 import random
 import subprocess
 import sys
+import tomllib
 
 import numpy as np
 import pytest
 from support import Project, ran
 
 from tft_build import layout
-from tft_build.io.tomlreader import tomllib
 
 DATE_FEATURES = ("weekday", "month_sin", "month_cos", "day_of_year_sin", "day_of_year_cos", "years")
 COLUMNS = {"booked": "date", "day": "date", "when": "timestamp"}

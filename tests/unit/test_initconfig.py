@@ -3,6 +3,7 @@
 import ast
 import subprocess
 import sys
+import tomllib
 from pathlib import Path
 
 import numpy as np
@@ -12,7 +13,6 @@ from tft_build.commands.init_config import main
 from tft_build.config.infer import ColumnInfo, choose_key, choose_objective, detect_header, infer_columns
 from tft_build.config.render import DODO, Skeleton, config_toml, pipeline_module
 from tft_build.io.csvio import NA_VALUES
-from tft_build.io.tomlreader import tomllib
 
 ROOT = Path(__file__).resolve().parents[2]
 

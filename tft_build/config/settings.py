@@ -19,6 +19,7 @@ exactly the tasks that read it.
 import dataclasses
 import glob
 import os
+import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,7 +29,6 @@ from tft_build.config.schema import COLUMN_TYPES, Column
 from tft_build.config.sizes import parse_size
 from tft_build.errors import ConfigError, DataError
 from tft_build.io import csvio, location, timestamps
-from tft_build.io.tomlreader import tomllib
 
 ENV_VAR = "TFT_BUILD_CONFIG"
 CACHE_ENV_VAR = "TFT_BUILD_CACHE_DIR"  # overrides cache_dir; "" turns the build cache off
