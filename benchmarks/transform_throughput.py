@@ -5,8 +5,9 @@ temp dir, run ``doit transform_raw_data`` there (train data = the big CSV, eval
 data = a small one) and time it while polling the peak RSS of its process
 tree, then measure the TF ceiling: ``tf.data`` reading the same train CSV,
 decoding it and applying the transform_fn the task just wrote, writing
-nothing. Prints a table and writes JSON. ``rows_per_s`` is training rows over
-the whole task's wall time (process start, imports and all).
+nothing. Prints the task's progress lines as they come, then a table, and
+writes JSON. ``rows_per_s`` is training rows over the whole task's wall
+time (process start, imports and all).
 
 The cost of the data statistics (``tft_build.datacheck``, gathered in the
 same read of the CSVs) is measured side by side: the task runs again with
@@ -39,6 +40,7 @@ from tft_build.examples.taxi import datagen  # noqa: E402
 EVAL_ROWS = 10_000
 CEILING_BATCH = 4096
 POLL_SECONDS = 0.1
+PROGRESS = "rows read: "  # the transform's progress lines (tft_build.engine.progress)
 
 
 def make_project(root, rows, seed):
@@ -50,7 +52,7 @@ def make_project(root, rows, seed):
     datagen.write_csv(data / "train.csv", train)
     datagen.write_csv(data / "eval.csv", evaluation)
     shutil.copy(ROOT / "dodo.py", root / "dodo.py")
-    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")  # the taxi example's settings
+    shutil.copy(ROOT / "pyproject.toml", root / "pyproject.toml")  # the taxi example's columns, label and code
     config = root / "bench.toml"
     write_config(config, data, statistics=True)
     # No build cache: it would restore a transform measured before instead of running it.
@@ -108,7 +110,13 @@ def run_task(root, env):
 
     poller = threading.Thread(target=poll, daemon=True)
     poller.start()
-    out, _ = process.communicate()
+    lines = []
+    for line in process.stdout:  # the task's progress lines, shown as they come
+        lines.append(line)
+        if line.startswith(PROGRESS):
+            print(f"  {time.perf_counter() - start:6.1f} s  {line.rstrip()}", flush=True)
+    process.wait()
+    out = "".join(lines)
     seconds = time.perf_counter() - start
     poller.join()
     if process.returncode != 0:

@@ -40,6 +40,7 @@ PREDICTIONS = "predictions"
 METRICS = "metrics"
 MODEL_FILE = "model.keras"  # in models/<name>/: the trained tf_keras model
 HISTORY_FILE = "history.json"  # in models/<name>/: the training curves and label stats
+TENSORBOARD = "tensorboard"  # tensorboard/<name>/: TensorBoard's logs of the model's training (not in its digest)
 
 # The reference model (boosted trees on the same features and training rows as the networks): its figures.
 REFERENCE = "reference"
@@ -52,7 +53,9 @@ STATUS_FILE = "status.json"
 REPORT_FILE = "index.html"
 TRACES = "traces"
 
-OUTPUT_DIRS = frozenset({RAW, TRANSFORMED, STATS, MODELS, REFERENCE, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES})
+OUTPUT_DIRS = frozenset(
+    {RAW, TRANSFORMED, STATS, MODELS, TENSORBOARD, REFERENCE, SERVING, PREDICTIONS, METRICS, REPORTS, TRACES}
+)
 
 
 def trace_file(task: str) -> tuple[str, str]:

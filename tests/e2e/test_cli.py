@@ -74,3 +74,29 @@ def test_graph_after_a_run_and_after_clean(fresh):
     fresh.doit("graph", "-o", "dag.svg")
     assert svg_words(fresh.root / "dag.svg").count("never run") == 10
     assert (fresh.root / "data" / "train.csv").is_file()
+
+
+OTHER_DODO = '''
+def task_hello():
+    """Write hello.txt from names.txt."""
+    return {"actions": ["cp names.txt hello.txt"], "file_dep": ["names.txt"], "targets": ["hello.txt"],
+            "clean": True}
+'''
+
+
+def test_another_doit_project_gets_doits_own_run_and_clean(tmp_path):
+    """tft_build's run and clean are entry points, so every doit project in this environment gets them: one
+    that is not tft_build's runs as with doit alone (no lock, no artifacts, no timing table, its own clean)."""
+    (tmp_path / "dodo.py").write_text(OTHER_DODO)
+    (tmp_path / "names.txt").write_text("hello\n")
+
+    def doit(*args):
+        done = subprocess.run([sys.executable, "-m", "doit", *args], cwd=tmp_path, capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        return done
+
+    cold = doit()
+    assert cold.stdout == ".  hello\n" and (tmp_path / "hello.txt").read_text() == "hello\n"
+    assert doit().stdout == "-- hello\n"
+    assert doit("clean").stdout == "hello - removing file 'hello.txt'\n" and not (tmp_path / "hello.txt").exists()
+    assert not any(p.name.startswith((".tft_build", "artifacts")) for p in tmp_path.iterdir())

@@ -15,6 +15,7 @@ import sys
 import pytest
 from support import NO_CACHE, REFERENCE_TASK, SMALL_CONFIG, TASKS, ran, skipped
 
+from tft_build.engine import progress
 from tft_build.examples.taxi import places
 
 MODELS = ["non_embedding", "embedding"]
@@ -40,6 +41,35 @@ def test_cold_build_runs_the_pipeline(built):
     history = json.loads((built.artifacts / "models" / "embedding" / "history.json").read_text())
     assert len(history["history"]["loss"]) == history["epochs_run"] >= 1
     assert "non_embedding:" in built.cold.stdout and "eval_data: only measures" in built.cold.stdout
+
+
+def test_training_prints_one_short_line_per_epoch(built):
+    history = json.loads((built.artifacts / "models" / "embedding" / "history.json").read_text())
+    lines = re.findall(r"^embedding epoch \d+/4: .*$", built.cold.stdout, re.M)
+    assert len(lines) == history["epochs_run"]
+    assert lines[0].startswith("embedding epoch 1/4: loss ") and " | validation loss " in lines[0]
+    assert "Epoch 1/4" not in built.cold.stdout  # Keras' own lines
+
+
+@pytest.mark.parametrize("model", MODELS)
+def test_training_writes_tensorboard_logs_of_each_epoch_and_the_graph(built, model):
+    import tensorflow as tf
+
+    history = json.loads((built.artifacts / "models" / model / "history.json").read_text())
+    logs = built.artifacts / "tensorboard" / model
+    for part, prefix in (("train", ""), ("validation", "val_")):
+        scalars, graphs = {}, 0
+        for path in sorted((logs / part).glob("events.out.tfevents.*")):
+            for event in tf.compat.v1.train.summary_iterator(str(path)):
+                graphs += event.HasField("graph_def")
+                for value in (v for v in event.summary.value if v.tag.startswith("epoch_")):
+                    scalars.setdefault(value.tag, []).append((event.step, float(tf.make_ndarray(value.tensor))))
+        for metric in ("loss", "rmse"):
+            steps, values = zip(*scalars[f"epoch_{metric}"])
+            expected = history["history"][prefix + metric]
+            assert steps == tuple(range(len(expected))) and values == pytest.approx(expected, rel=1e-6), part
+        assert graphs == (part == "train")  # the train function's graph
+    assert not list(logs.parent.glob(f".{model}.tmp-*")), "the staging dir was renamed"
 
 
 def test_the_reference_figures_stand_beside_each_models_on_the_same_rows(built):
@@ -208,8 +238,11 @@ def test_editing_preprocessing_fn_reruns_the_transform_and_after(built):
 
 def test_changing_a_training_setting_reruns_training_only(built):
     (built.root / "pyproject.toml").write_text(SMALL_CONFIG.replace("epochs = 4", "epochs = 3"))
-    out = built.doit("train_and_predict_non_embedding_model").stdout
+    out = built.doit("-q", "train_and_predict_non_embedding_model", env={progress.EVERY: "0"}).stdout
     assert ran(out) == {"train_non_embedding_model", "train_and_predict_non_embedding_model"}
+    # -q: the summaries and the timing table, no progress
+    assert "non_embedding: best epoch" in out and "eval_data: only measures" in out and "seconds" in out
+    assert " epoch 1/3" not in out
 
 
 # The rerun table of issue 3: each edit, then `doit explain` and `doit`. A helper

@@ -307,6 +307,7 @@ def test_a_loss_that_is_not_finite_fails_in_one_line_and_keeps_the_model(project
     """Last in this file: it trains a model, which the tests above do not expect."""
     project.doit("train_non_embedding_model")
     model = tree_hashes(project.artifacts / "models")
+    logs = tree_hashes(project.artifacts / "tensorboard")
     config = project.root / "diverge.toml"
     config.write_text("learning_rate = 1e12\n")
     done = project.doit("train_non_embedding_model", check=False, env={"TFT_BUILD_CONFIG": str(config)})
@@ -314,4 +315,5 @@ def test_a_loss_that_is_not_finite_fails_in_one_line_and_keeps_the_model(project
     assert done.returncode != 0 and "Traceback" not in out
     assert "non_embedding: the training loss became" in out and "lower learning_rate" in out
     assert tree_hashes(project.artifacts / "models") == model
+    assert tree_hashes(project.artifacts / "tensorboard") == logs and logs, "the last good training's logs stay"
     assert leftovers(project.artifacts) == []

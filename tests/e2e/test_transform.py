@@ -6,9 +6,16 @@ from pathlib import Path
 import pytest
 from support import make_project, ran
 
+from tft_build.engine import progress
+
 HEADER = ("key,fare_amount,pickup_datetime,pickup_longitude,pickup_latitude,dropoff_longitude,dropoff_latitude,"
           "passenger_count\n")
 DIRTY = "k{i},1.0,2014-05-01 08:00:00 UTC,0,0,0,0,0\n"
+EVERY_READ = {progress.EVERY: "0"}  # a progress line at each batch read
+
+
+def progress_lines(out):
+    return [line for line in out.splitlines() if line.startswith("rows read: ")]
 
 
 @pytest.fixture(scope="module")
@@ -44,7 +51,8 @@ def test_multi_processing_runner_writing_to_a_shared_dir_gives_the_same_data(tmp
     worker processes), and with `shared_dir` the bulk output goes there; same records, and the
     next steps train and serve from it."""
     project = make_project(tmp_path / "mp", train_rows=200, eval_rows=50)
-    project.doit("transform_raw_data")
+    local_run = project.doit("transform_raw_data", env=EVERY_READ)
+    assert progress_lines(local_run.stdout)[-1] == "rows read: analyze train 200; transform eval 50, train 200"
     single = (project.artifacts / "transformed" / "data.digest.json").read_text()
     shared = tmp_path / "shared"
     override = tmp_path / "shared.toml"
@@ -52,9 +60,10 @@ def test_multi_processing_runner_writing_to_a_shared_dir_gives_the_same_data(tmp
     env = {"TFT_BUILD_CONFIG": str(override)}
     done = project.doit(
         "transform_raw_data", "--beam-args=--direct_running_mode=multi_processing --direct_num_workers=2",
-        "train_and_predict_non_embedding_model", env=env,
+        "train_and_predict_non_embedding_model", env={**env, **EVERY_READ},
     )
     assert {"transform_raw_data", "train_and_predict_non_embedding_model"} <= ran(done.stdout)
+    assert progress_lines(done.stdout), "the worker processes say what they read"
     assert (project.artifacts / "transformed" / "data.digest.json").read_text() == single
     local = project.artifacts / "transformed"
     assert not list(local.glob("*.tfrecord")) and (local / "location.json").exists()

@@ -158,7 +158,7 @@ def train_task(cfg: Config, name: str) -> dict[str, Any]:
         "file_dep": [output_files(cfg, layout.TRANSFORMED)["data"]],
         "targets": [cfg.artifact(layout.MODELS, name, layout.MANIFEST)],
         "uptodate": step_checks(cfg, step, [builder], settings),
-        "outputs": [cfg.artifact(layout.MODELS, name)],
+        "outputs": [cfg.artifact(layout.MODELS, name), cfg.artifact(layout.TENSORBOARD, name)],
     }
 
 

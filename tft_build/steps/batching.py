@@ -25,7 +25,7 @@ import numpy as np
 import pyarrow as pa
 
 from tft_build.datacheck import stats
-from tft_build.engine import dotted
+from tft_build.engine import dotted, progress
 from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError
 from tft_build.generic.rowfilter import has_value
@@ -66,6 +66,7 @@ def read_clean_batches(
     second read of the training files skips them silently.
     """
     counters = split_counters(split) if counted else None
+    analyzed = counted and split == "train"  # the read that feeds the analysis (transform.build_pipeline)
     bad = []
 
     def quarantine(line, fields, message):
@@ -76,7 +77,9 @@ def read_clean_batches(
     gatherer = stats.Gatherer(path, cfg.columns) if gather and counted else None
     batches = (
         clean_rows(batch, cfg, row_filter, counters, path, gatherer)
-        for batch in arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header, fill=False)
+        for batch in progress.rows_read(
+            arrowcsv.read_batches(path, cfg.columns, on_bad, cfg.header, fill=False), split, analyzed
+        )
     )
     for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)

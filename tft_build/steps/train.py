@@ -27,7 +27,7 @@ from tft_build.errors import ConfigError, DataError
 from tft_build.generic.models import Feature
 from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import modelio
+from tft_build.steps import modelio, trainlog
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -59,19 +59,20 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
-    fit = model.fit(train, validation_data=validation, epochs=cfg.epochs,
-                    callbacks=[*callbacks(cfg), FiniteLoss(model_name)], verbose=2)
+    with trainlog.tensorboard_logs(cfg, model_name) as tensorboard:  # replaced after the model, on success
+        fit = model.fit(train, validation_data=validation, epochs=cfg.epochs, verbose=0, callbacks=[
+            *callbacks(cfg), FiniteLoss(model_name), trainlog.EpochLines(model_name, cfg.epochs), tensorboard])
 
-    history = {key: [float(v) for v in values] for key, values in fit.history.items()}
-    best = int(np.argmin(history["val_loss"]))
-    metric = f"val_{quality_metric(cfg)}"
-    summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
-               f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, dataset(cfg, "train", spec, False, FIT)),
-               "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
-    with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
-        modelio.save_model(model, staging)
-        modelio.write_history(staging, history, summary, stats)
-        manifest.write_manifest(staging, {"model": model_name, **summary})
+        history = {key: [float(v) for v in values] for key, values in fit.history.items()}
+        best = int(np.argmin(history["val_loss"]))
+        metric = f"val_{quality_metric(cfg)}"
+        summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
+                   f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, dataset(cfg, "train", spec, False, FIT)),
+                   "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
+        with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
+            modelio.save_model(model, staging)
+            modelio.write_history(staging, history, summary, stats)
+            manifest.write_manifest(staging, {"model": model_name, **summary})
     print(f"{model_name}: best epoch {best + 1}, validation {metric[4:]} {summary[metric]:.3f}, "
           f"train {metric[4:]} {summary['train_' + metric[4:]]:.3f} "
           f"({rows[VALIDATION]} of {rows[FIT] + rows[VALIDATION]} training rows held out)")

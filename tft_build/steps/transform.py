@@ -45,7 +45,7 @@ from tfx_bsl.tfxio import tensor_representation_util
 from tft_build import layout
 from tft_build.config.schema import feature_spec
 from tft_build.config.settings import data_files
-from tft_build.engine import dotted
+from tft_build.engine import dotted, progress
 from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
@@ -146,6 +146,7 @@ def run_transform(
     with atomic_dir(out_dir) as staging:
         data = location.new_build_dir(cfg, directory, staging)
         with removed_on_failure(data, staging):
+            progress.restart()
             pipeline = beam.Pipeline(options=beam_options(cfg))
             build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
             result = pipeline.run()
