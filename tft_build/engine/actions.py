@@ -69,7 +69,7 @@ def run_step(step: str, cfg: Config, *args: Any, task: Task, run: str = "") -> T
     changed = snapshot.changed_while_running(before, task)
     if changed:
         return TaskFailed(f"{task.name}: {', '.join(changed)} changed while it ran; run doit again")
-    cache.save()
+    cache.save(before)
     return before.record()
 
 
@@ -128,6 +128,7 @@ class CachedBuild:
 
     def __init__(self, cfg: Config, task: Task, before: snapshot.Snapshot, trace_file: str) -> None:
         self.cfg = cfg
+        self.task_name = task.name
         self.store = buildcache.store_for(cfg)
         declared = (task.meta or {}).get("outputs") or []
         self.outputs = declared + [trace_file] if declared and self.store else []
@@ -146,13 +147,21 @@ class CachedBuild:
             buildcache.give_up(self.store, "restore from", err)
             return False
 
-    def save(self) -> None:
-        """Store the outputs of the run; a cache that cannot be written never fails the build."""
+    def save(self, recorded: snapshot.Snapshot) -> None:
+        """Store the outputs of the run; a cache that cannot be written never fails the build.
+
+        They go under the key of the inputs the run started from and, when the record holds more
+        (the schema file the task seeded, :func:`snapshot.seed`), under the key of ``recorded`` too:
+        a later build that finds that file then finds this build.
+        """
         if not self.outputs:
             return
+        described = buildcache.inputs(self.task_name, recorded, self.roots)
+        keys = {self.key: self.described, buildcache.key_of(described): described}
         try:
             seconds = time.perf_counter() - self.started
-            buildcache.save(self.store, self.key, self.described, self.outputs, self.roots, seconds)
+            for key, inputs in keys.items():
+                buildcache.save(self.store, key, inputs, self.outputs, self.roots, seconds)
             buildcache.bound(self.store, parse_size(self.cfg.cache_max_size))
         except OSError as err:
             buildcache.give_up(self.store, "store the build in", err)
