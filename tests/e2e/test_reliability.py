@@ -287,11 +287,15 @@ def test_clean_refuses_dangerous_artifacts_dirs(project, tmp_path):
 
 
 def test_two_cold_builds_are_identical(tmp_path):
+    """Bit for bit, one in the doit process (``-n 0``) and one with the training and the reference
+    model side by side in two workers (``-n 2``)."""
     outputs = []
-    for name in ("one", "two"):
+    for name, jobs in (("one", "0"), ("two", "2")):
         other = make_project(tmp_path / name, train_rows=300, eval_rows=80)
-        other.doit("train_and_predict_non_embedding_model")
+        other.doit("-n", jobs, "train_and_predict_non_embedding_model")
         outputs.append((
+            tree_hashes(other.artifacts / "models" / "non_embedding"),
+            tree_hashes(other.artifacts / "serving" / "non_embedding"),
             (other.artifacts / "transformed" / "data.digest.json").read_text(),
             (other.artifacts / "transformed" / "transform_fn.digest.json").read_text(),
             (other.artifacts / "predictions" / "non_embedding.csv").read_text(),

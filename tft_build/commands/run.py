@@ -7,7 +7,9 @@ run with a one-line message; doit saves the state of the tasks that finished
 before it. A task's files are saved as its snapshot saw them
 (:func:`tft_build.engine.snapshot.recording`). ``-q`` turns the steps'
 progress lines off (:mod:`tft_build.engine.progress`): only their summaries
-and the timing table are left.
+and the timing table are left. Independent tasks run side by side in worker
+processes (``-n``, by default one per core: :mod:`tft_build.engine.parallel`);
+``-n 0`` runs them one after the other in the ``doit`` process.
 
 The ``_execute`` signature repeats doit 0.37's (doit calls it by name).
 """
@@ -17,7 +19,7 @@ import sys
 from doit.cmd_run import Run
 
 from tft_build.commands.base import NO_WAIT, locked
-from tft_build.engine import interrupt, progress, snapshot
+from tft_build.engine import interrupt, parallel, progress, snapshot
 from tft_build.engine.pipeline import project_config
 from tft_build.errors import TftBuildError
 
@@ -43,8 +45,10 @@ class LockedRun(Run):
         cfg = project_config(self.task_list)
         if cfg is not None:
             self.dep_manager = snapshot.recording(self.dep_manager)
+            if not parallel.forking_is_safe():
+                num_process = 0
         try:
-            with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet):
+            with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet), parallel.warm_workers():
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,
