@@ -17,6 +17,7 @@ measured by the same functions (:func:`regression_errors`, :func:`accuracy`, :fu
 which also measure each slice of the columns the ``slices`` setting names (:mod:`tft_build.steps.slicing`).
 """
 
+import contextlib
 import csv
 import io
 import json
@@ -62,11 +63,12 @@ class ServingModule(tf.Module):
         self._model_inputs = sorted(model.input_names)
         example_spec = tf.TensorSpec([None], tf.string, name="examples")
         raw_signature = {name: tf.TensorSpec([None], f.dtype, name=name) for name, f in raw_spec.items()}
+        self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
+        # Parsed examples go through serve_raw's graph: the transform and the model are traced once.
         self.serve_examples = tf.function(
-            lambda examples: self.predict(tf.io.parse_example(examples, raw_spec)),
+            lambda examples: self.serve_raw(tf.io.parse_example(examples, raw_spec)),
             input_signature=[example_spec],
         )
-        self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
 
     def predict(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
@@ -92,7 +94,7 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     raw_spec = serving_spec(cfg)
     stats = modelio.trained_label_stats(cfg, model_name)
     module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
-    with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
+    with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging, without_layer_traces():
         tf.saved_model.save(
             module,
             str(staging),
@@ -122,6 +124,16 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     if slices:
         print(slicing.slices_table(metrics["slices"], metrics_file))
     return metrics
+
+
+def without_layer_traces() -> contextlib.AbstractContextManager:
+    """While saving: no traces of each Keras layer's call (tf_keras' ``save_traces=False``, as
+    ``model.save`` takes it), which only Keras' own loader would use. The served model is loaded
+    by its two signatures, which are saved all the same; the layers' traces were about a
+    quarter of the serving step."""
+    from tf_keras.src.saving.legacy.saved_model import utils  # tf_keras has no public switch for this
+
+    return utils.keras_option_scope(save_traces=False)
 
 
 @traced
