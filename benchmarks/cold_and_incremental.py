@@ -114,7 +114,10 @@ def main():
                 rows.append(row)
                 if variant["name"] not in best or row["seconds"] < best[variant["name"]][0]:
                     best[variant["name"]] = (row["seconds"], last_run_tasks(project))
-            identical.append(output_digests(projects["sequential"][0]) == output_digests(projects["parallel"][0]))
+            one, other = (output_digests(projects[name][0]) for name in ("sequential", "parallel"))
+            identical.append(one == other)
+            if one != other:
+                print("differ:", ", ".join(sorted(k for k in one.keys() | other.keys() if one.get(k) != other.get(k))))
     print(tabulate(rows, headers="keys", floatfmt=".2f"))
     tasks = sorted({task for _, per_task in best.values() for task in per_task})
     table = [[task, *(best[v["name"]][1].get(task) for v in variants)] for task in tasks]

@@ -8,6 +8,9 @@ from support import make_project
 
 # No test reads or fills the user's build cache; projects get their own (Project.cache).
 os.environ["XDG_CACHE_HOME"] = tempfile.mkdtemp(prefix="tft_build-tests-cache-")
+# No warm workers (tft_build.engine.warm) but in the tests of them: each project's would stay for minutes,
+# about a GB each, and the suite makes dozens of projects.
+os.environ["TFT_BUILD_WARM"] = "0"
 
 
 @pytest.fixture(scope="session")

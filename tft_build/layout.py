@@ -10,6 +10,7 @@ under the project's artifacts dir.
 STATE_FILE = ".doit-state.sqlite3"
 LOCK_FILE = ".tft_build.lock"
 CODE_CACHE = ".tft_build-code.json"  # fingerprints of unchanged source files
+WARM_DIR = ".tft_build-warm"  # the warm workers' slot locks and logs (tft_build.engine.warm)
 HIDDEN_PREFIXES = (".doit-state", ".tft_build")  # what else may sit at the top of the artifacts dir
 
 # The step dirs of the Beam steps, and what each leaves for its consumers.

@@ -19,7 +19,7 @@ import sys
 from doit.cmd_run import Run
 
 from tft_build.commands.base import NO_WAIT, locked
-from tft_build.engine import interrupt, parallel, progress, snapshot
+from tft_build.engine import interrupt, parallel, progress, snapshot, warm
 from tft_build.engine.pipeline import project_config
 from tft_build.errors import TftBuildError
 
@@ -48,7 +48,8 @@ class LockedRun(Run):
             if not parallel.forking_is_safe():
                 num_process = 0
         try:
-            with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet), parallel.warm_workers():
+            with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet), \
+                    parallel.workers(prefetch=cfg is None or not warm.enabled(cfg)):
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,

@@ -106,6 +106,9 @@ class Config:
     # and machines; None: $XDG_CACHE_HOME/tft_build; "": no cache.
     cache_dir: str | None = None
     cache_max_size: str = "5GB"  # least recently used builds go past this
+    # Minutes a warm worker (tft_build.engine.warm: TensorFlow, TFT and Beam loaded, ready for the steps of the
+    # next doit) waits for a step before it exits; 0: none, each doit loads them again.
+    warm_minutes: float = 10.0
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
     origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
 
@@ -155,7 +158,7 @@ SCALAR_TYPES = {
     "validation_fraction": float,
     "slice_fn": str, "slice_buckets": int,
     "preprocessing_fn": str, "row_filter": str, "on_bad_rows": str, "objective": str,
-    "statistics": bool, "fail_on_anomalies": bool,
+    "statistics": bool, "fail_on_anomalies": bool, "warm_minutes": float,
 }
 
 
@@ -259,7 +262,7 @@ def _parse_table(table, path):
         elif key in PLUGIN_KEYS:
             values[key] = former.current_path(_typed(value, str, where))
         else:
-            values[key] = _typed(value, SCALAR_TYPES[key], where, positive=key != "seed")
+            values[key] = _typed(value, SCALAR_TYPES[key], where, positive=key not in ("seed", "warm_minutes"))
     if "artifacts_dir" in values:
         values["artifacts_dir"] = Path(values["artifacts_dir"])
     return values

@@ -23,6 +23,8 @@ from typing import TextIO
 from tft_build import layout
 from tft_build.errors import TftBuildError
 
+_held: int | None = None  # the descriptor of the lock this process holds
+
 
 class LockBusy(TftBuildError):
     """Another process holds the project's lock and we were told not to wait."""
@@ -52,12 +54,21 @@ def project_lock(artifacts_dir: str | Path, wait: bool = True, out: TextIO | Non
             out.write("tft_build: the lock is free; going on\n")
         os.ftruncate(fd, 0)
         os.pwrite(fd, json.dumps(me()).encode(), 0)
+        global _held
+        _held = fd
         try:
             yield
         finally:
+            _held = None
             os.ftruncate(fd, 0)  # nobody holds it now
     finally:
         os.close(fd)  # closing the descriptor releases the lock
+
+
+def project_lock_descriptor() -> int | None:
+    """The descriptor of the lock this process holds, or None: a warm worker given a copy keeps
+    the lock held while it runs a step (:mod:`tft_build.engine.warm`), even if this process dies."""
+    return _held
 
 
 def lock_path(artifacts_dir: str | Path) -> Path:

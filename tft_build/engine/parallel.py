@@ -63,13 +63,15 @@ def forking_is_safe() -> bool:
 
 
 @contextlib.contextmanager
-def warm_workers() -> Iterator[None]:
-    """Within the block, doit's ``run`` uses :class:`WarmRunner` for ``-P process``.
+def workers(prefetch: bool) -> Iterator[None]:
+    """Within the block, doit's ``run`` uses :class:`WarmRunner` for ``-P process``; with ``prefetch``,
+    its waiting workers import the step libraries (not when the steps run in warm workers,
+    :mod:`tft_build.engine.warm`).
 
     doit's ``Run._execute`` picks its runner class from its module's globals; it is swapped
     for the block only.
     """
-    previous = cmd_run.MRunner
+    previous, WarmRunner.prefetch = cmd_run.MRunner, prefetch
     cmd_run.MRunner = WarmRunner
     try:
         yield
@@ -78,8 +80,10 @@ def warm_workers() -> Iterator[None]:
 
 
 class WarmRunner(MRunner):
-    """doit's multi-process runner, whose waiting workers import the step libraries and whose
-    workers are watched by the ``doit`` process (see the module's docstring)."""
+    """doit's multi-process runner, whose waiting workers import the step libraries (with ``prefetch``)
+    and whose workers are watched by the ``doit`` process (see the module's docstring)."""
+
+    prefetch = True
 
     def _run_start_processes(self, job_q, result_q):
         self._workers = super()._run_start_processes(job_q, result_q)
@@ -113,7 +117,7 @@ class WarmRunner(MRunner):
                              "in staging and removed by the next run: run doit again (doit -n 0 runs in one process)")
 
     def execute_task_subprocess(self, job_q, result_q, reporter_class):
-        super().execute_task_subprocess(WarmingQueue(job_q), result_q, reporter_class)
+        super().execute_task_subprocess(WarmingQueue(job_q) if self.prefetch else job_q, result_q, reporter_class)
 
 
 class WatchedQueue:
@@ -173,7 +177,7 @@ def import_step_libraries() -> None:
     """Import what the steps import first, their start-up chatter hidden as in a step."""
     import importlib
 
-    from tft_build.engine.actions import quiet_native_stderr
+    from tft_build.engine.stepcall import quiet_native_stderr
 
     with quiet_native_stderr():
         for name in STEP_LIBRARIES:

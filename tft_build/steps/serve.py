@@ -87,6 +87,7 @@ class ServingModule(tf.Module):
 @traced
 def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float | None]:
     """Export ``model_name`` on raw features, predict the eval rows, write metrics (overall and per slice)."""
+    keras.backend.clear_session()  # the layers' names count from zero, whatever this process built before
     rows = eval_rows(cfg)
     clean = np.array([keep for _, keep in rows], bool)
     slices = slicing.slice_columns(cfg, slicing.eval_columns(cfg, [row for row, keep in rows if keep]))

@@ -44,6 +44,9 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     features = model_features(tft_output, cfg.label)
     builder = dotted.resolve(cfg, f"models.{model_name}")
+    # Layer names (dense_3) count up within a process: a fresh count, so that the saved model's bytes do not
+    # depend on what this process built before (the doit process, a worker, a warm worker).
+    keras.backend.clear_session()
     keras.utils.set_random_seed(cfg.seed)
     tf.config.experimental.enable_op_determinism()
 
