@@ -108,6 +108,11 @@ def log_lines(project):
     return [line for log in logs for line in log.read_text().splitlines()]
 
 
+def interrupted_steps(project):
+    """How many trainings of the non-embedding model the warm workers' logs say were interrupted."""
+    return sum("train_non_embedding_model" in line and "interrupted; exiting" in line for line in log_lines(project))
+
+
 def test_ctrl_c_stops_the_step_in_the_warm_worker_and_one_build_runs_at_a_time(project):
     models = tree_hashes(project.artifacts / "models")
     process = start_long_training(project, "-n", "0")
@@ -117,7 +122,7 @@ def test_ctrl_c_stops_the_step_in_the_warm_worker_and_one_build_runs_at_a_time(p
     out, err = finish(process)
     assert process.returncode == 130, out + err
     assert "interrupted" in err and "Traceback" not in err
-    assert any("train_non_embedding_model" in line and "interrupted; exiting" in line for line in log_lines(project))
+    assert interrupted_steps(project) == 1
     assert tree_hashes(project.artifacts / "models") == models
     assert leftovers(project.artifacts) == []
 
@@ -144,11 +149,11 @@ def test_a_killed_doit_stops_its_step_in_the_warm_worker(project):
     """Nothing is left running that the next build could meet: the worker, which holds a copy of the
     lock meanwhile, stops the step as Ctrl-C would, removes its staging and exits."""
     models = tree_hashes(project.artifacts / "models")
+    stopped = interrupted_steps(project)
     process = start_long_training(project, "-n", "0")
     process.send_signal(signal.SIGKILL)
     process.wait()
-    assert wait_for(lambda: any("train_non_embedding_model" in line and "interrupted; exiting" in line
-                                for line in log_lines(project)[-3:]), 60), log_lines(project)
+    assert wait_for(lambda: interrupted_steps(project) == stopped + 1, 60), log_lines(project)
     assert leftovers(project.artifacts) == []
     assert ran(project.doit("-n", "0", "train_non_embedding_model").stdout) == {"train_non_embedding_model"}
     assert tree_hashes(project.artifacts / "models") == models
