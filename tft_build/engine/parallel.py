@@ -41,6 +41,7 @@ from tft_build.errors import TftBuildError
 # What the steps import first; a waiting worker imports them ahead (the steps' own imports then find them).
 STEP_LIBRARIES = ("tensorflow", "tensorflow_transform", "apache_beam", "tf_keras")
 WATCH_SECONDS = 0.5  # how often the doit process looks for a dead worker while it waits for a result
+PR_SET_PDEATHSIG = 1  # prctl(2): the signal a process gets when its parent dies
 STOP_SECONDS = 20.0  # how long a stopped run waits for a worker to clean up before it kills it
 
 
@@ -117,6 +118,7 @@ class WarmRunner(MRunner):
                              "in staging and removed by the next run: run doit again (doit -n 0 runs in one process)")
 
     def execute_task_subprocess(self, job_q, result_q, reporter_class):
+        die_with_parent(self._parent)
         super().execute_task_subprocess(WarmingQueue(job_q) if self.prefetch else job_q, result_q, reporter_class)
 
 
@@ -160,6 +162,17 @@ class WarmingQueue:
             self.warm = True
             import_step_libraries()
         return job
+
+
+def die_with_parent(parent: int) -> None:
+    """In a worker: be killed when the ``doit`` process dies (SIGKILL), instead of waiting for jobs
+    forever with the project's lock, which it inherited, held."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(PR_SET_PDEATHSIG, signal.SIGKILL)
+    if os.getppid() != parent:  # it died before the above
+        os._exit(1)
 
 
 def stop(worker: Any) -> None:
