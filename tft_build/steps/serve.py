@@ -17,7 +17,6 @@ measured by the same functions (:func:`regression_errors`, :func:`accuracy`, :fu
 which also measure each slice of the columns the ``slices`` setting names (:mod:`tft_build.steps.slicing`).
 """
 
-import contextlib
 import csv
 import io
 import json
@@ -95,7 +94,7 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     raw_spec = serving_spec(cfg)
     stats = modelio.trained_label_stats(cfg, model_name)
     module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
-    with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging, without_layer_traces():
+    with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
         tf.saved_model.save(
             module,
             str(staging),
@@ -125,16 +124,6 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     if slices:
         print(slicing.slices_table(metrics["slices"], metrics_file))
     return metrics
-
-
-def without_layer_traces() -> contextlib.AbstractContextManager:
-    """While saving: no traces of each Keras layer's call (tf_keras' ``save_traces=False``, as
-    ``model.save`` takes it), which only Keras' own loader would use. The served model is loaded
-    by its two signatures, which are saved all the same; the layers' traces were about a
-    quarter of the serving step."""
-    from tf_keras.src.saving.legacy.saved_model import utils  # tf_keras has no public switch for this
-
-    return utils.keras_option_scope(save_traces=False)
 
 
 @traced
