@@ -34,7 +34,6 @@ if TYPE_CHECKING:
 
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 FIT, VALIDATION = "train", "validation"  # the two parts of the training rows
-BATCHES_PER_CALL = 50  # training steps per call of Keras' step function (batches_per_call)
 HASH_BUCKETS = 10_000  # a row is held out when its place hashes into the first validation_fraction of these
 
 
@@ -55,19 +54,14 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     # the eval data is read only by the serving step, to measure.
     train = dataset(cfg, "train", spec, shuffle=True, part=FIT)
     validation = dataset(cfg, "train", spec, shuffle=False, part=VALIDATION)
-    counted = {part: count_batches_and_rows(ds) for part, ds in ((FIT, train), (VALIDATION, validation))}
-    rows = {part: rows for part, (_, rows) in counted.items()}
+    rows = {part: count_rows(ds) for part, ds in ((FIT, train), (VALIDATION, validation))}
     if not rows[VALIDATION] or not rows[FIT]:
         raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
                         f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
-    # Known sizes, so that Keras may run many batches per call (steps_per_execution).
-    train, validation = (ds.apply(tf.data.experimental.assert_cardinality(counted[part][0]))
-                         for part, ds in ((FIT, train), (VALIDATION, validation)))
     stats = label_stats(train, cfg, tft_output)
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
-    batches_per_call(model)
     with trainlog.tensorboard_logs(cfg, model_name) as tensorboard:  # replaced after the model, on success
         fit = model.fit(train, validation_data=validation, epochs=cfg.epochs, verbose=0, callbacks=[
             *callbacks(cfg), FiniteLoss(model_name), trainlog.EpochLines(model_name, cfg.epochs), tensorboard])
@@ -75,9 +69,8 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
         best = int(np.argmin(history["val_loss"]))
         metric = f"val_{quality_metric(cfg)}"
-        fitted = dataset(cfg, "train", spec, False, FIT).apply(tf.data.experimental.assert_cardinality(counted[FIT][0]))
         summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
-                   f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, fitted),
+                   f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, dataset(cfg, "train", spec, False, FIT)),
                    "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
         with atomic_dir(cfg.artifact(layout.MODELS, model_name)) as staging:
             modelio.save_model(model, staging)
@@ -215,24 +208,9 @@ def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
     return bucket < round(fraction * HASH_BUCKETS)
 
 
-def count_batches_and_rows(ds: tf.data.Dataset) -> tuple[int, int]:
-    """The batches and rows of a batched dataset (each batch's labels counted), in one pass."""
-    batches, rows = ds.reduce((np.int64(0), np.int64(0)), lambda counts, batch: (
-        counts[0] + 1, counts[1] + tf.cast(tf.shape(batch[1])[0], tf.int64)))
-    return int(batches), int(rows)
-
-
-def batches_per_call(model: keras.Model) -> None:
-    """Let Keras run BATCHES_PER_CALL training steps per call of its step function, unless the builder
-    chose a number (``compile(steps_per_execution=...)``).
-
-    A step of these small networks costs less than Keras' Python work around it, which a call of many
-    steps pays once: the same updates in the same order, about 1.4x faster on the taxi models. The
-    callbacks then see every BATCHES_PER_CALL-th batch: the loss check, Ctrl-C and the progress bar
-    come that much later, still well within a second.
-    """
-    if int(model._steps_per_execution.numpy()) == 1:  # tf_keras keeps it there; compile() has no setter
-        model._configure_steps_per_execution(BATCHES_PER_CALL)
+def count_rows(ds: tf.data.Dataset) -> int:
+    """The rows of a batched dataset, each batch's label counted."""
+    return int(ds.reduce(np.int64(0), lambda total, batch: total + tf.cast(tf.shape(batch[1])[0], tf.int64)))
 
 
 def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str, tf.Tensor], tf.Tensor]:
