@@ -15,6 +15,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -239,3 +240,13 @@ def tree_hashes(root):
 def leftovers(artifacts):
     """Staging or Beam temp dirs that a failed or killed run left behind."""
     return [p for p in artifacts.rglob("*") if ".tmp-" in p.name or ".old-" in p.name or "beam-temp" in p.name]
+
+
+def wait_for(predicate, timeout=120, step=0.01):
+    """Whether ``predicate()`` became true within ``timeout`` seconds, asked every ``step``."""
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if predicate():
+            return True
+        time.sleep(step)
+    return False

@@ -1,8 +1,8 @@
 """Tasks side by side in worker processes: a killed worker and Ctrl-C leave nothing half-written.
 
 (The parallel build's outputs equal a sequential one's: test_reliability's two cold
-builds, one with ``-n 0`` and one with ``-n 2``. One build at a time: its lock tests,
-which run with the default workers.)
+builds, one with ``-n 0`` and one with ``-n 2``. One build at a time: test_warm's lock
+test, with ``-n 0``; the lock is the doit process's, whatever ``-n``.)
 """
 
 import os

@@ -13,7 +13,7 @@ import time
 from pathlib import Path
 
 import pytest
-from support import NO_CACHE, leftovers, make_project, ran, tree_hashes
+from support import NO_CACHE, leftovers, make_project, ran, tree_hashes, wait_for
 
 from tft_build.engine.lock import lock_path
 
@@ -155,14 +155,6 @@ def test_skip_policy_quarantines_bad_rows(project, restore, tmp_path):
     failed = project.doit("transform_raw_data", check=False, env=env)
     assert failed.returncode != 0 and "all 2 rows are malformed" in failed.stdout
 
-
-def wait_for(predicate, timeout=120):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.01)
-    return False
 
 
 def staging_has(project, pattern):

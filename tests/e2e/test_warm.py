@@ -4,11 +4,10 @@ leave nothing half-written and nothing running; the lock still allows one build 
 import os
 import re
 import signal
-import time
 from pathlib import Path
 
 import pytest
-from support import NO_CACHE, leftovers, make_project, ran, tree_hashes
+from support import NO_CACHE, leftovers, make_project, ran, tree_hashes, wait_for
 
 WARM = {**NO_CACHE, "TFT_BUILD_WARM": "1"}
 COLD = {**NO_CACHE, "TFT_BUILD_WARM": "0"}
@@ -40,14 +39,6 @@ def stop_workers(project):
     for pid in workers_of(project):
         os.kill(pid, signal.SIGKILL)
 
-
-def wait_for(predicate, timeout=240):
-    deadline = time.time() + timeout
-    while time.time() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.1)
-    return False
 
 
 @pytest.fixture(scope="module")
@@ -91,7 +82,7 @@ def start_long_training(project, *args):
     project.doit("forget", "train_non_embedding_model")
     process = project.start(*args, "train_non_embedding_model", env={"TFT_BUILD_CONFIG": str(project.long)})
     staging = project.artifacts / "tensorboard"
-    assert wait_for(lambda: any(staging.glob(".non_embedding.tmp-*/validation"))), "the training never started"
+    assert wait_for(lambda: any(staging.glob(".non_embedding.tmp-*/validation")), 240), "the training never started"
     return process
 
 
@@ -133,7 +124,7 @@ def test_a_killed_warm_worker_is_replaced_by_the_task_process(project):
     project.doit("forget", "train_non_embedding_model")
     process = project.start("-n", "0", "train_non_embedding_model")
     staging = project.artifacts / "tensorboard"
-    assert wait_for(lambda: any(staging.glob(".non_embedding.tmp-*/validation")))
+    assert wait_for(lambda: any(staging.glob(".non_embedding.tmp-*/validation")), 240)
     for pid in workers_of(project):
         os.kill(pid, signal.SIGKILL)
     out, err = finish(process)

@@ -12,12 +12,6 @@ from doit.runner import JobHold
 from tft_build.engine import parallel
 
 
-@pytest.mark.parametrize(("cores", "models", "jobs"), [(1, 2, 0), (2, 2, 2), (8, 2, 3), (8, 1, 2), (2, 0, 0)])
-def test_default_jobs_is_one_per_core_up_to_the_tasks_that_can_run_at_once(monkeypatch, cores, models, jobs):
-    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(cores)))
-    assert parallel.default_jobs(models) == jobs
-
-
 def test_forking_is_unsafe_once_tensorflow_is_loaded(monkeypatch):
     monkeypatch.delitem(sys.modules, "tensorflow", raising=False)
     assert parallel.forking_is_safe()
