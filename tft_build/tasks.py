@@ -14,7 +14,7 @@ from doit.exceptions import InvalidDodoFile
 
 from tft_build import layout
 from tft_build.config.settings import Config, load_config
-from tft_build.engine import dotted, pipeline, portable, sourceguard
+from tft_build.engine import dotted, parallel, pipeline, portable, sourceguard
 from tft_build.engine.actions import clean_outputs
 from tft_build.engine.filestate import StatDigestChecker
 from tft_build.engine.safety import check_artifacts_dir, make_artifacts_dir
@@ -42,6 +42,7 @@ def load_tasks(project_dir: str | Path = ".") -> tuple[dict[str, Any], dict[str,
         "check_file_uptodate": StatDigestChecker,
         "codec_cls": portable.codec_for(portable.roots(cfg)),  # a moved project keeps its record
         "verbosity": 2,
+        "num_process": parallel.default_jobs(len(cfg.models)),  # independent tasks side by side
         "cleanall": True,  # `doit clean` empties the artifacts, not only the defaults'
         "reporter": reporter.reporter_for(cfg, run),
     }

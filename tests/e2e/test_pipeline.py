@@ -337,7 +337,10 @@ def test_rerun_table_slice_buckets(built):
 
 
 def test_a_module_edited_while_an_earlier_task_runs_is_imported_anew(built, tmp_path):
-    """Case 3: both trainings import my_models; an edit during the first reaches the second."""
+    """Case 3: both trainings import my_models; an edit during the first reaches the second.
+
+    One after the other (``-n 0``), in one process: side by side, the second would already be running
+    the old code, and fail as the matrix's "edit while it runs" cells show (tests/e2e/matrix.py)."""
     built.doit("forget", "train_non_embedding_model", "train_embedding_model")
     proof = tmp_path / "the new build_embedding_model ran"
     old = 'my_hook.reached("build_embedding_model")'
@@ -345,7 +348,7 @@ def test_a_module_edited_while_an_earlier_task_runs_is_imported_anew(built, tmp_
         "point": "build_non_embedding_model", "path": str(built.root / "my_models.py"), "old": old,
         "new": f"{old}\n    open({str(proof)!r}, 'w').close()", "marker": str(tmp_path / "edited"),
     }
-    done = built.doit("train_non_embedding_model", "train_embedding_model",
+    done = built.doit("-n", "0", "train_non_embedding_model", "train_embedding_model",
                       env={"TFT_TEST_EDIT": json.dumps(edit), **NO_CACHE})
     assert ran(done.stdout) == {"train_non_embedding_model", "train_embedding_model"}
     assert proof.exists(), "train_embedding_model ran the my_models imported before the edit"

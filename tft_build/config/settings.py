@@ -107,8 +107,8 @@ class Config:
     cache_dir: str | None = None
     cache_max_size: str = "5GB"  # least recently used builds go past this
     # Minutes a warm worker (tft_build.engine.warm: TensorFlow, TFT and Beam loaded, ready for the steps of the
-    # next doit) waits for a step before it exits; 0 (for now the default): none, each doit loads them again.
-    warm_minutes: float = 0.0
+    # next doit) waits for a step before it exits; 0: none, each doit loads them again.
+    warm_minutes: float = 10.0
     config_files: tuple[str, ...] = ()  # the files these settings came from (not a setting)
     origins: tuple[tuple[str, str], ...] = ()  # (setting, file that set it last) (not a setting)
 

@@ -49,6 +49,14 @@ class WorkerDied(TftBuildError):
     """A worker process ended without reporting the task it ran."""
 
 
+def default_jobs(models: int) -> int:
+    """Workers for a run without ``-n``: one per core, at most as many as the tasks that can run at once
+    (each model's training and the reference model's); 0, one process, on one core."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+    jobs = min(cores, models + 1)
+    return jobs if jobs > 1 else 0
+
+
 def forking_is_safe() -> bool:
     """Whether this process may fork workers: not once TensorFlow is loaded here (doit called
     from a process that imported it, a notebook or a test session, runs the tasks in-process)."""
