@@ -149,7 +149,7 @@ def edit_while_running(project, relative, reader, point, must_run, script):
     """Forget ``reader`` (its first build, as after a failure), edit ``relative`` when its step reaches ``point``."""
     project.doit("forget", reader)
     old, new = next_edit(project, relative)
-    marker = project.root.parent / f"edited-{project.cells}"
+    marker = project.root.parent / f"{project.root.name}-edited-{project.cells}"  # the dir holds other projects
     edit = {"point": point, "path": str(project.root / relative), "old": old, "new": new, "marker": str(marker)}
     first = project.doit(check=False, env={"TFT_TEST_EDIT": json.dumps(edit)}, script=script)
     assert marker.exists(), "the step never reached the point of the edit"

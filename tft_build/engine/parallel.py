@@ -13,6 +13,9 @@ loads its own. What tft_build adds to doit's runner (:class:`WarmRunner`):
 - the ``doit`` process watches its workers: one that dies (killed, out of
   memory) fails the run in one line naming the tasks that were running,
   where doit's own runner would wait for it forever;
+- workers write their output a line at a time and the ``doit`` process
+  flushes each of its lines, so that side by side no ``.  task`` line lands
+  inside a line a task printed;
 - a run that stops (Ctrl-C, a dead worker) stops its workers as Ctrl-C does,
   so that each removes its staging, and kills only one that has not stopped
   after :data:`STOP_SECONDS` (doit's runner kills them at once).
@@ -119,6 +122,8 @@ class WarmRunner(MRunner):
 
     def execute_task_subprocess(self, job_q, result_q, reporter_class):
         die_with_parent(self._parent)
+        # Whole lines: a line written in pieces would let the doit process's ".  task" land inside it.
+        sys.stdout.reconfigure(line_buffering=True)
         super().execute_task_subprocess(WarmingQueue(job_q) if self.prefetch else job_q, result_q, reporter_class)
 
 

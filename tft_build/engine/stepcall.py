@@ -109,9 +109,11 @@ def quiet_native_stderr() -> Iterator[None]:
 
 
 def _quiet_python_logging():
-    """Errors only from absl; none from Beam, whose failures come back as exceptions."""
+    """Errors only from absl and TensorFlow (Keras's warnings of slow callbacks on tiny batches are
+    noise); none from Beam, whose failures come back as exceptions."""
     import absl.logging  # installed with TensorFlow; imported only once it is
 
     logging.getLogger("apache_beam").setLevel(logging.CRITICAL)
+    logging.getLogger("tensorflow").setLevel(logging.ERROR)
     absl.logging.set_verbosity(absl.logging.ERROR)
     absl.logging.get_absl_handler().python_handler.stream = sys.__stderr__

@@ -221,6 +221,7 @@ def serve(name: str, idle_seconds: float) -> None:
         return
     listener.listen(1)
     log = os.fdopen(os.dup(1), "w", buffering=1)  # the worker's log: fd 1 is the task's while a step runs
+    sys.stdout.reconfigure(line_buffering=True)  # a step's lines reach the task's output whole, as they come
     log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: listening\n")
     from tft_build.engine.parallel import import_step_libraries
 
@@ -235,19 +236,25 @@ def serve(name: str, idle_seconds: float) -> None:
         with conn:
             conn.settimeout(None)
             try:
-                go_on, said = serve_one(conn)
+                go_on, said, answer = serve_one(conn)
+                # The log, then the answer: a task process that has its answer finds the log written
+                # (and the project's lock, which the step held, closed here).
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {said}\n")
+                if answer is not None:
+                    send(conn, answer)
             except (OSError, EOFError, pickle.PickleError) as err:  # the task's process went away
-                go_on, said = False, f"the connection failed ({err}); exiting"
-        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {said}\n")
+                go_on = False
+                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
+                          f"the connection failed ({err}); exiting\n")
         if not go_on:
             return
 
 
-def serve_one(conn: socket.socket) -> tuple[bool, str]:
-    """Run the step one connection asks for, and answer; whether to go on serving, and what happened."""
+def serve_one(conn: socket.socket) -> tuple[bool, str, dict[str, Any] | None]:
+    """Run the step one connection asks for; whether to go on serving, what happened, and the answer."""
     pid, uid, _ = _CREDENTIALS.unpack(conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size))
     if uid != os.getuid():
-        return True, f"refused pid {pid} of user {uid}"
+        return True, f"refused pid {pid} of user {uid}", None
     header, fds, _, _ = socket.recv_fds(conn, _HEADER.size, 3)
     (size,) = _HEADER.unpack(header + exactly(conn, _HEADER.size - len(header)))
     request = pickle.loads(exactly(conn, size))
@@ -255,20 +262,18 @@ def serve_one(conn: socket.socket) -> tuple[bool, str]:
     with as_the_task(request, fds):
         stale = sourceguard.refresh(request["modules"]) or engine_changed()
         if stale:
-            send(conn, {"status": "stale", "failure": None})
-            return False, f"{task}: {', '.join(stale)} changed since this worker imported it; exiting"
+            said = f"{task}: {', '.join(stale)} changed since this worker imported it; exiting"
+            return False, said, {"status": "stale", "failure": None}
         try:
             with stopped_if_gone(conn), interrupt.remembered():
                 failure = call(request)
         except KeyboardInterrupt:
-            with contextlib.suppress(OSError):
-                send(conn, {"status": "interrupted", "failure": f"{request['task']}: interrupted"})
-            return False, f"{task}: interrupted; exiting"
+            return False, f"{task}: interrupted; exiting", {"status": "interrupted",
+                                                            "failure": f"{request['task']}: interrupted"}
     imported = sourceguard.mismatched(request["modules"])
     if imported and not failure:
         failure = f"{request['task']}: module {imported[0]} changed while it ran; run doit again"
-    send(conn, {"status": "ran", "failure": failure})
-    return True, f"{task}: {failure or 'done'}"
+    return True, f"{task}: {failure or 'done'}", {"status": "ran", "failure": failure}
 
 
 def call(request: dict[str, Any]) -> str | None:

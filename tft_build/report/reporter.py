@@ -45,6 +45,12 @@ class RunReporter(ConsoleReporter):
     def initialize(self, tasks: Mapping[str, Task], selected_tasks: Sequence[str]) -> None:
         self.tasks = tasks
 
+    def write(self, text: str) -> None:
+        """doit's, flushed: with tasks side by side, workers write to the same output, and a line
+        kept in this process's buffer would come out after what the task printed."""
+        super().write(text)
+        self.outstream.flush()
+
     def execute_task(self, task: Task) -> None:
         super().execute_task(task)
         self.started[task.name] = time.perf_counter()
