@@ -52,3 +52,24 @@ def test_calls_table_orders_by_start():
     lines = timings.calls_table(traces).splitlines()
     assert lines[0].split() == ["task", "caller", "called", "elapsed_time"]
     assert lines[2].split() == ["t", "t", "early", "1.250"]
+
+
+def test_each_reporter_line_is_flushed_as_it_is_written():
+    """Side by side, workers write to the same output: a `.  task` line left in the doit process's
+    buffer would come out after what the task printed, or inside one of its lines."""
+    import io
+
+    from doit.task import Task
+
+    from tft_build.report.reporter import RunReporter
+
+    class Pipe(io.StringIO):
+        flushed = ""
+
+        def flush(self):
+            self.flushed = self.getvalue()
+
+    out = Pipe()
+    reporter = RunReporter(out, {})
+    reporter.execute_task(Task("train_m_model", ["true"]))
+    assert out.flushed == ".  train_m_model\n"

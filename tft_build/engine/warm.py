@@ -221,8 +221,12 @@ def serve(name: str, idle_seconds: float) -> None:
         return
     listener.listen(1)
     log = os.fdopen(os.dup(1), "w", buffering=1)  # the worker's log: fd 1 is the task's while a step runs
+
+    def note(text: str) -> None:
+        log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {text}\n")
+
     sys.stdout.reconfigure(line_buffering=True)  # a step's lines reach the task's output whole, as they come
-    log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: listening\n")
+    note("listening")
     from tft_build.engine.parallel import import_step_libraries
 
     import_step_libraries()
@@ -231,7 +235,7 @@ def serve(name: str, idle_seconds: float) -> None:
         try:
             conn, _ = listener.accept()
         except TimeoutError:
-            log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: idle, exiting\n")
+            note("idle, exiting")
             return
         with conn:
             conn.settimeout(None)
@@ -239,13 +243,12 @@ def serve(name: str, idle_seconds: float) -> None:
                 go_on, said, answer = serve_one(conn)
                 # The log, then the answer: a task process that has its answer finds the log written
                 # (and the project's lock, which the step held, closed here).
-                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: {said}\n")
+                note(said)
                 if answer is not None:
                     send(conn, answer)
             except (OSError, EOFError, pickle.PickleError) as err:  # the task's process went away
                 go_on = False
-                log.write(f"{time.strftime('%Y-%m-%d %H:%M:%S')} pid {os.getpid()}: "
-                          f"the connection failed ({err}); exiting\n")
+                note(f"the connection failed ({err}); exiting")
         if not go_on:
             return
 
