@@ -9,8 +9,9 @@ the machine's ups and downs fall on all of them. The variants:
 - ``parallel``: plain ``doit`` without warm workers (``TFT_BUILD_WARM=0``): independent tasks side by
   side in worker processes;
 - ``warm``: plain ``doit``, the steps in warm workers (the cold build starts them);
-- ``baseline`` (with ``--baseline DIR``): plain ``doit`` with another checkout of tft_build
-  (``git worktree add DIR <commit>``) first on PYTHONPATH: the code before a change.
+- ``baseline`` (with ``--baseline DIR``): plain ``doit``, warm workers on, with another checkout of
+  tft_build (``git worktree add DIR <commit>``) first on PYTHONPATH: the code before a change, run as
+  ``warm`` is.
 
 Prints the wall time of each run, then the per-task seconds of the fastest edit run of each
 variant, and checks that after each round of edits every variant's outputs are byte-identical to the
@@ -18,7 +19,7 @@ sequential build's (the baseline's aside: other code). Writes JSON.
 
     python benchmarks/cold_and_incremental.py [--repeats 2] [--baseline DIR] [--out cold_and_incremental.json]
 
-The warm variant's workers are stopped at the end (they would wait warm_minutes).
+The warm and baseline variants' workers are stopped at the end (they would wait warm_minutes).
 """
 
 import argparse
@@ -52,7 +53,7 @@ SKIPPED = ("fingerprint.pb", "serving/non_embedding/saved_model.pb", "serving/no
 def run(project, variant, label):
     """Time one `doit` of ``variant`` in ``project``; the row for the table."""
     env = {**os.environ, "TFT_BUILD_CACHE_DIR": ""}  # real runs: a build cache would restore them
-    env["TFT_BUILD_WARM"] = "1" if variant["name"] == "warm" else "0"
+    env["TFT_BUILD_WARM"] = "1" if variant["warm"] else "0"
     if variant["pythonpath"]:
         env["PYTHONPATH"] = variant["pythonpath"]
     start = time.perf_counter()
@@ -109,11 +110,12 @@ def main():
     parser.add_argument("--baseline", help="a checkout of tft_build to time as the baseline, e.g. a git worktree")
     parser.add_argument("--out", default="cold_and_incremental.json")
     args = parser.parse_args()
-    variants = [{"name": "sequential", "args": ["-n", "0"], "pythonpath": None},
-                {"name": "parallel", "args": [], "pythonpath": None},
-                {"name": "warm", "args": [], "pythonpath": None}]
+    variants = [{"name": "sequential", "args": ["-n", "0"], "pythonpath": None, "warm": False},
+                {"name": "parallel", "args": [], "pythonpath": None, "warm": False},
+                {"name": "warm", "args": [], "pythonpath": None, "warm": True}]
     if args.baseline:
-        variants.append({"name": "baseline", "args": [], "pythonpath": str(Path(args.baseline).resolve())})
+        variants.append({"name": "baseline", "args": [], "pythonpath": str(Path(args.baseline).resolve()),
+                         "warm": True})
     rows, best, identical = [], {}, []
     with tempfile.TemporaryDirectory() as tmp:
         projects = {}
@@ -138,7 +140,9 @@ def main():
                 if one != other:
                     differ = sorted(k for k in one.keys() | other.keys() if one.get(k) != other.get(k))
                     print(f"{name} differs from sequential in: {', '.join(differ)}")
-        stop_warm_workers(projects["warm"][0])
+        for variant in variants:
+            if variant["warm"]:
+                stop_warm_workers(projects[variant["name"]][0])
     print(tabulate(rows, headers="keys", floatfmt=".2f"))
     tasks = sorted({task for _, per_task in best.values() for task in per_task})
     table = [[task, *(best[v["name"]][1].get(task) for v in variants)] for task in tasks]

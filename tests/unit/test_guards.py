@@ -40,6 +40,6 @@ def test_training_stops_in_one_line_when_the_loss_is_not_finite():
     guard = train.FiniteLoss("mine")
     guard.on_epoch_begin(2)
     guard.on_train_batch_end(0, {"loss": 0.5})
-    with pytest.raises(DataError, match=r"^mine: the training loss became nan in epoch 3, batch 5"):
+    with pytest.raises(DataError, match=r"^mine: the training loss became nan in epoch 3, by batch 5"):
         guard.on_train_batch_end(4, {"loss": float("nan")})
 
