@@ -50,7 +50,7 @@ from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import batching, datastats, digests
+from tft_build.steps import batching, beamreuse, datastats, digests
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -147,6 +147,7 @@ def run_transform(
         data = location.new_build_dir(cfg, directory, staging)
         with removed_on_failure(data, staging):
             progress.restart()
+            beamreuse.install()
             pipeline = beam.Pipeline(options=beam_options(cfg))
             build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
             result = pipeline.run()
