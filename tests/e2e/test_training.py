@@ -1,6 +1,7 @@
-"""Training's speed-ups change no result: the model doit trained, with many batches per call of Keras's
-train step, is the one that one batch per call trains, byte for byte."""
+"""Training's speed-up changes no result: Keras runs many batches per call of its train step, and the
+model is the one that one batch per call trains, byte for byte, and the one doit trained."""
 
+import json
 import shutil
 import subprocess
 import sys
@@ -8,22 +9,41 @@ import textwrap
 
 from support import NO_CACHE
 
-ONE_BATCH_PER_CALL = textwrap.dedent("""
+# Trains the model as the task does, then with one batch per call, counting Keras's calls in each epoch
+# (a callback beside the task's); prints {batches per call: calls per epoch} and keeps each model's bytes.
+TRAIN_BOTH_WAYS = textwrap.dedent("""
+    import json, shutil
+    import tf_keras as keras
     from tft_build.config.settings import load_config
     from tft_build.steps import train
 
-    train.BATCHES_PER_CALL = 1
-    train.train_model(load_config("."), "non_embedding")
+    class Calls(keras.callbacks.Callback):
+        def on_epoch_begin(self, epoch, logs=None):
+            self.calls = 0
+        def on_train_batch_end(self, batch, logs=None):
+            self.calls += 1
+
+    counter, task_callbacks = Calls(), train.callbacks
+    train.callbacks = lambda cfg: [*task_callbacks(cfg), counter]
+    cfg, calls = load_config("."), {}
+    for per_call in (train.BATCHES_PER_CALL, 1):
+        train.BATCHES_PER_CALL = per_call
+        summary = train.train_model(cfg, "non_embedding")
+        calls[per_call] = {"calls": counter.calls, "batches": train.batches(summary["train_rows"], cfg)}
+        shutil.copy("artifacts/models/non_embedding/model.keras", f"per_call_{per_call}.keras")
+    print(json.dumps(calls))
 """)
 
 
-def test_one_batch_per_call_trains_the_model_doit_trained(built, tmp_path):
+def test_many_batches_per_call_train_the_model_of_one_and_of_doit(built, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(built.root, copy)
-    model = built.artifacts / "models" / "non_embedding" / "model.keras"
-    done = subprocess.run([sys.executable, "-c", ONE_BATCH_PER_CALL], cwd=copy, env=built.environment(NO_CACHE),
+    done = subprocess.run([sys.executable, "-c", TRAIN_BOTH_WAYS], cwd=copy, env=built.environment(NO_CACHE),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    retrained = copy / "artifacts" / "models" / "non_embedding" / "model.keras"
-    assert retrained.stat().st_mtime_ns > model.stat().st_mtime_ns  # trained again, not the copy's file
-    assert retrained.read_bytes() == model.read_bytes()
+    calls = {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
+    many = max(calls)
+    assert many > 1 and calls[1]["calls"] == calls[1]["batches"] > 1  # one call per batch
+    assert calls[many]["calls"] == -(-calls[many]["batches"] // many) < calls[1]["calls"]  # many per call
+    doit_model = (built.artifacts / "models" / "non_embedding" / "model.keras").read_bytes()
+    assert (copy / f"per_call_{many}.keras").read_bytes() == (copy / "per_call_1.keras").read_bytes() == doit_model
