@@ -47,3 +47,32 @@ def test_many_batches_per_call_train_the_model_of_one_and_of_doit(built, tmp_pat
     assert calls[many]["calls"] == -(-calls[many]["batches"] // many) < calls[1]["calls"]  # many per call
     doit_model = (built.artifacts / "models" / "non_embedding" / "model.keras").read_bytes()
     assert (copy / f"per_call_{many}.keras").read_bytes() == (copy / "per_call_1.keras").read_bytes() == doit_model
+
+
+# Prints each part's row count as training takes it, the records each part reads, and whether they are the
+# records the held-out rule picks, one record at a time, in order.
+PARTS = textwrap.dedent("""
+    import json
+    import tensorflow as tf
+    from tft_build.config.settings import load_config
+    from tft_build.steps import train
+
+    cfg = load_config(".")
+    train.PLACES_PER_CALL = 37  # the few hundred rows in several calls
+    every = list(train.records(cfg, "train").as_numpy_iterator())
+    rule = [bool(train.held_out_row(tf.constant(i, tf.int64), cfg.validation_fraction)) for i in range(len(every))]
+    picked = {train.FIT: [r for r, out in zip(every, rule) if not out],
+              train.VALIDATION: [r for r, out in zip(every, rule) if out]}
+    read = {part: list(train.records(cfg, "train", part).as_numpy_iterator()) for part in picked}
+    print(json.dumps({"counted": train.part_rows(cfg), "read": {part: len(rows) for part, rows in read.items()},
+                      "as_picked": {part: read[part] == picked[part] for part in picked}}))
+""")
+
+
+def test_the_parts_are_the_rows_the_rule_holds_out(built):
+    done = subprocess.run([sys.executable, "-c", PARTS], cwd=built.root, env=built.environment(NO_CACHE),
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stdout + done.stderr
+    parts = json.loads(done.stdout.strip().splitlines()[-1])
+    assert parts["counted"] == parts["read"] and min(parts["read"].values()) > 0
+    assert parts["as_picked"] == {"train": True, "validation": True}

@@ -56,7 +56,14 @@ class ServingModule(tf.Module):
         classes: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
-        self.model = model
+        parts = tf.train.TrackableView(model).descendants()
+        if any(isinstance(part, tf.saved_model.experimental.TrackableResource) for part in parts):
+            self.model = model  # tables and such: saved with the Keras objects that hold them
+        else:
+            # Only the variables: saving the Keras objects around them (their Keras functions traced for a
+            # Keras reload) took a third of the export, and a served model is called by its signatures.
+            self.model_variables = [part for part in parts if isinstance(part, tf.Variable)]
+            object.__setattr__(self, "model", model)  # not tracked
         self.tft_layer = tft_output.transform_features_layer()
         self.classes = tf.constant(classes) if classes else None
         self._model_inputs = sorted(model.input_names)
@@ -83,6 +90,13 @@ class ServingModule(tf.Module):
         }
 
 
+def export(module: ServingModule, directory: str) -> None:
+    """Save ``module`` as a SavedModel with its two signatures."""
+    tf.saved_model.save(
+        module, directory, signatures={"serving_default": module.serve_examples, "serving_raw": module.serve_raw}
+    )
+
+
 @traced
 def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float | None]:
     """Export ``model_name`` on raw features, predict the eval rows, write metrics (overall and per slice)."""
@@ -95,11 +109,7 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     stats = modelio.trained_label_stats(cfg, model_name)
     module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
     with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
-        tf.saved_model.save(
-            module,
-            str(staging),
-            signatures={"serving_default": module.serve_examples, "serving_raw": module.serve_raw},
-        )
+        export(module, str(staging))
         manifest.write_manifest(staging, {"model": model_name})
 
     served = tf.saved_model.load(cfg.artifact(layout.SERVING, model_name))

@@ -11,7 +11,9 @@ Seeds and op determinism make a rerun on the same data give the same
 weights, and :func:`tft_build.steps.modelio.save_model` the same bytes.
 """
 
+import json
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -38,6 +40,7 @@ BATCHES_PER_CALL = 50
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 FIT, VALIDATION = "train", "validation"  # the two parts of the training rows
 HASH_BUCKETS = 10_000  # a row is held out when its place hashes into the first validation_fraction of these
+PLACES_PER_CALL = 4096  # records whose part is told in one call (a call per record cost 30 us each)
 
 
 @traced
@@ -59,9 +62,12 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     if not rows[VALIDATION] or not rows[FIT]:
         raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
                         f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
-    train = dataset(cfg, "train", spec, shuffle=True, part=FIT)
-    validation = sized(dataset(cfg, "train", spec, shuffle=False, part=VALIDATION), rows[VALIDATION], cfg)
-    stats = label_stats(train, cfg, tft_output)
+    fit_rows = shuffled(records(cfg, "train", FIT), cfg)
+    # The first permutation gives the label's statistics, the later ones the epochs.
+    stats = label_stats(fit_rows, spec, cfg, tft_output)
+    train = parsed(fit_rows, spec, cfg)
+    # Validation is read every epoch: its batches are kept parsed after the first.
+    validation = sized(parsed(records(cfg, "train", VALIDATION), spec, cfg).cache(), rows[VALIDATION], cfg)
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
@@ -78,7 +84,7 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
         best = int(np.argmin(history["val_loss"]))
         metric = f"val_{quality_metric(cfg)}"
-        fitted = sized(dataset(cfg, "train", spec, False, FIT), rows[FIT], cfg)
+        fitted = sized(parsed(records(cfg, "train", FIT), spec, cfg), rows[FIT], cfg)
         summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
                    f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, fitted),
                    "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
@@ -181,16 +187,17 @@ def model_features(tft_output: tft.TFTransformOutput, label: str) -> dict[str, F
     return features
 
 
-@traced
-def dataset(
-    cfg: "Config", split: str, spec: Mapping[str, Any], shuffle: bool, part: str | None = None
-) -> tf.data.Dataset:
-    """Batches of ``({feature: [batch, 1]}, label)`` from the transformed TFRecords of ``split``;
-    with ``part``, only the training rows that fit on (:data:`FIT`) or the ones held out (:data:`VALIDATION`)."""
-    ds = records(cfg, split, part).cache()
-    if shuffle:
-        ds = ds.shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
-    ds = ds.batch(cfg.batch_size).map(
+def shuffled(rows: tf.data.Dataset, cfg: "Config") -> tf.data.Dataset:
+    """Serialized ``rows``, kept in memory after the first pass, in a fresh seeded permutation at each pass.
+
+    The passes of every dataset made from it share one sequence of permutations.
+    """
+    return rows.cache().shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
+
+
+def parsed(rows: tf.data.Dataset, spec: Mapping[str, Any], cfg: "Config") -> tf.data.Dataset:
+    """Batches of ``({feature: [batch, 1]}, label)`` of serialized transformed ``rows``."""
+    ds = rows.batch(cfg.batch_size).map(
         lambda records: split_label(tf.io.parse_example(records, spec), cfg),
         num_parallel_calls=tf.data.AUTOTUNE,
     )
@@ -204,11 +211,15 @@ def records(cfg: "Config", split: str, part: str | None = None) -> tf.data.Datas
     data = location.data_dir(cfg, layout.TRANSFORMED)
     files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
     ds = tf.data.TFRecordDataset(files)
-    if part is not None:
-        held_out = part == VALIDATION
-        ds = ds.enumerate().filter(lambda i, _: held_out_row(i, cfg.validation_fraction) == held_out)
-        ds = ds.map(lambda _, record: record)
-    return ds
+    if part is None:
+        return ds
+    held_out = part == VALIDATION
+
+    def kept(number: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
+        places = number * PLACES_PER_CALL + tf.range(tf.size(batch, out_type=tf.int64), dtype=tf.int64)
+        return tf.boolean_mask(batch, held_out_row(places, cfg.validation_fraction) == held_out)
+
+    return ds.batch(PLACES_PER_CALL).enumerate().map(kept).unbatch()
 
 
 def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
@@ -231,9 +242,10 @@ def sized(ds: tf.data.Dataset, rows: int, cfg: "Config") -> tf.data.Dataset:
 
 
 def part_rows(cfg: "Config") -> dict[str, int]:
-    """``{FIT: rows, VALIDATION: rows}`` of the training records: one pass that counts them, unparsed, and
-    the rule of :func:`held_out_row` applied to every place at once."""
-    total = int(records(cfg, "train").reduce(np.int64(0), lambda count, _: count + 1))
+    """``{FIT: rows, VALIDATION: rows}`` of the training records: their number as the transform's data
+    digest (a declared input) records it, and the rule of :func:`held_out_row` applied to every place at once."""
+    digest = json.loads(Path(cfg.artifact(layout.TRANSFORMED, layout.DATA_DIGEST)).read_text(encoding="utf-8"))
+    total = int(digest["train"]["records"])
     held_out = held_out_row(tf.range(total, dtype=tf.int64), cfg.validation_fraction)
     validation = int(tf.math.count_nonzero(held_out))
     return {FIT: total - validation, VALIDATION: validation}
@@ -255,14 +267,20 @@ def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str
 
 
 @traced
-def label_stats(train: tf.data.Dataset, cfg: "Config", tft_output: tft.TFTransformOutput) -> dict[str, Any]:
-    """The training label: mean and standard deviation, or the classes and their counts (one pass).
+def label_stats(
+    rows: tf.data.Dataset, spec: Mapping[str, Any], cfg: "Config", tft_output: tft.TFTransformOutput
+) -> dict[str, Any]:
+    """The label of serialized ``rows``: mean and standard deviation, or the classes and their counts (one
+    pass, that parses the label only).
 
     Builders use them to scale the output layer or size it; serving, as the
     baseline (the mean, the most frequent class).
     """
-    labels = np.concatenate([y.numpy() for _, y in train])
+    label_spec = {cfg.label: spec[cfg.label]}
+    labels = rows.batch(cfg.batch_size).map(lambda records: tf.io.parse_example(records, label_spec)[cfg.label])
+    labels = np.concatenate([y.numpy() for y in labels])
     if not cfg.classification:
         return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
     classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(layout.LABEL_CLASSES)]
-    return {"classes": classes, "counts": np.bincount(labels, minlength=len(classes)).tolist()}
+    known = labels[labels >= 0]  # a class without an id (-1) is not learned (split_label)
+    return {"classes": classes, "counts": np.bincount(known, minlength=len(classes)).tolist()}
