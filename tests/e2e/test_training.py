@@ -1,5 +1,7 @@
-"""Training's speed-up changes no result: Keras runs many batches per call of its train step, and the
-model is the one that one batch per call trains, byte for byte, and the one doit trained."""
+"""Training's speed-ups change no result: Keras runs many batches per call of its train step, and the
+model is the one that one batch per call trains, byte for byte, and the one doit trained; the parts of the
+training rows, told many records per call and counted from the data digest, are the rows the held-out rule
+picks one by one, and the label's statistics are those of the rows fit on."""
 
 import json
 import shutil
@@ -7,6 +9,7 @@ import subprocess
 import sys
 import textwrap
 
+import pytest
 from support import NO_CACHE
 
 # Trains the model as the task does, then with one batch per call, counting Keras's calls in each epoch
@@ -49,13 +52,14 @@ def test_many_batches_per_call_train_the_model_of_one_and_of_doit(built, tmp_pat
     assert (copy / f"per_call_{many}.keras").read_bytes() == (copy / "per_call_1.keras").read_bytes() == doit_model
 
 
-# Prints each part's row count as training takes it, the records each part reads, and whether they are the
-# records the held-out rule picks, one record at a time, in order.
+# Prints each part's row count as training takes it, the records each part reads, whether they are the
+# records the held-out rule picks, one record at a time, in order, and the label's statistics of the rows
+# fit on, against the ones the shared build's training recorded.
 PARTS = textwrap.dedent("""
     import json
     import tensorflow as tf
     from tft_build.config.settings import load_config
-    from tft_build.steps import train
+    from tft_build.steps import modelio, train
 
     cfg = load_config(".")
     train.PLACES_PER_CALL = 37  # the few hundred rows in several calls
@@ -64,8 +68,12 @@ PARTS = textwrap.dedent("""
     picked = {train.FIT: [r for r, out in zip(every, rule) if not out],
               train.VALIDATION: [r for r, out in zip(every, rule) if out]}
     read = {part: list(train.records(cfg, "train", part).as_numpy_iterator()) for part in picked}
+    spec = {cfg.label: tf.io.FixedLenFeature([], tf.float32)}
+    labels = tf.io.parse_example(picked[train.FIT], spec)[cfg.label].numpy().astype("float64")
     print(json.dumps({"counted": train.part_rows(cfg), "read": {part: len(rows) for part, rows in read.items()},
-                      "as_picked": {part: read[part] == picked[part] for part in picked}}))
+                      "as_picked": {part: read[part] == picked[part] for part in picked},
+                      "fit_label": {"mean": labels.mean(), "std": labels.std()},
+                      "trained_label": modelio.trained_label_stats(cfg, "non_embedding")}))
 """)
 
 
@@ -76,3 +84,4 @@ def test_the_parts_are_the_rows_the_rule_holds_out(built):
     parts = json.loads(done.stdout.strip().splitlines()[-1])
     assert parts["counted"] == parts["read"] and min(parts["read"].values()) > 0
     assert parts["as_picked"] == {"train": True, "validation": True}
+    assert parts["trained_label"] == pytest.approx(parts["fit_label"], rel=1e-5)  # float32 sums, in another order
