@@ -11,7 +11,6 @@ Seeds and op determinism make a rerun on the same data give the same
 weights, and :func:`tft_build.steps.modelio.save_model` the same bytes.
 """
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -29,7 +28,7 @@ from tft_build.errors import ConfigError, DataError
 from tft_build.generic.models import Feature
 from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import modelio, trainlog
+from tft_build.steps import digests, modelio, trainlog
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -244,8 +243,7 @@ def sized(ds: tf.data.Dataset, rows: int, cfg: "Config") -> tf.data.Dataset:
 def part_rows(cfg: "Config") -> dict[str, int]:
     """``{FIT: rows, VALIDATION: rows}`` of the training records: their number as the transform's data
     digest (a declared input) records it, and the rule of :func:`held_out_row` applied to every place at once."""
-    digest = json.loads(Path(cfg.artifact(layout.TRANSFORMED, layout.DATA_DIGEST)).read_text(encoding="utf-8"))
-    total = int(digest["train"]["records"])
+    total = digests.written_records(Path(cfg.artifact(layout.TRANSFORMED)), "train")
     held_out = held_out_row(tf.range(total, dtype=tf.int64), cfg.validation_fraction)
     validation = int(tf.math.count_nonzero(held_out))
     return {FIT: total - validation, VALIDATION: validation}
