@@ -50,7 +50,7 @@ from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import batching, beamreuse, datastats, digests
+from tft_build.steps import batching, beamreuse, datastats, digests, transformfn
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -85,7 +85,7 @@ def checked_preprocessing_fn(
     """
 
     def preprocessing_fn(inputs):
-        with dotted.blamed_on(cfg, "preprocessing_fn"):
+        with graph_mode_hinted(cfg), dotted.blamed_on(cfg, "preprocessing_fn"):
             outputs = user_fn(inputs, cfg)
         if not isinstance(outputs, dict) or cfg.label not in outputs:
             got = ", ".join(sorted(outputs)) if isinstance(outputs, dict) else type(outputs).__name__
@@ -101,6 +101,20 @@ def checked_preprocessing_fn(
         return {**outputs, cfg.label: label_target(cfg, outputs[cfg.label])}
 
     return preprocessing_fn
+
+
+@contextlib.contextmanager
+def graph_mode_hinted(cfg: "Config") -> Iterator[None]:
+    """Within the block, the one-line error of a preprocessing_fn traced in TF1 graph mode says so, and
+    how to trace it in TF2 mode: code that works only there fails here first."""
+    try:
+        yield
+    except ConfigError as err:
+        if not cfg.tf_compat_v1 or err.__cause__ is None:
+            raise
+        raise ConfigError(
+            f"{err} (traced in TF1 graph mode; if it needs TF2, set tf_compat_v1 = false)"
+        ) from err.__cause__
 
 
 def label_target(cfg: "Config", label: Any) -> tf.Tensor:
@@ -283,7 +297,7 @@ def build_pipeline(
     """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``;
     with ``gather``, the counted reads' statistics go to ``STATS_PARTIALS`` in its temp dir."""
     raw_config = tensor_adapter_config(cfg, raw_metadata)
-    with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR)):
+    with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR), force_tf_compat_v1=cfg.tf_compat_v1):
         read = {
             (split, counted): pipeline
             | f"List{split}{counted}" >> beam.Create(files[split])
@@ -380,10 +394,8 @@ def write_sample(
         ),
         rows,
     ))
-    spec = feature_spec(cfg.columns)
-    tensors = {name: tf.constant([row[name] for row in raw], dtype=f.dtype) for name, f in spec.items()}
-    transformed = tft.TFTransformOutput(data).transform_raw_features(tensors)
-    values = {name: tensor.numpy().tolist() for name, tensor in sorted(transformed.items())}
+    columns = {name: [row[name] for row in raw] for name in feature_spec(cfg.columns)}
+    values = {name: column.tolist() for name, column in sorted(transformfn.transformed_values(data, columns).items())}
     sample = [
         {"raw": row, "transformed": {name: plain(column[i]) for name, column in values.items()}}
         for i, row in enumerate(raw)

@@ -15,6 +15,7 @@ from tabulate import tabulate
 from tft_build import layout
 from tft_build.engine.trace import traced
 from tft_build.io import location
+from tft_build.steps import transformfn
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -37,10 +38,12 @@ def view_original_sample_data(cfg: "Config", rows: int = SAMPLE_ROWS) -> None:
 def view_transformed_sample_data(cfg: "Config", rows: int = SAMPLE_ROWS) -> None:
     """Print sample rows raw and transformed, side by side."""
     raw = sample_raw(cfg, rows)
-    transformed = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED)).transform_raw_features(dict(raw))
+    transformed = transformfn.transformed_values(
+        location.data_dir(cfg, layout.TRANSFORMED), {name: t.numpy() for name, t in raw.items()}
+    )
     for i in range(len(next(iter(raw.values())))):
         left = [[name, show(t.numpy()[i])] for name, t in raw.items()]
-        right = [[name, show(t.numpy()[i])] for name, t in sorted(transformed.items())]
+        right = [[name, show(values[i])] for name, values in sorted(transformed.items())]
         left += [["", ""]] * (len(right) - len(left))
         right += [["", ""]] * (len(left) - len(right))
         table = [raw_cells + transformed_cells for raw_cells, transformed_cells in zip(left, right)]
