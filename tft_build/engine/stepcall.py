@@ -63,12 +63,15 @@ def out_of_space(cfg: Config, err: Exception) -> str | None:
     """What to say of a step that ran out of disk space, naming where; None for any other error.
 
     TensorFlow and Beam re-raise the OSError as their own error, with the
-    file in the text: the dir named is the artifacts dir or ``shared_dir``
-    that holds that file, else the file's dir.
+    file in the text, and Beam may wrap that in a RuntimeError of its own
+    ("Failed to apply: ..."), so the whole cause chain is searched: the dir
+    named is the artifacts dir or ``shared_dir`` that holds that file, else
+    the file's dir.
     """
-    text = str(err)
-    if getattr(err, "errno", None) != errno.ENOSPC and "No space left on device" not in text:
+    err = next((e for e in causes(err) if _is_out_of_space(e)), None)
+    if err is None:
         return None
+    text = str(err)
     named = getattr(err, "filename", None) or next(iter(re.findall(r"(/[^\s;:,'\"]+)", text)), None)
     path = Path(named or cfg.artifacts_dir)
     roots = [Path(d) for d in (cfg.artifacts_dir, cfg.shared_dir) if d and not location.is_remote(str(d))]
@@ -79,6 +82,17 @@ def out_of_space(cfg: Config, err: Exception) -> str | None:
             "(and shared_dir) to a disk with room, and run doit again")
 
 
+def _is_out_of_space(err: BaseException) -> bool:
+    return getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err)
+
+
+def causes(err: BaseException) -> Iterator[BaseException]:
+    """``err``, then what caused it, and so on (each once: a chain can loop)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__
 
 
 @contextlib.contextmanager
