@@ -323,6 +323,8 @@ def test_user_code_errors_are_one_line_naming_file_and_setting(houses, function,
     assert done.returncode != 0 and "Traceback" not in out
     line = next(line for line in out.splitlines() if "override.toml: setting 'preprocessing_fn'" in line)
     assert message in line, out
+    hinted = "(traced in TF1 graph mode; if it needs TF2, set tf_compat_v1 = false)" in line
+    assert hinted == (function == "raises"), line  # a raise in user code may be graph mode's doing; a wrong result not
     if function == "raises":  # the same one line, with the user code's traceback before it when asked for
         verbose = houses.doit("transform_raw_data", check=False,
                               env={"TFT_BUILD_CONFIG": str(override), "TFT_BUILD_VERBOSE": "1"})

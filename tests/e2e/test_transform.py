@@ -4,7 +4,7 @@ import json
 from pathlib import Path
 
 import pytest
-from support import make_project, ran
+from support import NO_CACHE, make_project, ran
 
 from tft_build.engine import progress
 
@@ -72,3 +72,29 @@ def test_multi_processing_runner_writing_to_a_shared_dir_gives_the_same_data(tmp
     assert (project.artifacts / "metrics" / "non_embedding.json").exists()
     project.doit("clean", env=env)
     assert not Path(build).exists()
+
+
+def test_tf2_tracing_gives_the_same_values_and_the_next_steps_use_it(tmp_path):
+    """``tf_compat_v1 = false``: the transform reruns and traces in TF2 (tf.saved_model.save's
+    SavedModel, with a fingerprint.pb, which TF1 mode's builder does not write); the sample's
+    values agree to float32 rounding, and the view and a model train and serve from either kind
+    of transform_fn."""
+    project = make_project(tmp_path / "modes", train_rows=200, eval_rows=50)
+    tasks = ("transform_raw_data", "view_transformed_sample_data", "train_and_predict_non_embedding_model")
+    samples, fingerprinted = [], []
+    for override in ("", "tf_compat_v1 = false\n"):
+        config = tmp_path / "mode.toml"
+        config.write_text(override)
+        done = project.doit(*tasks, env={**NO_CACHE, "TFT_BUILD_CONFIG": str(config)})
+        assert set(tasks) <= ran(done.stdout)
+        assert "pickup_cell" in done.stdout  # the view's table
+        transformed = project.artifacts / "transformed"
+        samples.append(json.loads((transformed / "sample.json").read_text())["rows"])
+        fingerprinted.append((transformed / "transform_fn" / "fingerprint.pb").is_file())
+        assert (project.artifacts / "metrics" / "non_embedding.json").exists()
+    assert fingerprinted == [False, True]
+    v1, v2 = ([row["transformed"] for row in rows] for rows in samples)
+    assert [sorted(row) for row in v1] == [sorted(row) for row in v2] and len(v1) > 0
+    for one, two in zip(v1, v2):
+        for name, value in one.items():
+            assert value == pytest.approx(two[name], rel=1e-5, abs=1e-6), name

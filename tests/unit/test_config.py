@@ -80,6 +80,12 @@ def test_override_may_use_the_tool_table(tmp_path):
     assert load_config(tmp_path, environ={ENV_VAR: "c.toml"}).batch_size == 64
 
 
+def test_tf_compat_v1_is_on_unless_turned_off(tmp_path):
+    assert load_config(tmp_path, environ={}).tf_compat_v1 is True
+    write(tmp_path / "c.toml", "tf_compat_v1 = false\n")
+    assert load_config(tmp_path, environ={ENV_VAR: "c.toml"}).tf_compat_v1 is False
+
+
 def test_columns_and_models_tables(tmp_path):
     write(tmp_path / "c.toml", 'label = "y"\nkey_column = ""\n'
           '[columns]\ny = "float"\nx = "int"\n[models]\nmine = "pkg.mod:build"\n')
@@ -94,6 +100,7 @@ def test_columns_and_models_tables(tmp_path):
         ("nbucket = 3\n", "unknown setting 'nbucket'"),
         ('epochs = "ten"\n', "setting 'epochs': expected int, got str"),
         ("epochs = true\n", "setting 'epochs': expected int, got bool"),
+        ('tf_compat_v1 = "no"\n', "setting 'tf_compat_v1': expected bool, got str"),
         ("batch_size = 0\n", "must be positive"),
         ('label = "tip"\n', "label 'tip' is not a column"),
         ('label = "key"\nobjective = "regression"\n', "regression needs a float or int label"),
