@@ -28,6 +28,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tabulate import tabulate
+from tensorflow_transform.saved import saved_transform_io_v2
 
 from tft_build import layout
 from tft_build.config.schema import feature_spec
@@ -64,7 +65,10 @@ class ServingModule(tf.Module):
             # Keras reload) took a third of the export, and a served model is called by its signatures.
             self.model_variables = [part for part in parts if isinstance(part, tf.Variable)]
             object.__setattr__(self, "model", model)  # not tracked
-        self.tft_layer = tft_output.transform_features_layer()
+        self.transform = saved_transform_io_v2.SavedModelLoader(tft_output.transform_savedmodel_dir)
+        # What TFT's Keras layer tracks of it, without the layer: as a Keras model, its call would be
+        # traced twice more for a Keras reload (each trace of a TF1 transform_fn prunes its graph).
+        self.transform_state = self.transform.__dict__
         self.classes = tf.constant(classes) if classes else None
         self._model_inputs = sorted(model.input_names)
         example_spec = tf.TensorSpec([None], tf.string, name="examples")
@@ -78,7 +82,7 @@ class ServingModule(tf.Module):
 
     def predict(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
-        transformed = self.tft_layer(raw_features)
+        transformed = self.transform.apply_transform_model(raw_features)
         inputs = modelio.as_model_inputs({name: transformed[name] for name in self._model_inputs})
         output = self.model(inputs)
         if self.classes is None:
