@@ -1,10 +1,12 @@
-"""Beam's answers kept per object (tft_build.steps.beamreuse) are Beam's own answers."""
+"""Beam's answers kept per object (tft_build.steps.beamreuse) are Beam's own answers; side inputs arrive uncached."""
 
 import gc
 
 import apache_beam as beam
 from apache_beam.coders import VarIntCoder
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions, TypeOptions
+from apache_beam.runners.portability.fn_api_runner import worker_handlers
+from apache_beam.testing.util import assert_that, equal_to
 from apache_beam.transforms import userstate
 from apache_beam.transforms.core import CallableWrapperDoFn
 
@@ -69,3 +71,20 @@ def test_an_answer_is_dropped_with_its_object():
     gc.collect()
     assert counted(Plain(), 1) == 4  # a new object, perhaps at the old one's address: computed anew
     assert [counted(3, 1), counted(3, 1)] == [5, 6]  # no weak reference to an int: nothing kept
+
+
+def test_side_inputs_arrive_whole_with_the_state_cache_off():
+    """Each kind of side input, read by the in-process worker the transform uses, without Beam's cache."""
+    assert worker_handlers.STATE_CACHE_SIZE_MB == 0
+    options = PipelineOptions(["--runner=FnApiRunner", "--direct_num_workers=1"])
+    with beam.Pipeline(options=options) as pipeline:
+        numbers = pipeline | "numbers" >> beam.Create(range(3000))
+        total = numbers | beam.CombineGlobally(sum)
+        names = pipeline | "names" >> beam.Create([("a", 1), ("b", 2)])
+        seen = numbers | beam.Map(
+            lambda n, total, every, names: (n + total, len(every), names["a"] + names["b"]),
+            total=beam.pvalue.AsSingleton(total),
+            every=beam.pvalue.AsList(numbers),
+            names=beam.pvalue.AsDict(names),
+        )
+        assert_that(seen, equal_to([(n + 4498500, 3000, 3) for n in range(3000)]))
