@@ -3,7 +3,7 @@
 Generated bookings have a ``YYYY/MM/DD`` date, an ISO date and an ISO
 date-time in several forms (``T`` or a space, ``Z``, ``UTC``, an offset, a
 fraction of a second). ``tft-tasks init-config`` writes the project, ``doit``
-builds it as is, and the served model's transform layer, called on the eval
+builds it as is, and the served model's transform, called on the eval
 CSV's strings, gives exactly the features that the Beam transform wrote for
 those rows.
 """
@@ -80,7 +80,7 @@ def test_init_config_types_dates_and_timestamps_and_uses_their_seasons(project):
 
 
 def test_served_model_parses_the_strings_as_the_transform_did(project):
-    """The served SavedModel's transform layer on the eval CSV's strings gives the features the Beam transform
+    """The served SavedModel's transform on the eval CSV's strings gives the features the Beam transform
     wrote for the eval rows, bit for bit (compared as sets of rows: the records need not keep the CSV's order)."""
     import tensorflow as tf
     import tensorflow_transform as tft
@@ -91,7 +91,7 @@ def test_served_model_parses_the_strings_as_the_transform_did(project):
     served = tf.saved_model.load(str(project.artifacts / "serving" / "default"))
     raw = {name: tf.constant([row[name] for row in rows]) for name in ("id", *COLUMNS)}
     raw["nights"] = tf.constant([int(row["nights"]) for row in rows], tf.int64)
-    features = served.tft_layer(raw)  # the layer the serving signatures call, with the raw features but the label
+    features = served.transform_raw(raw)  # the transform the serving signatures call, on the raw features
     assert set(names) <= set(features)
     serving = sorted(zip(*(features[name].numpy().tolist() for name in names)))
 

@@ -1,9 +1,10 @@
 """The end-to-end model on raw features: export, predict, measure.
 
-Puts TFT's transform layer in front of a trained model and saves the pair as
+Puts the transform_fn in front of a trained model and saves the pair as
 one SavedModel with two signatures, ``serving_default`` (serialized
 ``tf.Example`` strings, input ``examples``) and ``serving_raw`` (one tensor per
-raw column but the label). It then reloads that SavedModel as a user would,
+raw column but the label); the transform alone is its function ``transform_raw``
+(the raw columns, as for ``serving_raw``, to the transformed features). It then reloads that SavedModel as a user would,
 predicts every eval row, and writes the predictions CSV and the metrics JSON.
 
 Regression models output ``prediction``; the metrics are RMSE and MAE against
@@ -50,7 +51,7 @@ REFERENCE_PREFIX = "reference_"  # the reference model's figures, copied beside 
 
 
 class ServingModule(tf.Module):
-    """The transform layer and the trained model, called on raw features."""
+    """The transform_fn and the trained model, called on raw features."""
 
     def __init__(
         self, model: keras.Model, tft_output: tft.TFTransformOutput, raw_spec: Mapping[str, Any],
@@ -73,6 +74,9 @@ class ServingModule(tf.Module):
         self._model_inputs = sorted(model.input_names)
         example_spec = tf.TensorSpec([None], tf.string, name="examples")
         raw_signature = {name: tf.TensorSpec([None], f.dtype, name=name) for name, f in raw_spec.items()}
+        # The transform alone, saved as a function of the loaded model (``transform_raw``): serve_raw calls it,
+        # so it is traced once for both.
+        self.transform_raw = tf.function(self.transform.apply_transform_model, input_signature=[raw_signature])
         self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
         # Parsed examples go through serve_raw's graph: the transform and the model are traced once.
         self.serve_examples = tf.function(
@@ -82,7 +86,7 @@ class ServingModule(tf.Module):
 
     def predict(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
-        transformed = self.transform.apply_transform_model(raw_features)
+        transformed = self.transform_raw(raw_features)
         inputs = modelio.as_model_inputs({name: transformed[name] for name in self._model_inputs})
         output = self.model(inputs)
         if self.classes is None:
