@@ -1,4 +1,4 @@
-"""Beam's costs that repeat per call, paid once per object, and one paid for nothing: about 1.8 s of a
+"""Beam's costs that repeat per call, paid once per object, and one paid for nothing: about 1.7 s of a
 10 s transform.
 
 Building and running the transform's pipeline, Beam (2.77):
@@ -21,8 +21,8 @@ Building and running the transform's pipeline, Beam (2.77):
 
 None changes what the pipeline computes (the transform's outputs are the
 same bytes; ``tests/unit/test_beamreuse.py`` checks both answers against
-Beam's own, and that side inputs still arrive). :func:`install` is idempotent and does nothing if Beam's
-internals moved.
+Beam's own, and that side inputs still arrive). :func:`install` is
+idempotent and does nothing if Beam's internals moved.
 """
 
 import functools

@@ -3,9 +3,10 @@
 Puts the transform_fn in front of a trained model and saves the pair as
 one SavedModel with two signatures, ``serving_default`` (serialized
 ``tf.Example`` strings, input ``examples``) and ``serving_raw`` (one tensor per
-raw column but the label); the transform alone is its function ``transform_raw``
-(the raw columns, as for ``serving_raw``, to the transformed features). It then reloads that SavedModel as a user would,
-predicts every eval row, and writes the predictions CSV and the metrics JSON.
+raw column but the label); the transform alone is its function
+``transform_raw`` (the inputs of ``serving_raw``, the transformed features
+out). It then reloads that SavedModel as a user would, predicts every eval
+row, and writes the predictions CSV and the metrics JSON.
 
 Regression models output ``prediction``; the metrics are RMSE and MAE against
 the mean-of-train baseline and, for generated data, the noise floor.
