@@ -34,3 +34,21 @@ def test_a_ctrl_c_lost_in_a_weakref_callback_prints_no_traceback(capsys):
         sys.unraisablehook(type("Info", (), {"exc_type": KeyboardInterrupt, "exc_value": KeyboardInterrupt(),
                                              "exc_traceback": None, "err_msg": None, "object": None})())
     assert capsys.readouterr().err == ""
+
+
+def test_an_error_caused_by_ctrl_c_is_kept_quiet_but_others_reach_the_hook(monkeypatch):
+    import sys
+
+    def info(error):
+        return type("Info", (), {"exc_type": type(error), "exc_value": error, "exc_traceback": None,
+                                 "err_msg": None, "object": None})()
+
+    reached = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda unraisable: reached.append(unraisable.exc_value))
+    caused = SystemError("<built-in function __import__> returned a result with an exception set")
+    caused.__cause__ = KeyboardInterrupt()
+    other = ValueError("a real one")
+    with interrupt.remembered():
+        sys.unraisablehook(info(caused))
+        sys.unraisablehook(info(other))
+    assert reached == [other]

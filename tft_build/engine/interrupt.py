@@ -5,7 +5,7 @@ that is inside one of TensorFlow's finalizers (a traced graph's deleter runs
 ``try: ... except: pass``, and graphs are collected all the time while
 tf.data and Keras trace functions), the interrupt is lost and the run goes on
 as if nothing happened; inside a weakref callback, Python prints it as an
-"Exception ignored" traceback and goes on. So a run remembers that Ctrl-C
+"Exception ignored" traceback (or a SystemError caused by it) and goes on. So a run remembers that Ctrl-C
 was pressed, keeps those tracebacks quiet, and the places it passes often
 (each traced step function, each training batch, each task) raise it again
 until the run has stopped.
@@ -28,7 +28,7 @@ def remembered() -> Iterator[None]:
         raise KeyboardInterrupt
 
     def unraisable(info):
-        if not issubclass(info.exc_type, KeyboardInterrupt):  # that one is raised again by check()
+        if not from_ctrl_c(info.exc_value):  # that one is raised again by check()
             previous_hook(info)
 
     previous, previous_hook = signal.signal(signal.SIGINT, handler), sys.unraisablehook
@@ -39,6 +39,18 @@ def remembered() -> Iterator[None]:
         signal.signal(signal.SIGINT, previous)
         sys.unraisablehook = previous_hook
         _pressed.clear()
+
+
+def from_ctrl_c(error: BaseException | None) -> bool:
+    """Whether ``error`` is a KeyboardInterrupt or came of one: a C function that Ctrl-C interrupted
+    while it called Python (an import in TensorFlow's ``nest``) fails with a SystemError caused by it."""
+    seen = set()
+    while error is not None and id(error) not in seen:
+        if isinstance(error, KeyboardInterrupt):
+            return True
+        seen.add(id(error))
+        error = error.__cause__ or error.__context__
+    return False
 
 
 def check() -> None:
