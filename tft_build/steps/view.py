@@ -63,7 +63,9 @@ def sample_raw(cfg: "Config", rows: int) -> dict[str, tf.Tensor]:
 
 
 def show(value: Any) -> Any:
-    """A cell: text for bytes, a few significant digits for floats."""
+    """A cell: text for bytes, a few significant digits for floats, a list's elements so."""
+    if isinstance(value, list):
+        return "[" + ", ".join(str(show(v)) for v in value) + "]"
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, (float, np.floating)):
