@@ -53,7 +53,7 @@ def test_the_seed_command_runs_draws_and_prints(fresh):
     text = svg_words(fresh.root / "pipeline.svg")
     for name in ("transform_raw_data", "train_non_embedding_model", "run_transform", "train_model", "label_stats"):
         assert name in text
-    assert "caller" in first.stdout and "elapsed_time" in first.stdout and "build_pipeline" in first.stdout
+    assert "caller" in first.stdout and "elapsed_time" in first.stdout and "read_splits" in first.stdout
     assert "status" in first.stdout and "seconds" in first.stdout  # the timing table
 
     (fresh.root / "pipeline.svg").unlink()

@@ -123,6 +123,7 @@ def test_columns_and_models_tables(tmp_path):
         ('preprocessing_fn = "no_colon"\n', "expected \"package.module:function\""),
         ('[columns]\nx = "double"\n', "use one of string, float, int"),
         ("epochs = [\n", "not valid TOML"),
+        ('transform_engine = "spark"\n', "setting 'transform_engine' is 'spark'; use \"auto\" or \"beam\""),
         ('[models]\nreference = "pkg.mod:build"\n', "model name 'reference' is taken (train_reference_model"),
     ],
 )

@@ -45,7 +45,8 @@ BEAM_ARGS = {
 
 # What each kind of step reads from the config; a change reruns exactly it.
 RAW_SETTINGS = (
-    "columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args", "shared_dir", "tf_compat_v1",
+    "columns", "header", "label", "row_filter", "on_bad_rows", "beam_pipeline_args", "transform_engine", "shared_dir",
+    "tf_compat_v1",
 )
 TRANSFORM_SETTINGS = RAW_SETTINGS + ("objective", "preprocessing_fn", "nbuckets", "statistics", "fail_on_anomalies")
 TRAIN_SETTINGS = (

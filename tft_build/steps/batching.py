@@ -23,6 +23,9 @@ from typing import TYPE_CHECKING, Any
 import apache_beam as beam
 import numpy as np
 import pyarrow as pa
+from tensorflow_transform.tf_metadata import dataset_metadata
+from tfx_bsl.public import tfxio
+from tfx_bsl.tfxio import tensor_representation_util
 
 from tft_build.datacheck import stats
 from tft_build.engine import dotted, progress
@@ -53,20 +56,32 @@ def read_clean_batches(
     path: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], split: str, counted: bool,
     gather: bool = False,
 ) -> "Iterator[pa.RecordBatch | beam.pvalue.TaggedOutput]":
-    """Record batches of one CSV's rows that pass the filter, BATCH_ROWS rows each but the last.
+    """:func:`clean_batches` as a Beam ``FlatMap``: the batches as its main output, quarantine lines
+    and statistics as its ``bad`` and ``stats`` outputs; when ``counted``, counted by Beam counters."""
+    counters = split_counters(split) if counted else None
+    for tag, value in clean_batches(path, cfg, row_filter, split, counters, gather):
+        yield value if tag is None else beam.pvalue.TaggedOutput(tag, value)
 
-    With ``gather`` (a counted read only), the statistics of those rows go to the ``stats``
-    output at the end, one JSON line with the split's name.
+
+def clean_batches(
+    path: str, cfg: "Config", row_filter: Callable[[Mapping[str, Any]], Any], split: str,
+    counters: Mapping[str, Any] | None, gather: bool = False,
+) -> Iterator[tuple[str | None, Any]]:
+    """``(None, batch)`` for each record batch of one CSV's rows that pass the filter, BATCH_ROWS rows each
+    but the last; ``(BAD, line)`` for each malformed row skipped; ``(STATS, json)`` last, with ``gather``.
 
     The batch boundaries depend on the data only: TF kernels may round the
     last bit differently for different batch shapes, and the output must be
-    the same in every run. When ``counted``, the split's rows are counted
-    and, with ``on_bad_rows = "skip"``, malformed rows go to the ``bad``
-    output as quarantine lines instead of failing the run; the uncounted
-    second read of the training files skips them silently.
+    the same in every run. A counted read (``counters``: :data:`COUNTERS` by
+    name, each with ``inc``) counts the split's rows and, with ``on_bad_rows
+    = "skip"``, yields malformed rows as quarantine lines instead of failing
+    the run; an uncounted one (the Beam transform's second read of the
+    training files) skips them silently. With ``gather`` (a counted read
+    only), the statistics of the rows kept are yielded at the end, one JSON
+    line with the split's name.
     """
-    counters = split_counters(split) if counted else None
-    analyzed = counted and split == "train"  # the read that feeds the analysis (transform.build_pipeline)
+    counted = counters is not None
+    analyzed = counted and split == "train"  # the read that feeds the analysis
     bad = []
 
     def quarantine(line, fields, message):
@@ -83,10 +98,10 @@ def read_clean_batches(
     )
     for batch in rechunked(batches, BATCH_ROWS):
         yield from drain(bad)
-        yield tft_batch(batch, cfg.columns)
+        yield None, tft_batch(batch, cfg.columns)
     yield from drain(bad)
     if gatherer:
-        yield beam.pvalue.TaggedOutput(STATS, json.dumps({"split": split, **gatherer.partial()}))
+        yield STATS, json.dumps({"split": split, **gatherer.partial()})
 
 
 def clean_rows(
@@ -188,10 +203,17 @@ def tft_batch(batch: pa.RecordBatch, columns: Sequence["Column"]) -> pa.RecordBa
     return pa.RecordBatch.from_arrays(arrays, names=[c.name for c in columns])
 
 
-def drain(bad: list[str]) -> Iterator[beam.pvalue.TaggedOutput]:
-    """The quarantine lines collected so far, as the ``bad`` output; empties the list."""
+def tensor_adapter_config(cfg: "Config", raw_metadata: dataset_metadata.DatasetMetadata) -> tfxio.TensorAdapterConfig:
+    """How TFT turns the raw record batches (:func:`tft_batch`) into one tensor per column."""
+    arrow_schema = pa.schema([(c.name, pa.list_(TFT_TYPES[c.type])) for c in cfg.columns])
+    representations = tensor_representation_util.InferTensorRepresentationsFromSchema(raw_metadata.schema)
+    return tfxio.TensorAdapterConfig(arrow_schema, representations)
+
+
+def drain(bad: list[str]) -> Iterator[tuple[str, str]]:
+    """The quarantine lines collected so far, tagged :data:`BAD`; empties the list."""
     while bad:
-        yield beam.pvalue.TaggedOutput(BAD, bad.pop(0))
+        yield BAD, bad.pop(0)
 
 
 def quarantine_line(path: str, line: int, fields: Sequence[str], message: str) -> str:
@@ -221,7 +243,27 @@ def row_counts(result: beam.runners.runner.PipelineResult, splits: Iterable[str]
 
 def split_counts(values: Mapping[str, int], split: str) -> dict[str, int]:
     """``{read, bad, dropped, kept, unlabeled}`` of ``split`` from counter values by name (never incremented: 0)."""
-    read, dropped, bad, unlabeled = (values.get(counter_name(split, name), 0) for name in COUNTERS)
+    return counted({name: values.get(counter_name(split, name), 0) for name in COUNTERS})
+
+
+class Tally:
+    """A counter of a read outside Beam (:mod:`tft_build.steps.inprocess`), incremented as Beam's are."""
+
+    def __init__(self) -> None:
+        self.value = 0
+
+    def inc(self, n: int = 1) -> None:
+        self.value += n
+
+
+def tallied_counts(tallies: Mapping[str, Tally]) -> dict[str, int]:
+    """``{read, bad, dropped, kept, unlabeled}`` from one split's tallies (:data:`COUNTERS` by name)."""
+    return counted({name: tally.value for name, tally in tallies.items()})
+
+
+def counted(values: Mapping[str, int]) -> dict[str, int]:
+    """``{read, bad, dropped, kept, unlabeled}`` from the values of :data:`COUNTERS` by name."""
+    read, dropped, bad, unlabeled = (values[name] for name in COUNTERS)
     return {"read": read, "bad": bad, "dropped": dropped, "kept": read - dropped, "unlabeled": unlabeled}
 
 

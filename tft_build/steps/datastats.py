@@ -13,7 +13,7 @@ build leaves a schema for the user to edit and commit.
 
 import json
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
@@ -30,14 +30,18 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 
+def read_partials(partials_file: str) -> list[dict[str, Any]]:
+    """The statistics' partials a Beam pipeline wrote, one JSON line each."""
+    with tf.io.gfile.GFile(partials_file) as f:
+        return [json.loads(line) for line in f if line.strip()]
+
+
 @traced
-def check_data(cfg: "Config", partials_file: str, splits: Sequence[str]) -> dict[str, Any]:
+def check_data(cfg: "Config", partials: Sequence[Mapping[str, Any]], splits: Sequence[str]) -> dict[str, Any]:
     """Merge the partials, check them against the schema; the statistics, the schema's text and the anomalies.
 
     With ``fail_on_anomalies``, anomalies are a :class:`DataError`, one line each.
     """
-    with tf.io.gfile.GFile(partials_file) as f:
-        partials = [json.loads(line) for line in f if line.strip()]
     merged = {split: stats.merge([p for p in partials if p["split"] == split]) for split in splits}
     edges = stats.histogram_edges(merged["train"])
     if os.path.exists(cfg.schema_file):

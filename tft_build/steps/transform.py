@@ -32,15 +32,12 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 import apache_beam as beam
-import pyarrow as pa
 import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import PipelineOptions, StandardOptions
 from apache_beam.runners import create_runner
 from tensorflow_transform.tf_metadata import dataset_metadata
-from tfx_bsl.public import tfxio
-from tfx_bsl.tfxio import tensor_representation_util
 
 from tft_build import layout
 from tft_build.config.schema import feature_spec
@@ -50,7 +47,7 @@ from tft_build.engine.trace import traced
 from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import batching, beamreuse, datastats, digests, transformfn
+from tft_build.steps import batching, beamreuse, datastats, digests, inprocess, transformfn
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -161,15 +158,9 @@ def run_transform(
         data = location.new_build_dir(cfg, directory, staging)
         with removed_on_failure(data, staging):
             progress.restart()
-            beamreuse.install()
-            pipeline = beam.Pipeline(options=beam_options(cfg))
-            build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
-            result = pipeline.run()
-            result.wait_until_finish()
-            counts = batching.row_counts(result, SPLITS)
-            batching.check_counts(counts, files)
+            counts = run_pipeline(cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
             partials = location.join(data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS)
-            checked = datastats.check_data(cfg, partials, SPLITS) if check_data else None
+            checked = datastats.check_data(cfg, datastats.read_partials(partials), SPLITS) if check_data else None
             tf.io.gfile.rmtree(location.join(data, layout.TFT_TEMP_DIR))
             digests.write_digests(staging, data, SPLITS)
             write_sample(staging, data, cfg, row_filter)
@@ -188,6 +179,32 @@ def run_transform(
     for warning in data_warnings(files, counts) if directory == layout.TRANSFORMED else []:  # once a build
         print(f"warning: {warning}")
     return {"rows": counts}
+
+
+def run_pipeline(
+    cfg: "Config",
+    files: Mapping[str, Sequence[str]],
+    raw_metadata: dataset_metadata.DatasetMetadata,
+    row_filter: Callable[[Mapping[str, Any]], Any],
+    preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
+    data: str,
+    check_data: bool,
+) -> dict[str, dict[str, int]]:
+    """The pipeline's outputs under ``data`` (:func:`build_pipeline`), and the row counts of each split: in
+    this process where Beam would run it locally (:mod:`tft_build.steps.inprocess`), else through Beam."""
+    options = beam_options(cfg)
+    if inprocess.applies(cfg, options, files):
+        counts = inprocess.run_pipeline(cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
+        if counts is not None:
+            return counts
+    beamreuse.install()
+    pipeline = beam.Pipeline(options=options)
+    build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
+    result = pipeline.run()
+    result.wait_until_finish()
+    counts = batching.row_counts(result, SPLITS)
+    batching.check_counts(counts, files)
+    return counts
 
 
 def data_warnings(files: Mapping[str, Sequence[str]], counts: Mapping[str, Mapping[str, int]]) -> list[str]:
@@ -296,7 +313,7 @@ def build_pipeline(
 ) -> None:
     """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``;
     with ``gather``, the counted reads' statistics go to ``STATS_PARTIALS`` in its temp dir."""
-    raw_config = tensor_adapter_config(cfg, raw_metadata)
+    raw_config = batching.tensor_adapter_config(cfg, raw_metadata)
     with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR), force_tf_compat_v1=cfg.tf_compat_v1):
         read = {
             (split, counted): pipeline
@@ -351,13 +368,6 @@ def build_pipeline(
         )
 
 
-def tensor_adapter_config(cfg: "Config", raw_metadata: dataset_metadata.DatasetMetadata) -> tfxio.TensorAdapterConfig:
-    """How TFT turns the raw record batches (:func:`batching.tft_batch`) into one tensor per column."""
-    arrow_schema = pa.schema([(c.name, pa.list_(batching.TFT_TYPES[c.type])) for c in cfg.columns])
-    representations = tensor_representation_util.InferTensorRepresentationsFromSchema(raw_metadata.schema)
-    return tfxio.TensorAdapterConfig(arrow_schema, representations)
-
-
 class FramedRecordsSink(beam.io.filebasedsink.FileBasedSink):
     """``<prefix>-SSSSS-of-NNNNN.tfrecord`` files (:func:`layout.records_pattern`) of whole TFRecord chunks.
 
@@ -395,7 +405,7 @@ def write_sample(
         rows,
     ))
     columns = {name: [row[name] for row in raw] for name in feature_spec(cfg.columns)}
-    values = {name: column.tolist() for name, column in sorted(transformfn.transformed_values(data, columns).items())}
+    values = dict(sorted(transformfn.transformed_values(data, columns).items()))
     sample = [
         {"raw": row, "transformed": {name: plain(column[i]) for name, column in values.items()}}
         for i, row in enumerate(raw)
@@ -404,7 +414,9 @@ def write_sample(
 
 
 def plain(value: Any) -> Any:
-    """A tensor element as JSON: text for bytes, numbers rounded for reading."""
+    """A tensor element as JSON: text for bytes, numbers rounded for reading, a list's elements so."""
+    if isinstance(value, list):
+        return [plain(v) for v in value]
     if isinstance(value, bytes):
         return value.decode("utf-8", "replace")
     if isinstance(value, float):
