@@ -36,12 +36,16 @@ if TYPE_CHECKING:
     from tft_build.config.settings import Config
 
 LOCAL_RUNNERS = ("FnApiRunner", "apache_beam.runners.portability.fn_api_runner.FnApiRunner")
+# The most CSV bytes transformed here: the rows are held in memory from the read to the last phase of the
+# analysis (about their size in the CSVs), where Beam streams them.
+MAX_BYTES = 2**30
 SHARD = "-00000-of-00001"  # the name Beam gives the one shard of a one-bundle write
 
 
 def applies(cfg: "Config", options: PipelineOptions, files: Mapping[str, Sequence[str]]) -> bool:
     """Whether the pipeline runs here: ``transform_engine = "auto"``, the Beam options name the local
-    runner in one process (the default) and every input and output is a local file."""
+    runner in one process (the default), every input and output is a local file, and the inputs are
+    at most :data:`MAX_BYTES`."""
     direct = options.view_as(DirectOptions)
     return (
         cfg.transform_engine == "auto"
@@ -50,6 +54,7 @@ def applies(cfg: "Config", options: PipelineOptions, files: Mapping[str, Sequenc
         and (direct.direct_num_workers or 1) == 1
         and not cfg.shared_dir
         and not any(location.is_remote(path) for paths in files.values() for path in paths)
+        and sum(os.path.getsize(path) for paths in files.values() for path in paths) <= MAX_BYTES
     )
 
 
