@@ -5,6 +5,7 @@ these; the task runner turns them into a doit failure with just the message.
 """
 
 import re
+from collections.abc import Iterator
 
 
 class TftBuildError(Exception):
@@ -31,3 +32,12 @@ def first_line(err: BaseException) -> str:
     """The first line of an exception's message (TF and Beam add pages of context)."""
     text = str(err).strip()
     return text.splitlines()[0] if text else repr(err)
+
+
+def causes(err: BaseException | None) -> Iterator[BaseException]:
+    """``err``, then what caused it, and so on (each once: a chain can loop)."""
+    seen = set()
+    while err is not None and id(err) not in seen:
+        seen.add(id(err))
+        yield err
+        err = err.__cause__ or err.__context__

@@ -17,6 +17,8 @@ import sys
 import threading
 from collections.abc import Iterator
 
+from tft_build.errors import causes
+
 _pressed = threading.Event()
 
 
@@ -44,13 +46,7 @@ def remembered() -> Iterator[None]:
 def from_ctrl_c(error: BaseException | None) -> bool:
     """Whether ``error`` is a KeyboardInterrupt or came of one: a C function that Ctrl-C interrupted
     while it called Python (an import in TensorFlow's ``nest``) fails with a SystemError caused by it."""
-    seen = set()
-    while error is not None and id(error) not in seen:
-        if isinstance(error, KeyboardInterrupt):
-            return True
-        seen.add(id(error))
-        error = error.__cause__ or error.__context__
-    return False
+    return any(isinstance(e, KeyboardInterrupt) for e in causes(error))
 
 
 def check() -> None:

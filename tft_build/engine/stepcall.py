@@ -24,7 +24,7 @@ from typing import Any
 
 from tft_build.config.settings import Config
 from tft_build.engine import trace
-from tft_build.errors import TftBuildError, first_line, message
+from tft_build.errors import TftBuildError, causes, first_line, message
 from tft_build.io import location
 
 VERBOSE = "TFT_BUILD_VERBOSE"
@@ -84,15 +84,6 @@ def out_of_space(cfg: Config, err: Exception) -> str | None:
 
 def _is_out_of_space(err: BaseException) -> bool:
     return getattr(err, "errno", None) == errno.ENOSPC or "No space left on device" in str(err)
-
-
-def causes(err: BaseException) -> Iterator[BaseException]:
-    """``err``, then what caused it, and so on (each once: a chain can loop)."""
-    seen = set()
-    while err is not None and id(err) not in seen:
-        seen.add(id(err))
-        yield err
-        err = err.__cause__ or err.__context__
 
 
 @contextlib.contextmanager
