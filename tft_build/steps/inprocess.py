@@ -9,9 +9,10 @@ record batches (:mod:`tft_build.steps.batching`, counted, with their
 statistics), runs tf.Transform's analysis on the training batches
 (:mod:`tft_build.steps.localtft`), transforms both splits with the
 transform_fn it made, and writes the records, their digests, the transform_fn,
-both metadata, the statistics' partials and the quarantined rows. The
-outputs are Beam's, byte for byte, so ``transform_engine`` (:func:`applies`)
-changes how long a transform takes, not what it makes.
+both metadata and the quarantined rows; the statistics' partials it returns,
+where Beam's pipeline writes them to a file. The outputs are Beam's, byte for
+byte, so ``transform_engine`` (:func:`applies`) changes how long a transform
+takes, not what it makes.
 """
 
 import collections
@@ -22,7 +23,6 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TYPE_CHECKING, Any
 
 import pyarrow as pa
-import tensorflow as tf
 import tensorflow_transform as tft
 import tensorflow_transform.beam as tft_beam
 from apache_beam.options.pipeline_options import DirectOptions, PipelineOptions, StandardOptions
@@ -33,6 +33,7 @@ from tft_build import layout
 from tft_build.engine.trace import traced
 from tft_build.io import location, manifest
 from tft_build.steps import batching, digests, localtft
+from tft_build.steps.transformjob import TransformJob
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -64,37 +65,29 @@ def applies(cfg: "Config", options: PipelineOptions, files: Mapping[str, Sequenc
 
 
 @traced
-def run_pipeline(
-    cfg: "Config",
-    files: Mapping[str, Sequence[str]],
-    raw_metadata: dataset_metadata.DatasetMetadata,
-    row_filter: Callable[[Mapping[str, Any]], Any],
-    preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
-    data: str,
-    gather: bool = False,
-) -> dict[str, dict[str, int]] | None:
-    """The pipeline's outputs under ``data`` and the row counts of each split; None, having read and
-    written nothing, when the analysis needs Beam (:class:`localtft.Unsupported`)."""
-    raw_config = batching.tensor_adapter_config(cfg, raw_metadata)
+def run_pipeline(job: TransformJob) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]] | None:
+    """The pipeline's outputs under ``job.data``, the row counts of each split and the statistics' partials
+    (with ``job.gather``); None, having read and written nothing, when the analysis needs Beam
+    (:class:`localtft.Unsupported`)."""
+    cfg, data = job.cfg, job.data
+    raw_config = batching.tensor_adapter_config(cfg, job.raw_metadata)
     with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR), force_tf_compat_v1=cfg.tf_compat_v1):
         try:
-            planned = localtft.plan(preprocessing_fn, raw_config)
+            planned = localtft.plan(job.preprocessing_fn, raw_config)
         except localtft.Unsupported as why:
             print(f"the transform runs through Beam: tft_build runs no {why} itself")
             return None
-        batches, counts, bad, partials = read_splits(cfg, files, row_filter, gather)
-        batching.check_counts(counts, files)
+        batches, counts, bad, partials = read_splits(cfg, job.files, job.row_filter, job.gather)
+        batching.check_counts(counts, job.files)
         transform_fn_dir, metadata = localtft.analyze(planned, batches["train"])
         transformer = localtft.Transformer(transform_fn_dir, metadata, raw_config)
         for split, split_batches in batches.items():
             write_records(data, split, transformer(split_batches))
         write_transform_fn(data, transform_fn_dir, metadata, planned.asset_map)
-        metadata_io.write_metadata(raw_metadata, location.join(data, tft.TFTransformOutput.RAW_METADATA_DIR))
-    if gather:
-        write_lines(location.join(data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS), partials)
+        metadata_io.write_metadata(job.raw_metadata, location.join(data, tft.TFTransformOutput.RAW_METADATA_DIR))
     if cfg.on_bad_rows == "skip":
         write_lines(location.join(data, layout.QUARANTINE_FILE), [batching.QUARANTINE_HEADER, *bad])
-    return counts
+    return counts, [json.loads(line) for line in partials]
 
 
 @traced

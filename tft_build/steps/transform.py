@@ -48,6 +48,7 @@ from tft_build.errors import ConfigError, DataError, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
 from tft_build.steps import batching, beamreuse, datastats, digests, inprocess, transformfn
+from tft_build.steps.transformjob import TransformJob
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -158,9 +159,9 @@ def run_transform(
         data = location.new_build_dir(cfg, directory, staging)
         with removed_on_failure(data, staging):
             progress.restart()
-            counts = run_pipeline(cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
-            partials = location.join(data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS)
-            checked = datastats.check_data(cfg, datastats.read_partials(partials), SPLITS) if check_data else None
+            job = TransformJob(cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
+            counts, partials = run_pipeline(job)
+            checked = datastats.check_data(cfg, partials, SPLITS) if check_data else None
             tf.io.gfile.rmtree(location.join(data, layout.TFT_TEMP_DIR))
             digests.write_digests(staging, data, SPLITS)
             write_sample(staging, data, cfg, row_filter)
@@ -181,30 +182,24 @@ def run_transform(
     return {"rows": counts}
 
 
-def run_pipeline(
-    cfg: "Config",
-    files: Mapping[str, Sequence[str]],
-    raw_metadata: dataset_metadata.DatasetMetadata,
-    row_filter: Callable[[Mapping[str, Any]], Any],
-    preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
-    data: str,
-    check_data: bool,
-) -> dict[str, dict[str, int]]:
-    """The pipeline's outputs under ``data`` (:func:`build_pipeline`), and the row counts of each split: in
-    this process where Beam would run it locally (:mod:`tft_build.steps.inprocess`), else through Beam."""
-    options = beam_options(cfg)
-    if inprocess.applies(cfg, options, files):
-        counts = inprocess.run_pipeline(cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
-        if counts is not None:
-            return counts
+def run_pipeline(job: TransformJob) -> tuple[dict[str, dict[str, int]], list[dict[str, Any]]]:
+    """The pipeline's outputs under ``job.data`` (:func:`build_pipeline`), the row counts of each split and
+    the statistics' partials (with ``job.gather``): in this process where Beam would run the pipeline
+    locally (:mod:`tft_build.steps.inprocess`), else through Beam."""
+    options = beam_options(job.cfg)
+    if inprocess.applies(job.cfg, options, job.files):
+        done = inprocess.run_pipeline(job)
+        if done is not None:
+            return done
     beamreuse.install()
     pipeline = beam.Pipeline(options=options)
-    build_pipeline(pipeline, cfg, files, raw_metadata, row_filter, preprocessing_fn, data, check_data)
+    build_pipeline(pipeline, job)
     result = pipeline.run()
     result.wait_until_finish()
     counts = batching.row_counts(result, SPLITS)
-    batching.check_counts(counts, files)
-    return counts
+    batching.check_counts(counts, job.files)
+    partials = location.join(job.data, layout.TFT_TEMP_DIR, layout.STATS_PARTIALS)
+    return counts, datastats.read_partials(partials) if job.gather else []
 
 
 def data_warnings(files: Mapping[str, Sequence[str]], counts: Mapping[str, Mapping[str, int]]) -> list[str]:
@@ -301,29 +296,21 @@ def beam_options(cfg: "Config") -> PipelineOptions:
 
 
 @traced
-def build_pipeline(
-    pipeline: beam.Pipeline,
-    cfg: "Config",
-    files: Mapping[str, Sequence[str]],
-    raw_metadata: dataset_metadata.DatasetMetadata,
-    row_filter: Callable[[Mapping[str, Any]], Any],
-    preprocessing_fn: Callable[[Mapping[str, tf.Tensor]], dict[str, tf.Tensor]],
-    data: str,
-    gather: bool = False,
-) -> None:
-    """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``data``;
-    with ``gather``, the counted reads' statistics go to ``STATS_PARTIALS`` in its temp dir."""
-    raw_config = batching.tensor_adapter_config(cfg, raw_metadata)
+def build_pipeline(pipeline: beam.Pipeline, job: TransformJob) -> None:
+    """Add the read, filter, analyze, transform and write steps to ``pipeline``, writing under ``job.data``;
+    with ``job.gather``, the counted reads' statistics go to ``STATS_PARTIALS`` in its temp dir."""
+    cfg, files, data = job.cfg, job.files, job.data
+    raw_config = batching.tensor_adapter_config(cfg, job.raw_metadata)
     with tft_beam.Context(temp_dir=location.join(data, layout.TFT_TEMP_DIR), force_tf_compat_v1=cfg.tf_compat_v1):
         read = {
             (split, counted): pipeline
             | f"List{split}{counted}" >> beam.Create(files[split])
             | f"Read{split}{counted}" >> beam.FlatMap(
-                batching.read_clean_batches, cfg, row_filter, split, counted, gather
+                batching.read_clean_batches, cfg, job.row_filter, split, counted, job.gather
             ).with_outputs(batching.BAD, batching.STATS, main="batches")
             for split, counted in (("train", True), ("train", False), ("eval", True))
         }
-        if gather:
+        if job.gather:
             _ = (
                 [read[split, True][batching.STATS] for split in SPLITS]
                 | "AllStats" >> beam.Flatten()
@@ -341,7 +328,7 @@ def build_pipeline(
                 )
             )
         transform_fn = (read["train", True].batches, raw_config) | "Analyze" >> tft_beam.AnalyzeDataset(
-            preprocessing_fn
+            job.preprocessing_fn
         )
         for split, batches in (("train", read["train", False].batches), ("eval", read["eval", True].batches)):
             transformed, _ = ((batches, raw_config), transform_fn) | f"Transform{split}" >> tft_beam.TransformDataset(
@@ -363,7 +350,7 @@ def build_pipeline(
                 )
             )
         _ = transform_fn | "WriteTransformFn" >> tft_beam.WriteTransformFn(data)
-        _ = raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
+        _ = job.raw_metadata | "WriteRawMetadata" >> tft_beam.WriteMetadata(
             location.join(data, tft.TFTransformOutput.RAW_METADATA_DIR), pipeline
         )
 
