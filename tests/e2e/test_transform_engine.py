@@ -6,7 +6,8 @@ the quarantine, is transformed both ways: the records, the transform_fn's
 meaning, the vocabularies, both metadata, the statistics, the sample and the
 quarantine are the same bytes. One analyzer that only Beam runs (a per-key
 one) makes the transform say so and run through Beam, with the same bytes as
-when Beam is asked for.
+when Beam is asked for. A preprocessing_fn whose graph fails on the data is the
+same one line both ways, and the previous build stays.
 """
 
 import json
@@ -99,3 +100,37 @@ def test_an_analyzer_only_beam_runs_sends_the_transform_through_beam(project):
     assert "build_pipeline" in called
     beam, _, _ = transformed(project, "my_per_key", "beam")
     assert fallback == beam
+
+
+FAILS_ON_DATA = '''
+import tensorflow as tf
+import tensorflow_transform as tft
+
+
+def preprocessing_fn(inputs, cfg):
+    fare = inputs["fare_amount"]
+    with tf.control_dependencies([tf.debugging.assert_less(fare, 0.0, message="fares must be negative")]):
+        fare = tf.identity(fare)
+    return {"fare_amount": inputs["fare_amount"], "fare_z": tft.scale_to_z_score(fare)}
+'''
+
+
+@pytest.mark.parametrize("engine", ["auto", "beam"])
+def test_a_preprocessing_fn_that_fails_on_the_data_is_one_line_and_the_last_build_stays(project, engine):
+    (project.root / "my_fails.py").write_text(FAILS_ON_DATA)
+    before = {path: digest for path, digest in tree_hashes(project.artifacts).items()
+              if path.startswith("transformed/")}
+    override = project.root / f"fails-{engine}.toml"
+    override.write_text(f'preprocessing_fn = "my_fails:preprocessing_fn"\non_bad_rows = "skip"\n'
+                        f'transform_engine = "{engine}"\n')
+    failed = project.doit("transform_raw_data", check=False, env={"TFT_BUILD_CONFIG": str(override)})
+    assert failed.returncode != 0
+    printed = failed.stdout + failed.stderr
+    line = next(line for line in printed.splitlines() if "failed on the data" in line)
+    assert line.startswith(f"{override}: setting 'preprocessing_fn': my_fails:preprocessing_fn failed on the data: "
+                           "assertion failed: [fares must be negative]")
+    assert "Traceback" not in printed and "Batch instances" not in printed
+    after = {path: digest for path, digest in tree_hashes(project.artifacts).items()
+             if path.startswith("transformed/")}
+    assert after == before
+    assert not list(project.artifacts.glob(".transformed.*"))

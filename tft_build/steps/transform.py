@@ -44,7 +44,7 @@ from tft_build.config.schema import feature_spec
 from tft_build.config.settings import data_files
 from tft_build.engine import dotted, progress
 from tft_build.engine.trace import traced
-from tft_build.errors import ConfigError, DataError, first_line
+from tft_build.errors import ConfigError, DataError, TftBuildError, causes, first_line
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir
 from tft_build.steps import batching, beamreuse, datastats, digests, inprocess, transformfn
@@ -70,7 +70,26 @@ def transform_raw_data(cfg: "Config") -> dict[str, Any]:
     user_fn = dotted.resolve(cfg, "preprocessing_fn")
     if not cfg.statistics:  # statistics of an earlier build would pass for this one's
         shutil.rmtree(cfg.artifact(layout.STATS), ignore_errors=True)
-    return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn), cfg.statistics)
+    with failures_on_data_blamed(cfg):
+        return run_transform(cfg, layout.TRANSFORMED, checked_preprocessing_fn(cfg, user_fn), cfg.statistics)
+
+
+@contextlib.contextmanager
+def failures_on_data_blamed(cfg: "Config") -> Iterator[None]:
+    """Within the block, an op of the preprocessing_fn's graph that fails on the data (an assertion, a
+    string that is no number), wrapped by TFT and Beam in pages of context, is one line: TF's own."""
+    try:
+        yield
+    except TftBuildError:
+        raise
+    except Exception as err:
+        failed = next((e for e in causes(err) if isinstance(e, tf.errors.InvalidArgumentError)), None)
+        if failed is None:
+            raise
+        lines = [line.strip() for line in failed.message.splitlines() if line.strip()]
+        what = next((line for line in reversed(lines) if not line.startswith("[[")), failed.message)
+        where = cfg.where("preprocessing_fn")
+        raise ConfigError(f"{where}: {cfg.preprocessing_fn} failed on the data: {what}") from err
 
 
 def checked_preprocessing_fn(
