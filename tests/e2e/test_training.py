@@ -1,5 +1,6 @@
 """Training's speed-ups change no result: Keras runs many batches per call of its train step, and the
-model is the one that one batch per call trains, byte for byte, and the one doit trained; the parts of the
+model is the one that one batch per call trains, byte for byte, and the one doit trained; the optimizer's
+variables made before fit spare a second trace of the train step and change no byte; the parts of the
 training rows, told many records per call and counted from the data digest, are the rows the held-out rule
 picks one by one, and the label's statistics are those of the rows fit on."""
 
@@ -12,9 +13,10 @@ import textwrap
 import pytest
 from support import NO_CACHE
 
-# Trains the model as the task does, then with one batch per call, counting Keras's calls in each epoch
-# (a callback beside the task's); prints {batches per call: calls per epoch} and keeps each model's bytes.
-TRAIN_BOTH_WAYS = textwrap.dedent("""
+# Trains the model as the task does, then with one batch per call, then with the optimizer's variables made
+# by Keras inside its first trace, counting Keras's calls in each epoch and the traces of its train step (a
+# callback beside the task's); prints {way: {calls, batches, traces}} and keeps each model's bytes.
+TRAIN_THREE_WAYS = textwrap.dedent("""
     import json, shutil
     import tf_keras as keras
     from tft_build.config.settings import load_config
@@ -25,31 +27,39 @@ TRAIN_BOTH_WAYS = textwrap.dedent("""
             self.calls = 0
         def on_train_batch_end(self, batch, logs=None):
             self.calls += 1
+        def on_train_end(self, logs=None):
+            self.traces = self.model.train_tf_function.experimental_get_tracing_count()
 
-    counter, task_callbacks = Calls(), train.callbacks
+    counter, task_callbacks, task_optimizer = Calls(), train.callbacks, train.built_optimizer
     train.callbacks = lambda cfg: [*task_callbacks(cfg), counter]
-    cfg, calls = load_config("."), {}
-    for per_call in (train.BATCHES_PER_CALL, 1):
-        train.BATCHES_PER_CALL = per_call
+    cfg, ways = load_config("."), {}
+    for way, per_call, optimizer in (("task", train.BATCHES_PER_CALL, task_optimizer),
+                                     ("one_per_call", 1, task_optimizer),
+                                     ("optimizer_in_trace", train.BATCHES_PER_CALL, lambda model: None)):
+        train.BATCHES_PER_CALL, train.built_optimizer = per_call, optimizer
         summary = train.train_model(cfg, "non_embedding")
-        calls[per_call] = {"calls": counter.calls, "batches": train.batches(summary["train_rows"], cfg)}
-        shutil.copy("artifacts/models/non_embedding/model.keras", f"per_call_{per_call}.keras")
-    print(json.dumps(calls))
+        ways[way] = {"per_call": per_call, "calls": counter.calls, "traces": counter.traces,
+                     "batches": train.batches(summary["train_rows"], cfg)}
+        shutil.copy("artifacts/models/non_embedding/model.keras", f"{way}.keras")
+    print(json.dumps(ways))
 """)
 
 
-def test_many_batches_per_call_train_the_model_of_one_and_of_doit(built, tmp_path):
+def test_many_batches_per_call_and_an_early_optimizer_train_the_model_of_one_and_of_doit(built, tmp_path):
     copy = tmp_path / "copy"
     shutil.copytree(built.root, copy)
-    done = subprocess.run([sys.executable, "-c", TRAIN_BOTH_WAYS], cwd=copy, env=built.environment(NO_CACHE),
+    done = subprocess.run([sys.executable, "-c", TRAIN_THREE_WAYS], cwd=copy, env=built.environment(NO_CACHE),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
-    calls = {int(k): v for k, v in json.loads(done.stdout.strip().splitlines()[-1]).items()}
-    many = max(calls)
-    assert many > 1 and calls[1]["calls"] == calls[1]["batches"] > 1  # one call per batch
-    assert calls[many]["calls"] == -(-calls[many]["batches"] // many) < calls[1]["calls"]  # many per call
+    ways = json.loads(done.stdout.strip().splitlines()[-1])
+    task, one = ways["task"], ways["one_per_call"]
+    many = task["per_call"]
+    assert many > 1 and one["calls"] == one["batches"] > 1  # one call per batch
+    assert task["calls"] == -(-task["batches"] // many) < one["calls"]  # many per call
+    # Optimizer variables made inside the first trace make TF trace the train step again.
+    assert task["traces"] == 1 and ways["optimizer_in_trace"]["traces"] == 2
     doit_model = (built.artifacts / "models" / "non_embedding" / "model.keras").read_bytes()
-    assert (copy / f"per_call_{many}.keras").read_bytes() == (copy / "per_call_1.keras").read_bytes() == doit_model
+    assert all((copy / f"{way}.keras").read_bytes() == doit_model for way in ways)
 
 
 # Prints each part's row count as training takes it, the records each part reads, whether they are the
