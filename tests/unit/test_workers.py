@@ -19,6 +19,17 @@ def test_forking_is_unsafe_once_tensorflow_is_loaded(monkeypatch):
     assert not parallel.forking_is_safe()
 
 
+@pytest.mark.parametrize(("cores", "models", "jobs"), [
+    (1, 2, 0),  # one core: the tasks one after the other in the doit process
+    (2, 1, 2),  # a training and the reference model
+    (2, 5, 2),  # more tasks than cores wait for a worker
+    (8, 2, 3),  # no more workers than tasks that can run at once (two trainings, the reference model)
+])
+def test_a_run_gets_a_worker_per_core_up_to_the_tasks_that_can_run_at_once(monkeypatch, cores, models, jobs):
+    monkeypatch.setattr(parallel.os, "sched_getaffinity", lambda pid: set(range(cores)), raising=False)
+    assert parallel.default_jobs(models) == jobs
+
+
 def test_the_watched_queue_looks_between_waits_and_at_what_comes(monkeypatch):
     monkeypatch.setattr(parallel, "WATCH_SECONDS", 0.01)
     seen = []
