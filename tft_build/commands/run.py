@@ -19,9 +19,11 @@ import sys
 from doit.cmd_run import Run
 
 from tft_build.commands.base import NO_WAIT, locked
+from tft_build.config.settings import Config
 from tft_build.engine import interrupt, parallel, progress, snapshot, warm
 from tft_build.engine.pipeline import project_config
 from tft_build.errors import TftBuildError
+from tft_build.report import history
 
 INTERRUPTED = 130  # the shell's status for a Ctrl-C
 QUIET = {
@@ -32,6 +34,16 @@ QUIET = {
     "default": False,
     "help": "no progress lines from the steps; only their summaries and the timing table",
 }
+
+
+def recorded_seconds(cfg: Config | None) -> dict[str, float]:
+    """``{task: seconds}`` of each task's last recorded run, which orders the tasks that are ready
+    (:mod:`tft_build.engine.schedule`); none outside a tft_build project."""
+    if cfg is None:
+        return {}
+    status = history.read_status(cfg.artifacts_dir)
+    return {task: float(line["seconds"]) for task, line in status.items()
+            if isinstance(line, dict) and isinstance(line.get("seconds"), (int, float))}
 
 
 class LockedRun(Run):
@@ -49,7 +61,7 @@ class LockedRun(Run):
                 num_process = 0
         try:
             with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet), \
-                    parallel.workers(prefetch=cfg is None or not warm.enabled(cfg)):
+                    parallel.workers(prefetch=cfg is None or not warm.enabled(cfg), seconds=recorded_seconds(cfg)):
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,

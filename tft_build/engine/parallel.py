@@ -7,6 +7,9 @@ thread pools do not survive a fork), but tft_build's orchestration never
 imports it, so the workers are forked from a process without it and each
 loads its own. What tft_build adds to doit's runner (:class:`WarmRunner`):
 
+- of the tasks that are ready, a free worker gets the one that leads the
+  longest chain of recorded durations (:mod:`tft_build.engine.schedule`), not
+  the first of doit's set;
 - a worker with no task yet (the others wait for the transform) uses the time
   to import TensorFlow, TFT and Beam, so the trainings it gets later do not
   wait for that import;
@@ -33,12 +36,13 @@ import os
 import queue
 import signal
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any
 
 from doit import cmd_run
 from doit.runner import JobHold, MRunner
 
+from tft_build.engine import schedule
 from tft_build.errors import TftBuildError
 
 # What the steps import first; a waiting worker imports them ahead (the steps' own imports then find them).
@@ -67,15 +71,16 @@ def forking_is_safe() -> bool:
 
 
 @contextlib.contextmanager
-def workers(prefetch: bool) -> Iterator[None]:
+def workers(prefetch: bool, seconds: Mapping[str, float]) -> Iterator[None]:
     """Within the block, doit's ``run`` uses :class:`WarmRunner` for ``-P process``; with ``prefetch``,
     its waiting workers import the step libraries (not when the steps run in warm workers,
-    :mod:`tft_build.engine.warm`).
+    :mod:`tft_build.engine.warm`); of the tasks that are ready, it starts first the one that leads the
+    longest chain of recorded ``seconds`` (``{task: seconds}``, :mod:`tft_build.engine.schedule`).
 
     doit's ``Run._execute`` picks its runner class from its module's globals; it is swapped
     for the block only.
     """
-    previous, WarmRunner.prefetch = cmd_run.MRunner, prefetch
+    previous, WarmRunner.prefetch, WarmRunner.seconds = cmd_run.MRunner, prefetch, seconds
     cmd_run.MRunner = WarmRunner
     try:
         yield
@@ -88,6 +93,7 @@ class WarmRunner(MRunner):
     and whose workers are watched by the ``doit`` process (see the module's docstring)."""
 
     prefetch = True
+    seconds: Mapping[str, float] = {}
 
     def _run_start_processes(self, job_q, result_q):
         self._workers = super()._run_start_processes(job_q, result_q)
@@ -98,6 +104,7 @@ class WarmRunner(MRunner):
     def run_tasks(self, task_dispatcher):
         self._running = set()
         self._parent = os.getpid()
+        schedule.prioritized(task_dispatcher, self.seconds)
         super().run_tasks(task_dispatcher)
 
     def Queue(self):  # doit's name for the factory of its queues
