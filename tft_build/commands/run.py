@@ -19,7 +19,6 @@ import sys
 from doit.cmd_run import Run
 
 from tft_build.commands.base import NO_WAIT, locked
-from tft_build.config.settings import Config
 from tft_build.engine import interrupt, parallel, progress, snapshot, warm
 from tft_build.engine.pipeline import project_config
 from tft_build.errors import TftBuildError
@@ -36,16 +35,6 @@ QUIET = {
 }
 
 
-def recorded_seconds(cfg: Config | None) -> dict[str, float]:
-    """``{task: seconds}`` of each task's last recorded run, which orders the tasks that are ready
-    (:mod:`tft_build.engine.schedule`); none outside a tft_build project."""
-    if cfg is None:
-        return {}
-    status = history.read_status(cfg.artifacts_dir)
-    return {task: float(line["seconds"]) for task, line in status.items()
-            if isinstance(line, dict) and isinstance(line.get("seconds"), (int, float))}
-
-
 class LockedRun(Run):
     """doit ``run``, one at a time per project."""
 
@@ -59,9 +48,10 @@ class LockedRun(Run):
             self.dep_manager = snapshot.recording(self.dep_manager)
             if not parallel.forking_is_safe():
                 num_process = 0
+        seconds = history.last_seconds(cfg.artifacts_dir) if cfg is not None else {}  # orders the ready tasks
         try:
             with locked(cfg, no_wait), interrupt.remembered(), progress.quieted(quiet), \
-                    parallel.workers(prefetch=cfg is None or not warm.enabled(cfg), seconds=recorded_seconds(cfg)):
+                    parallel.workers(prefetch=cfg is None or not warm.enabled(cfg), seconds=seconds):
                 return super()._execute(
                     outfile, verbosity, always, continue_, reporter, num_process, par_type, single,
                     auto_delayed_regex, force_verbosity, failure_verbosity, pdb,

@@ -100,6 +100,17 @@ def read_status(artifacts_dir: str | Path) -> dict[str, dict[str, Any]]:
         return {}
 
 
+def last_seconds(artifacts_dir: str | Path) -> dict[str, float]:
+    """``{task: seconds}`` of each task's last recorded run (:mod:`tft_build.engine.schedule` orders the
+    tasks that are ready by them); a task last restored from the build cache is left out: its seconds
+    are the restore's, not what running it takes."""
+    return {
+        task: float(line["seconds"]) for task, line in read_status(artifacts_dir).items()
+        if isinstance(line, dict) and line.get("status") != RESTORED
+        and isinstance(line.get("seconds"), (int, float))
+    }
+
+
 def forget_status(artifacts_dir: str | Path, task: str) -> None:
     """Forget a task's last status and trace (its outputs were cleaned): "never run"."""
     status = read_status(artifacts_dir)

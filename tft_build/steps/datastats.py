@@ -13,7 +13,7 @@ build leaves a schema for the user to edit and commit.
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import tensorflow as tf
@@ -33,7 +33,12 @@ if TYPE_CHECKING:
 def read_partials(partials_file: str) -> list[dict[str, Any]]:
     """The statistics' partials a Beam pipeline wrote, one JSON line each."""
     with tf.io.gfile.GFile(partials_file) as f:
-        return [json.loads(line) for line in f if line.strip()]
+        return parsed_partials(f)
+
+
+def parsed_partials(lines: Iterable[str]) -> list[dict[str, Any]]:
+    """The statistics' partials of their JSON lines (as the counted reads emit them)."""
+    return [json.loads(line) for line in lines if line.strip()]
 
 
 @traced

@@ -32,7 +32,7 @@ from tensorflow_transform.tf_metadata import dataset_metadata, metadata_io
 from tft_build import layout
 from tft_build.engine.trace import traced
 from tft_build.io import location, manifest
-from tft_build.steps import batching, digests, localtft
+from tft_build.steps import batching, datastats, digests, localtft
 from tft_build.steps.transformjob import TransformJob
 
 if TYPE_CHECKING:
@@ -87,7 +87,7 @@ def run_pipeline(job: TransformJob) -> tuple[dict[str, dict[str, int]], list[dic
         metadata_io.write_metadata(job.raw_metadata, location.join(data, tft.TFTransformOutput.RAW_METADATA_DIR))
     if cfg.on_bad_rows == "skip":
         write_lines(location.join(data, layout.QUARANTINE_FILE), [batching.QUARANTINE_HEADER, *bad])
-    return counts, [json.loads(line) for line in partials]
+    return counts, datastats.parsed_partials(partials)
 
 
 @traced
