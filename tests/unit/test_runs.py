@@ -25,6 +25,8 @@ def test_the_scheduler_gets_each_task_last_run_seconds_not_a_restore(tmp_path):
     record_run(tmp_path, "r2", {"a": ("up to date", None), "b": ("ran", 2.0), "c": (history.RESTORED, 0.05)})
     assert history.last_seconds(tmp_path) == {"a": 6.0, "b": 2.0}
     assert history.last_seconds(tmp_path / "never built") == {}
+    history.status_path(tmp_path).write_text("[]")  # damaged: every doit reads it before running
+    assert history.last_seconds(tmp_path) == {}
 
 
 def test_table_shows_each_task_once(tmp_path):

@@ -93,11 +93,13 @@ def read_history_lines(artifacts_dir: str | Path) -> tuple[list[dict[str, Any]],
 
 
 def read_status(artifacts_dir: str | Path) -> dict[str, dict[str, Any]]:
-    """Each task's last recorded status, ``{task: {"status", "seconds", "run"}}``."""
+    """Each task's last recorded status, ``{task: {"status", "seconds", "run"}}``; none when the file is
+    missing or damaged (not a JSON object), as before a first run."""
     try:
-        return json.loads(status_path(artifacts_dir).read_text(encoding="utf-8"))
+        status = json.loads(status_path(artifacts_dir).read_text(encoding="utf-8"))
     except (FileNotFoundError, ValueError):
         return {}
+    return status if isinstance(status, dict) else {}
 
 
 def last_seconds(artifacts_dir: str | Path) -> dict[str, float]:
