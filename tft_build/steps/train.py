@@ -40,6 +40,7 @@ LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 FIT, VALIDATION = "train", "validation"  # the two parts of the training rows
 HASH_BUCKETS = 10_000  # a row is held out when its place hashes into the first validation_fraction of these
 PLACES_PER_CALL = 4096  # records whose part is told in one call (a call per record cost 30 us each)
+PARSE_BATCH = 4096  # records parsed in one call when the training rows are read into memory
 
 
 @traced
@@ -61,12 +62,11 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     if not rows[VALIDATION] or not rows[FIT]:
         raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
                         f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
-    fit_rows = shuffled(records(cfg, "train", FIT), cfg)
-    # The first permutation gives the label's statistics, the later ones the epochs.
-    stats = label_stats(fit_rows, spec, cfg, tft_output)
-    train = parsed(fit_rows, spec, cfg)
-    # Validation is read every epoch: its batches are kept parsed after the first.
-    validation = sized(parsed(records(cfg, "train", VALIDATION), spec, cfg).cache(), rows[VALIDATION], cfg)
+    # Both parts are parsed once and kept in memory: the epochs take their batches from there.
+    fit_rows = in_memory(records(cfg, "train", FIT), spec)
+    stats = label_stats(fit_rows[cfg.label].numpy(), cfg, tft_output)
+    # Validation is read every epoch: its batches are kept after the first.
+    validation = in_order(in_memory(records(cfg, "train", VALIDATION), spec), rows[VALIDATION], cfg).cache()
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
@@ -74,9 +74,10 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         model.steps_per_execution = BATCHES_PER_CALL
     built_optimizer(model)
     with trainlog.tensorboard_logs(cfg, model_name) as tensorboard:  # replaced after the model, on success
-        # One iterator over all epochs, each a fresh permutation of the rows: Keras runs several batches
-        # per call only on data of known size, and the order then does not depend on how it iterates.
-        fit = model.fit(train.repeat(), steps_per_epoch=batches(rows[FIT], cfg), validation_data=validation,
+        # One iterator over all epochs: Keras runs several batches per call only on data of known size, and
+        # the order then does not depend on how it iterates.
+        fit = model.fit(epochs(fit_rows, rows[FIT], cfg), steps_per_epoch=batches(rows[FIT], cfg),
+                        validation_data=validation,
                         epochs=cfg.epochs, verbose=0, callbacks=[
                             *callbacks(cfg), FiniteLoss(model_name), trainlog.EpochLines(model_name, cfg.epochs),
                             tensorboard])
@@ -84,7 +85,7 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         history = {key: [float(v) for v in values] for key, values in fit.history.items()}
         best = int(np.argmin(history["val_loss"]))
         metric = f"val_{quality_metric(cfg)}"
-        fitted = sized(parsed(records(cfg, "train", FIT), spec, cfg), rows[FIT], cfg)
+        fitted = in_order(fit_rows, rows[FIT], cfg)
         summary = {"epochs_run": len(history["val_loss"]), "best_epoch": best + 1, metric: history[metric][best],
                    f"train_{quality_metric(cfg)}": fitted_quality(cfg, model, fitted),
                    "train_rows": rows[FIT], "validation_rows": rows[VALIDATION]}
@@ -199,21 +200,48 @@ def model_features(tft_output: tft.TFTransformOutput, label: str) -> dict[str, F
     return features
 
 
-def shuffled(rows: tf.data.Dataset, cfg: "Config") -> tf.data.Dataset:
-    """Serialized ``rows``, kept in memory after the first pass, in a fresh seeded permutation at each pass.
+def in_memory(rows: tf.data.Dataset, spec: Mapping[str, Any]) -> dict[str, tf.Tensor]:
+    """Serialized ``rows`` parsed, ``{feature: [rows] tensor}``, the features and the label in the order of
+    ``rows``. Parsed once, where every epoch parsed every record again before (and the table is smaller than the
+    serialized records)."""
+    parts = list(rows.batch(PARSE_BATCH).map(lambda batch: tf.io.parse_example(batch, spec),
+                                             num_parallel_calls=tf.data.AUTOTUNE))
+    return {name: tf.concat([part[name] for part in parts], 0) for name in spec}
 
-    The passes of every dataset made from it share one sequence of permutations.
-    """
-    return rows.cache().shuffle(100_000, seed=cfg.seed, reshuffle_each_iteration=True)
+
+def epochs(table: Mapping[str, tf.Tensor], rows: int, cfg: "Config") -> tf.data.Dataset:
+    """Batches of ``({feature: [batch, 1]}, label)`` of the ``rows`` rows of ``table`` (:func:`in_memory`), epoch
+    after epoch without end, each epoch in its own permutation of the rows: a stateless shuffle seeded by the
+    seed and the epoch's number, the same in every process and at every rerun."""
+    seed = tf.constant(cfg.seed, tf.int64)
+
+    def order(number: tf.Tensor) -> tf.Tensor:
+        return tf.random.experimental.stateless_shuffle(tf.range(rows, dtype=tf.int64), seed=tf.stack([seed, number]))
+
+    return batched(table, tf.data.Dataset.counter().map(order), rows, cfg)
 
 
-def parsed(rows: tf.data.Dataset, spec: Mapping[str, Any], cfg: "Config") -> tf.data.Dataset:
-    """Batches of ``({feature: [batch, 1]}, label)`` of serialized transformed ``rows``."""
-    ds = rows.batch(cfg.batch_size).map(
-        lambda records: split_label(tf.io.parse_example(records, spec), cfg),
-        num_parallel_calls=tf.data.AUTOTUNE,
-    )
-    return ds.prefetch(tf.data.AUTOTUNE)
+def in_order(table: Mapping[str, tf.Tensor], rows: int, cfg: "Config") -> tf.data.Dataset:
+    """Batches of the ``rows`` rows of ``table`` (:func:`in_memory`) in their order, once: a dataset of known
+    size (Keras needs it to run several batches per call)."""
+    once = tf.data.Dataset.from_tensors(tf.range(rows, dtype=tf.int64))
+    return batched(table, once, rows, cfg).apply(tf.data.experimental.assert_cardinality(batches(rows, cfg)))
+
+
+def batched(table: Mapping[str, tf.Tensor], orders: tf.data.Dataset, rows: int, cfg: "Config") -> tf.data.Dataset:
+    """Batches of ``({feature: [batch, 1]}, label)`` of the ``rows`` rows of ``table``, each of ``orders`` (an
+    order of all the rows) cut into batches; a batch is a gather of its rows (not a pass of each row through
+    the dataset), and every function of the dataset is made once, not once per epoch."""
+    size, count = cfg.batch_size, batches(rows, cfg)
+
+    def cut(order: tf.Tensor) -> tf.Tensor:  # [count, size], the last batch filled up with -1
+        return tf.reshape(tf.pad(order, [[0, count * size - rows]], constant_values=-1), [count, size])
+
+    def batch(places: tf.Tensor) -> tuple[dict[str, tf.Tensor], tf.Tensor]:
+        chosen = tf.boolean_mask(places, places >= 0)
+        return split_label({name: tf.gather(values, chosen) for name, values in table.items()}, cfg)
+
+    return orders.map(cut).unbatch().map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
 def records(cfg: "Config", split: str, part: str | None = None) -> tf.data.Dataset:
@@ -247,12 +275,6 @@ def batches(rows: int, cfg: "Config") -> int:
     return -(-rows // cfg.batch_size)
 
 
-def sized(ds: tf.data.Dataset, rows: int, cfg: "Config") -> tf.data.Dataset:
-    """``ds``, batches of ``rows`` rows, as a dataset of known size (Keras needs it to run several
-    batches per call)."""
-    return ds.apply(tf.data.experimental.assert_cardinality(batches(rows, cfg)))
-
-
 def part_rows(cfg: "Config") -> dict[str, int]:
     """``{FIT: rows, VALIDATION: rows}`` of the training records: their number as the transform's data
     digest (a declared input) records it, and the rule of :func:`held_out_row` applied to every place at once."""
@@ -278,18 +300,12 @@ def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str
 
 
 @traced
-def label_stats(
-    rows: tf.data.Dataset, spec: Mapping[str, Any], cfg: "Config", tft_output: tft.TFTransformOutput
-) -> dict[str, Any]:
-    """The label of serialized ``rows``: mean and standard deviation, or the classes and their counts (one
-    pass, that parses the label only).
+def label_stats(labels: np.ndarray, cfg: "Config", tft_output: tft.TFTransformOutput) -> dict[str, Any]:
+    """The training rows' ``labels``: mean and standard deviation, or the classes and their counts.
 
     Builders use them to scale the output layer or size it; serving, as the
     baseline (the mean, the most frequent class).
     """
-    label_spec = {cfg.label: spec[cfg.label]}
-    labels = rows.batch(cfg.batch_size).map(lambda records: tf.io.parse_example(records, label_spec)[cfg.label])
-    labels = np.concatenate([y.numpy() for y in labels])
     if not cfg.classification:
         return {"mean": float(labels.mean()), "std": float(labels.std()) or 1.0}
     classes = [c.decode("utf-8") for c in tft_output.vocabulary_by_name(layout.LABEL_CLASSES)]
