@@ -14,8 +14,9 @@ the machine's ups and downs fall on all of them. The variants:
   ``warm`` is.
 
 Prints the wall time of each run, then the per-task seconds of the fastest edit run of each
-variant, and checks that after each round of edits every variant's outputs are byte-identical to the
-sequential build's (the baseline's aside: other code). Writes JSON.
+variant (and the epochs each training ran, which early stopping chooses), and checks that after
+each round of edits every variant's outputs are byte-identical to the sequential build's (the
+baseline's aside: other code). Writes JSON.
 
     python benchmarks/cold_and_incremental.py [--repeats 2] [--baseline DIR] [--out cold_and_incremental.json]
 
@@ -40,6 +41,7 @@ from taxi_copy import copy_example
 
 from tft_build.report.history import read_history
 
+EPOCH_ROWS = "epochs run, "  # the rows of the table that count a training's epochs, not seconds
 HELPER = ('"trip_km": km / 10.0', '"trip_km": km / 20.0')  # an edit of what preprocessing_fn computes
 COMPARED = ("transformed/data.digest.json", "transformed/transform_fn.digest.json", "models", "serving",
             "predictions", "metrics", "reference", "stats")
@@ -71,6 +73,13 @@ def last_run_tasks(project):
     history = read_history(project / "artifacts")
     last = history[-1]["run"]
     return {line["task"]: line["seconds"] for line in history if line["run"] == last and line["status"] == "ran"}
+
+
+def epochs_run(project):
+    """``{EPOCH_ROWS + model: epochs}`` of the project's last trainings, from their manifests: a
+    change that makes a training stop later makes it slower for that alone."""
+    manifests = sorted((project / "artifacts" / "models").glob("*/MANIFEST.json"))
+    return {EPOCH_ROWS + path.parent.name: json.loads(path.read_text())["epochs_run"] for path in manifests}
 
 
 def output_digests(project):
@@ -132,7 +141,7 @@ def main():
                 row = run(project, variant, f"edit {round_ + 1}")
                 rows.append(row)
                 if variant["name"] not in best or row["seconds"] < best[variant["name"]][0]:
-                    best[variant["name"]] = (row["seconds"], last_run_tasks(project))
+                    best[variant["name"]] = (row["seconds"], {**last_run_tasks(project), **epochs_run(project)})
             one = output_digests(projects["sequential"][0])
             for name in ("parallel", "warm"):
                 other = output_digests(projects[name][0])
@@ -144,7 +153,8 @@ def main():
             if variant["warm"]:
                 stop_warm_workers(projects[variant["name"]][0])
     print(tabulate(rows, headers="keys", floatfmt=".2f"))
-    tasks = sorted({task for _, per_task in best.values() for task in per_task})
+    names = {task for _, per_task in best.values() for task in per_task}
+    tasks = sorted(names, key=lambda task: (task.startswith(EPOCH_ROWS), task))  # the epochs last
     table = [[task, *(best[v["name"]][1].get(task) for v in variants)] for task in tasks]
     table.append(["wall time of the run", *(best[v["name"]][0] for v in variants)])
     print(f"\nthe fastest of {args.repeats} edit run(s) of each variant, seconds per task:")
