@@ -51,7 +51,7 @@ def test_the_rows_in_order_are_a_dataset_of_known_size():
     assert [label.numpy().astype(int).tolist() for _, label in batches] == [[0, 1, 2, 3], [4, 5, 6, 7], [8, 9]]
 
 
-def test_the_rows_are_parsed_once_into_one_table():
+def test_the_rows_are_parsed_once_into_one_table_even_none():
     records = [tf.train.Example(features=tf.train.Features(feature={
         "x": tf.train.Feature(float_list=tf.train.FloatList(value=[float(i)]))})).SerializeToString() for i in range(5)]
     train.PARSE_BATCH, previous = 2, train.PARSE_BATCH  # several parse calls, joined in order
@@ -61,3 +61,6 @@ def test_the_rows_are_parsed_once_into_one_table():
     finally:
         train.PARSE_BATCH = previous
     assert table["x"].numpy().tolist() == [0.0, 1.0, 2.0, 3.0, 4.0]
+    emptied = tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))  # an eval split the row filter emptied
+    none = train.in_memory(emptied, spec)
+    assert none["x"].shape == (0,) and none["x"].dtype == tf.float32

@@ -38,7 +38,6 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import tensorflow as tf
 import tensorflow_transform as tft
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from threadpoolctl import threadpool_limits
@@ -57,7 +56,6 @@ if TYPE_CHECKING:
 MAX_CATEGORIES = 255  # HGB's largest max_bins: ids with at most this many values are categories, more are numbers
 MAX_ITER = 1000  # a ceiling on the trees; the validation rows stop it long before, as a rule
 N_ITER_NO_CHANGE = 10  # stop after this many trees without a lower validation loss
-READ_BATCH = 4096
 
 
 @traced
@@ -124,15 +122,7 @@ def reference_model(
 def read_columns(cfg: "Config", spec: Mapping[str, Any], split: str, part: str | None = None) -> dict[str, np.ndarray]:
     """``{name: [rows]}`` of every transformed feature and the label, from the records of ``split``
     (with ``part``, only the FIT or the VALIDATION rows), in their order."""
-    records = train.records(cfg, split, part).batch(READ_BATCH).map(lambda batch: tf.io.parse_example(batch, spec))
-    chunks = {name: [] for name in spec}
-    for batch in records:
-        for name, values in batch.items():
-            chunks[name].append(values.numpy().reshape(len(values)))
-    return {
-        name: np.concatenate(parts) if parts else np.zeros(0, spec[name].dtype.as_numpy_dtype)
-        for name, parts in chunks.items()
-    }
+    return {name: values.numpy() for name, values in train.in_memory(train.records(cfg, split, part), spec).items()}
 
 
 def known(cfg: "Config", columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

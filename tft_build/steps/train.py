@@ -206,6 +206,8 @@ def in_memory(rows: tf.data.Dataset, spec: Mapping[str, Any]) -> dict[str, tf.Te
     serialized records)."""
     parts = list(rows.batch(PARSE_BATCH).map(lambda batch: tf.io.parse_example(batch, spec),
                                              num_parallel_calls=tf.data.AUTOTUNE))
+    if not parts:  # no rows (an eval split the row filter emptied)
+        return {name: tf.zeros([0], feature.dtype) for name, feature in spec.items()}
     return {name: tf.concat([part[name] for part in parts], 0) for name in spec}
 
 
