@@ -1,13 +1,16 @@
 """The training rows' batches: parsed once, each epoch every row once, in an order of its own that every
-process and rerun repeats; the rows fit on and held out in their order, in a dataset of known size."""
+process and rerun repeats; the rows fit on and held out in their order, in a dataset of known size; a
+feature of several values per row is refused in one line."""
 
 import dataclasses
 
 import numpy as np
+import pytest
 import tensorflow as tf
 from support import ROOT
 
 from tft_build.config.settings import load_config
+from tft_build.errors import ConfigError
 from tft_build.steps import train
 
 ROWS = 10
@@ -64,3 +67,23 @@ def test_the_rows_are_parsed_once_into_one_table_even_none():
     emptied = tf.data.Dataset.from_tensor_slices(tf.constant([], tf.string))  # an eval split the row filter emptied
     none = train.in_memory(emptied, spec)
     assert none["x"].shape == (0,) and none["x"].dtype == tf.float32
+
+
+class Transformed:
+    """What model_features reads of a TFTransformOutput: the transformed spec and domains."""
+
+    def __init__(self, spec):
+        self.spec = spec
+
+    def transformed_feature_spec(self):
+        return self.spec
+
+    def transformed_domains(self):
+        return {}
+
+
+def test_a_feature_of_several_values_per_row_fails_in_one_line_naming_it():
+    dense = {"fare": tf.io.FixedLenFeature([], tf.float32), "km": tf.io.FixedLenFeature([], tf.float32)}
+    assert set(train.model_features(Transformed(dense), "fare")) == {"km"}
+    with pytest.raises(ConfigError, match="feature 'words' is VarLenFeature .*one value per row"):
+        train.model_features(Transformed({**dense, "words": tf.io.VarLenFeature(tf.int64)}), "fare")

@@ -174,12 +174,18 @@ def callbacks(cfg: "Config") -> list[keras.callbacks.Callback]:
 def model_features(tft_output: tft.TFTransformOutput, label: str) -> dict[str, Feature]:
     """``{name: Feature}`` for every transformed feature but the label.
 
-    Integer features must carry their domain (as TFT's bucketize records it),
-    since the model needs to know how many ids to one-hot or embed.
+    Each must be one value per row, and integer features must carry their domain (as TFT's bucketize
+    records it), since the model needs to know how many ids to one-hot or embed.
     """
     domains = tft_output.transformed_domains()
     features = {}
     for name, spec in tft_output.transformed_feature_spec().items():
+        if not isinstance(spec, tf.io.FixedLenFeature):  # a dense value per row is what the batches gather
+            raise ConfigError(
+                f"preprocessing_fn: feature '{name}' is {type(spec).__name__} (a varying number of values per "
+                "row); models take one value per row: reduce it to one (tf.sparse.reduce_sum, a count, "
+                "tft.bucketize of a summary) or leave it out of the outputs"
+            )
         if name == label:
             continue
         if spec.dtype.is_integer:
