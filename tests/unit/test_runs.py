@@ -20,6 +20,13 @@ def test_record_run_appends_history_and_compares_with_the_previous_run(tmp_path)
     assert status["b"] == {"run": "r2", "seconds": 2.0, "status": "up to date", "task": "b"}
 
 
+def test_the_tasks_whose_last_run_failed_are_known_until_they_run_again(tmp_path):
+    record_run(tmp_path, "r1", {"a": ("ran", 6.0), "b": (history.FAILED, 1.0), "c": (history.FAILED, 3.0)})
+    record_run(tmp_path, "r2", {"c": ("ran", 2.0)})
+    assert history.last_failed(tmp_path) == {"b"}
+    assert history.last_failed(tmp_path / "never built") == set()
+
+
 def test_the_scheduler_gets_each_task_last_run_seconds_not_a_restore(tmp_path):
     record_run(tmp_path, "r1", {"a": ("ran", 6.0), "b": ("ran", 1.0), "c": ("ran", 3.0)})
     record_run(tmp_path, "r2", {"a": ("up to date", None), "b": ("ran", 2.0), "c": (history.RESTORED, 0.05)})

@@ -11,6 +11,8 @@ from doit.exceptions import InvalidCommand
 
 from tft_build.commands.base import reader_gone
 from tft_build.engine.explain import explain
+from tft_build.engine.pipeline import project_config
+from tft_build.report import history
 
 
 class Explain(DoitCmdBase):
@@ -34,8 +36,10 @@ class Explain(DoitCmdBase):
         unknown = [name for name in selected if name not in tasks]
         if unknown:
             raise InvalidCommand(f"explain: no task named {', '.join(unknown)}; `doit list` shows the tasks")
+        cfg = project_config(tasks.values())
+        failed = history.last_failed(cfg.artifacts_dir) if cfg is not None else set()
         with reader_gone():
-            for name, (kind, reasons) in explain(tasks, self.dep_manager, selected).items():
+            for name, (kind, reasons) in explain(tasks, self.dep_manager, selected, failed).items():
                 self.outstream.write(f"{kind}: {name}\n")
                 for reason in reasons:
                     self.outstream.write("  - " + reason.replace("\n", "\n    ") + "\n")

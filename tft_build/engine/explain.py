@@ -20,7 +20,7 @@ imports no TensorFlow.
 """
 
 import os
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from doit.task import Task
@@ -36,21 +36,22 @@ DUE = ("will run", "may run")  # a task whose outputs cannot be foreseen
 
 
 def explain(
-    tasks: Mapping[str, Task], dep_manager: Any, selected: Iterable[str]
+    tasks: Mapping[str, Task], dep_manager: Any, selected: Iterable[str], failed: Collection[str] = ()
 ) -> dict[str, tuple[str, list[str]]]:
     """``{name: (kind, reasons)}`` for the ``selected`` tasks and what they depend on, in the
-    order doit would run them: what ``doit`` would do to each and why, running nothing."""
+    order doit would run them: what ``doit`` would do to each and why, running nothing. ``failed``:
+    the tasks whose last run failed (doit drops a failed task's record, as if it was never built)."""
     foresight = Foresight(tasks)
     producers = target_producers(tasks)
     verdicts = {}
     for name in dependency_order(tasks, selected):
-        verdicts[name] = verdict(tasks, dep_manager, foresight, producers, name, verdicts)
+        verdicts[name] = verdict(tasks, dep_manager, foresight, producers, name, verdicts, name in failed)
     return verdicts
 
 
 def verdict(
     tasks: Mapping[str, Task], dep_manager: Any, foresight: "Foresight", producers: Mapping[str, str], name: str,
-    verdicts: Mapping[str, tuple[str, list[str]]],
+    verdicts: Mapping[str, tuple[str, list[str]]], failed: bool = False,
 ) -> tuple[str, list[str]]:
     """``(kind, reasons)`` for one task, given the verdicts of its dependencies."""
     task = tasks[name]
@@ -61,7 +62,8 @@ def verdict(
     if status.status != "up-to-date":
         values = dep_manager.get_values(name)
         if not values and any(hasattr(check, "changes") for check, _, _ in task.uptodate):
-            reasons = ["never built (no record in doit's database)"]
+            reasons = ["its last run failed (doit keeps no record of a failed run)" if failed
+                       else "never built (no record in doit's database)"]
         else:
             reasons = list(status_reasons(status.reasons, values, producers))
         return (RESTORE if not unknown and foresight.restorable(task) else "will run"), reasons

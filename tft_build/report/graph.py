@@ -19,10 +19,10 @@ import graphviz
 from doit.task import Task
 
 from tft_build.display import shown
-from tft_build.report.history import NEVER_RUN, RESTORED, UP_TO_DATE
+from tft_build.report.history import FAILED, NEVER_RUN, RESTORED, UP_TO_DATE
 
 COLOURS = {
-    "ran": "#b7e4c7", RESTORED: "#d8f3dc", UP_TO_DATE: "#dbe9f6", "failed": "#f4a6a6", NEVER_RUN: "#ffffff",
+    "ran": "#b7e4c7", RESTORED: "#d8f3dc", UP_TO_DATE: "#dbe9f6", FAILED: "#f4a6a6", NEVER_RUN: "#ffffff",
 }
 FORMATS = ("svg", "png", "dot")
 DOT_HINT = "graphviz's `dot` is not installed (apt-get install graphviz); wrote the .dot source instead"

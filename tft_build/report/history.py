@@ -20,6 +20,7 @@ from tft_build.io.manifest import to_json
 
 NEVER_RUN = "never run"
 RESTORED = "restored"  # from the build cache instead of run
+FAILED = "failed"  # doit keeps no record of the task then
 UP_TO_DATE = "up to date"
 
 
@@ -102,15 +103,24 @@ def read_status(artifacts_dir: str | Path) -> dict[str, dict[str, Any]]:
     return status if isinstance(status, dict) else {}
 
 
+def last_failed(artifacts_dir: str | Path) -> set[str]:
+    """The tasks whose last recorded run failed (doit keeps no record of them: ``doit explain`` says why)."""
+    return {task for task, line in _status_lines(artifacts_dir).items() if line.get("status") == FAILED}
+
+
 def last_seconds(artifacts_dir: str | Path) -> dict[str, float]:
     """``{task: seconds}`` of each task's last recorded run (:mod:`tft_build.engine.schedule` orders the
     tasks that are ready by them); a task last restored from the build cache is left out: its seconds
     are the restore's, not what running it takes."""
     return {
-        task: float(line["seconds"]) for task, line in read_status(artifacts_dir).items()
-        if isinstance(line, dict) and line.get("status") != RESTORED
-        and isinstance(line.get("seconds"), (int, float))
+        task: float(line["seconds"]) for task, line in _status_lines(artifacts_dir).items()
+        if line.get("status") != RESTORED and isinstance(line.get("seconds"), (int, float))
     }
+
+
+def _status_lines(artifacts_dir):
+    """The tasks' lines of :func:`read_status` that are what it writes (objects), others left out."""
+    return {task: line for task, line in read_status(artifacts_dir).items() if isinstance(line, dict)}
 
 
 def forget_status(artifacts_dir: str | Path, task: str) -> None:

@@ -20,7 +20,7 @@ from doit.task import Task
 from tft_build.config.settings import Config
 from tft_build.engine import buildcache
 from tft_build.report import history
-from tft_build.report.history import RESTORED, UP_TO_DATE
+from tft_build.report.history import FAILED, RESTORED, UP_TO_DATE
 from tft_build.report.timings import timing_row, timing_table
 
 
@@ -61,7 +61,7 @@ class RunReporter(ConsoleReporter):
 
     def add_failure(self, task: Task, fail: BaseFail) -> None:
         super().add_failure(task, fail)
-        self._finish(task, "failed")
+        self._finish(task, FAILED)
 
     def skip_uptodate(self, task: Task) -> None:
         super().skip_uptodate(task)
