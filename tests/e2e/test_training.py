@@ -1,6 +1,7 @@
 """Training's speed-ups change no result: Keras runs many batches per call of its train step, and the
 model is the one that one batch per call trains, byte for byte, and the one doit trained; the optimizer's
-variables made before fit spare a second trace of the train step and change no byte; the parts of the
+variables made before fit spare a second trace of the train step, and loops that carry nothing spare
+autograph's scratch trace of the train and test steps, and neither changes a byte; the parts of the
 training rows, told many records per call and counted from the data digest, are the rows the held-out rule
 picks one by one, and the label's statistics are those of the rows fit on."""
 
@@ -14,13 +15,23 @@ import pytest
 from support import NO_CACHE
 
 # Trains the model as the task does, then with one batch per call, then with the optimizer's variables made
-# by Keras inside its first trace, counting Keras's calls in each epoch and the traces of its train step (a
-# callback beside the task's); prints {way: {calls, batches, traces}} and keeps each model's bytes.
-TRAIN_THREE_WAYS = textwrap.dedent("""
-    import json, shutil
+# by Keras inside its first trace, then with Keras's own train and test functions, counting Keras's calls in
+# each epoch and the traces of its train function (a callback beside the task's), and how often Python ran
+# the train and test steps (each trace runs them once); prints {way: {calls, batches, traces, steps}} and
+# keeps each model's bytes.
+TRAIN_FOUR_WAYS = textwrap.dedent("""
+    import collections, json, shutil
     import tf_keras as keras
     from tft_build.config.settings import load_config
     from tft_build.steps import train
+
+    steps = collections.Counter()
+    def counted(step):
+        def run(self, data):
+            steps[step.__name__] += 1
+            return step(self, data)
+        return run
+    keras.Model.train_step, keras.Model.test_step = counted(keras.Model.train_step), counted(keras.Model.test_step)
 
     class Calls(keras.callbacks.Callback):
         def on_epoch_begin(self, epoch, logs=None):
@@ -30,25 +41,30 @@ TRAIN_THREE_WAYS = textwrap.dedent("""
         def on_train_end(self, logs=None):
             self.traces = self.model.train_tf_function.experimental_get_tracing_count()
 
-    counter, task_callbacks, task_optimizer = Calls(), train.callbacks, train.built_optimizer
+    counter, task_callbacks = Calls(), train.callbacks
+    task_optimizer, task_loops, keras_own = train.built_optimizer, train.traced_once, lambda model: None
     train.callbacks = lambda cfg: [*task_callbacks(cfg), counter]
     cfg, ways = load_config("."), {}
-    for way, per_call, optimizer in (("task", train.BATCHES_PER_CALL, task_optimizer),
-                                     ("one_per_call", 1, task_optimizer),
-                                     ("optimizer_in_trace", train.BATCHES_PER_CALL, lambda model: None)):
-        train.BATCHES_PER_CALL, train.built_optimizer = per_call, optimizer
+    for way, per_call, optimizer, loops in (("task", train.BATCHES_PER_CALL, task_optimizer, task_loops),
+                                            ("one_per_call", 1, task_optimizer, task_loops),
+                                            ("optimizer_in_trace", train.BATCHES_PER_CALL, keras_own, task_loops),
+                                            ("keras_loops", train.BATCHES_PER_CALL, task_optimizer, keras_own)):
+        train.BATCHES_PER_CALL, train.built_optimizer, train.traced_once = per_call, optimizer, loops
+        steps.clear()
         summary = train.train_model(cfg, "non_embedding")
-        ways[way] = {"per_call": per_call, "calls": counter.calls, "traces": counter.traces,
+        ways[way] = {"per_call": per_call, "calls": counter.calls, "traces": counter.traces, "steps": dict(steps),
                      "batches": train.batches(summary["train_rows"], cfg)}
         shutil.copy("artifacts/models/non_embedding/model.keras", f"{way}.keras")
     print(json.dumps(ways))
 """)
 
 
-def test_many_batches_per_call_and_an_early_optimizer_train_the_model_of_one_and_of_doit(built, tmp_path):
+def test_many_batches_per_call_an_early_optimizer_and_loops_traced_once_train_the_model_of_one_and_of_doit(
+    built, tmp_path
+):
     copy = tmp_path / "copy"
     shutil.copytree(built.root, copy)
-    done = subprocess.run([sys.executable, "-c", TRAIN_THREE_WAYS], cwd=copy, env=built.environment(NO_CACHE),
+    done = subprocess.run([sys.executable, "-c", TRAIN_FOUR_WAYS], cwd=copy, env=built.environment(NO_CACHE),
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     ways = json.loads(done.stdout.strip().splitlines()[-1])
@@ -58,6 +74,10 @@ def test_many_batches_per_call_and_an_early_optimizer_train_the_model_of_one_and
     assert task["calls"] == -(-task["batches"] // many) < one["calls"]  # many per call
     # Optimizer variables made inside the first trace make TF trace the train step again.
     assert task["traces"] == 1 and ways["optimizer_in_trace"]["traces"] == 2
+    # Keras's loops leave what they carry undefined before the loop: autograph runs each step once more.
+    assert task["steps"] == {"train_step": 1, "test_step": 1}
+    assert ways["keras_loops"]["steps"] == {"train_step": 2, "test_step": 2}
+    assert ways["keras_loops"]["calls"] == task["calls"]
     doit_model = (built.artifacts / "models" / "non_embedding" / "model.keras").read_bytes()
     assert all((copy / f"{way}.keras").read_bytes() == doit_model for way in ways)
 
