@@ -1,5 +1,6 @@
 """Code fingerprints: meaning counts, formatting does not; references are followed."""
 
+import ast
 import subprocess
 import sys
 import textwrap
@@ -51,6 +52,47 @@ def test_comments_docstrings_and_formatting_do_not_count(tmp_path):
     edited = edited.replace("def main(x):", "# a comment\n\n\ndef main( x ):  # trailing")
     edited = edited.replace("return helper(x) + math.sqrt(x)", "return (helper(x)\n            + math.sqrt(x))")
     assert digest(tmp_path, "m:main", m=BASE).digest == digest(tmp_path, "m:main", m=edited).digest
+
+
+NESTED = '''
+"""Module."""
+if True:
+    def a():
+        """A."""
+        class B:
+            """B."""
+            async def c(self):
+                """C."""
+                return "not a docstring"
+try:
+    def d():
+        "D."
+        x = 1
+except ImportError:
+    def e():
+        """E."""
+finally:
+    def f():
+        """F."""
+        with open("x") as g:
+            def h():
+                """H."""
+match 1:
+    case 1:
+        def i():
+            """I."""
+def j():
+    """J."""
+    [k for k in "a"]
+    lambda: "not a docstring"
+'''
+
+
+def test_docstrings_are_stripped_wherever_a_definition_is():
+    stripped = fp.strip_docstrings(ast.parse(NESTED))
+    texts = {n.value for n in ast.walk(stripped) if isinstance(n, ast.Constant) and isinstance(n.value, str)}
+    assert texts == {"not a docstring", "x", "a"}
+    assert sum(isinstance(node, ast.Pass) for node in ast.walk(stripped)) == 3  # e, h, i: bodies that were a docstring
 
 
 def test_unreferenced_code_does_not_count(tmp_path):
