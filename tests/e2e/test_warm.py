@@ -1,5 +1,6 @@
 """Warm workers: the same outputs as without them; a killed worker, Ctrl-C and a killed doit
-leave nothing half-written and nothing running; the lock still allows one build at a time."""
+leave nothing half-written and nothing running; the lock still allows one build at a time; a worker
+that grew too much exits after its step, and the next step starts another."""
 
 import os
 import re
@@ -148,3 +149,20 @@ def test_a_killed_doit_stops_its_step_in_the_warm_worker(project):
     assert leftovers(project.artifacts) == []
     assert ran(project.doit("-n", "0", "train_non_embedding_model").stdout) == {"train_non_embedding_model"}
     assert tree_hashes(project.artifacts / "models") == models
+
+
+def test_a_worker_that_grew_too_much_exits_after_its_step_and_the_next_step_starts_another(project):
+    stop_workers(project)
+    reference = tree_hashes(project.artifacts / "reference")
+    for _ in range(2):
+        project.doit("forget", "train_reference_model")
+        done = project.doit("-n", "0", "train_reference_model", env={"TFT_BUILD_WARM_MAX_GROWTH_MB": "0"})
+        assert ran(done.stdout) == {"train_reference_model"}
+        assert wait_for(lambda: not workers_of(project), 60), "the worker that grew is still running"
+    lines = log_lines(project)
+    grew = {int(pid) for pid in re.findall(r"pid (\d+): grew by \d+ MiB", "\n".join(lines))}
+    assert len(grew) == 2, lines  # a fresh worker each time, each exiting after its step, which it did
+    assert all(any(f"pid {pid}: train_reference_model for pid" in line and line.endswith(": done") for line in lines)
+               for pid in grew), lines
+    assert tree_hashes(project.artifacts / "reference") == reference
+    assert leftovers(project.artifacts) == []

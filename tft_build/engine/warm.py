@@ -29,6 +29,10 @@ changed, the worker exits and the step runs in the task's process. A module
 that the step imported from other source than the snapshot's fails the
 task, as it would in the task's process.
 
+**Not forever bigger.** TensorFlow keeps every function a step traces (each training adds
+about 15 MB). A worker that has grown by more than ``TFT_BUILD_WARM_MAX_GROWTH_MB`` (default
+1536) since it loaded the libraries exits after answering; the next step starts a fresh one.
+
 **Never a failure of its own.** A worker that cannot be started or reached,
 or dies while it runs a step, is reported in one line, and the step runs in
 the task's process. Its staging is removed there, as after any kill. Ctrl-C
@@ -60,6 +64,8 @@ from tft_build.engine import interrupt, sourceguard, stepcall
 from tft_build.engine.lock import project_lock_descriptor
 
 OFF = "TFT_BUILD_WARM"  # "0": no warm workers, whatever warm_minutes says
+MAX_GROWTH = "TFT_BUILD_WARM_MAX_GROWTH_MB"  # a worker that grew more since it loaded the libraries exits
+DEFAULT_MAX_GROWTH_MB = 1536  # about a hundred trainings of the default data
 PROTOCOL = 1  # a new one never talks to an old worker: it is part of the socket's name
 SLOTS = 8  # at most this many warm workers per project
 START_SECONDS = 120.0  # how long a task waits for the worker it started to answer
@@ -230,6 +236,7 @@ def serve(name: str, idle_seconds: float) -> None:
     from tft_build.engine.parallel import import_step_libraries
 
     import_step_libraries()
+    loaded, limit = resident_bytes(), max_growth_bytes()
     listener.settimeout(idle_seconds)
     while True:
         try:
@@ -251,6 +258,25 @@ def serve(name: str, idle_seconds: float) -> None:
                 note(f"the connection failed ({err}); exiting")
         if not go_on:
             return
+        grown = resident_bytes() - loaded
+        if grown > limit:
+            note(f"grew by {grown >> 20} MiB since it loaded the libraries (over {MAX_GROWTH}); exiting")
+            return
+
+
+def resident_bytes() -> int:
+    """This process's resident memory (Linux's /proc, as warm workers are Linux's only)."""
+    with open("/proc/self/statm") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+def max_growth_bytes() -> int:
+    """How much a worker may grow since it loaded the libraries (:data:`MAX_GROWTH`, in MiB)."""
+    try:
+        return int(os.environ.get(MAX_GROWTH, DEFAULT_MAX_GROWTH_MB)) << 20
+    except ValueError:
+        say(f"{MAX_GROWTH}={os.environ[MAX_GROWTH]!r} is not a whole number of MiB; using {DEFAULT_MAX_GROWTH_MB}")
+        return DEFAULT_MAX_GROWTH_MB << 20
 
 
 def serve_one(conn: socket.socket) -> tuple[bool, str, dict[str, Any] | None]:
