@@ -8,7 +8,7 @@ import weakref
 
 import pytest
 
-from tft_build.engine import parallel, warm
+from tft_build.engine import heap, warm
 
 
 class Cycle:
@@ -28,13 +28,13 @@ def test_settling_freezes_what_lives_and_collects_garbage_even_frozen_before():
     garbage, kept = Cycle(), Cycle()
     was_garbage, was_kept = weakref.ref(garbage), weakref.ref(kept)
     del garbage
-    parallel.settle()
+    heap.settle()
     assert was_garbage() is None and gc.get_freeze_count() > 0
     assert all(o is not kept for o in gc.get_objects())  # frozen: no generation holds it, no collection walks it
     frozen = gc.get_freeze_count()
     del kept  # garbage now, but frozen: the next settling thaws and collects it
     assert was_kept() is not None
-    parallel.settle()
+    heap.settle()
     assert was_kept() is None
     assert gc.get_freeze_count() <= frozen
 
@@ -66,3 +66,13 @@ def test_a_connection_that_comes_in_time_is_served_before_any_settling(monkeypat
         assert conn is not None
         conn.close()
     assert gc.get_freeze_count() == 0
+
+
+def test_a_process_settles_once_for_its_steps(monkeypatch):
+    monkeypatch.setattr(heap, "_settled", False)
+    gc.unfreeze()
+    heap.settle_once()
+    assert gc.get_freeze_count() > 0
+    later = Cycle()
+    heap.settle_once()  # already settled: the later object stays in the collections
+    assert any(o is later for o in gc.get_objects())

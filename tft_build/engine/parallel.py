@@ -12,7 +12,7 @@ loads its own. What tft_build adds to doit's runner (:class:`WarmRunner`):
   the first of doit's set;
 - a worker with no task yet (the others wait for the transform) uses the time
   to import TensorFlow, TFT and Beam, so the trainings it gets later do not
-  wait for that import, and then freezes its heap (:func:`settle`);
+  wait for that import, and then settles its heap (:mod:`tft_build.engine.heap`);
 - the ``doit`` process watches its workers: one that dies (killed, out of
   memory) fails the run in one line naming the tasks that were running,
   where doit's own runner would wait for it forever;
@@ -32,7 +32,6 @@ run gets when ``-n`` is not given.
 
 import contextlib
 import functools
-import gc
 import os
 import queue
 import signal
@@ -43,7 +42,7 @@ from typing import Any
 from doit import cmd_run
 from doit.runner import JobHold, MRunner
 
-from tft_build.engine import schedule
+from tft_build.engine import heap, schedule
 from tft_build.errors import TftBuildError
 
 # What the steps import first; a waiting worker imports them ahead (the steps' own imports then find them).
@@ -208,17 +207,7 @@ def import_step_libraries() -> None:
     with quiet_native_stderr():
         for name in STEP_LIBRARIES:
             importlib.import_module(name)
-    settle()
-
-
-def settle() -> None:
-    """Collect the garbage, then freeze the objects left: Python's full collections during the next
-    steps walk only the objects made since (TensorFlow and the rest are half a million, and a full
-    collection that walked them took 0.4 s of each serving of the default data). Frozen objects are
-    never collected, so what was frozen before is thawed and collected first."""
-    gc.unfreeze()
-    gc.collect()
-    gc.freeze()
+    heap.settle()
 
 
 def _ended(exitcode: int) -> str:

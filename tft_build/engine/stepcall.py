@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from tft_build.config.settings import Config
-from tft_build.engine import trace
+from tft_build.engine import heap, trace
 from tft_build.errors import TftBuildError, causes, first_line, message
 from tft_build.io import location
 
@@ -39,6 +39,7 @@ def call_step(step: str, cfg: Config, args: tuple[Any, ...], task_name: str, tra
     try:
         with quiet_native_stderr():
             module = importlib.import_module(module_name)
+        heap.settle_once()  # the step's libraries are loaded: the full collections of the steps skip them
         with trace.recording(task_name, trace_file, run):
             getattr(module, function)(cfg, *args)
     except TftBuildError as err:

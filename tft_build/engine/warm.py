@@ -30,7 +30,7 @@ that the step imported from other source than the snapshot's fails the
 task, as it would in the task's process.
 
 **Settled between runs.** A worker idle for ``SETTLE_SECONDS`` collects its garbage and
-freezes the rest (:func:`tft_build.engine.parallel.settle`): a full collection during a step no
+freezes the rest (:func:`tft_build.engine.heap.settle`): a full collection during a step no
 longer walks TensorFlow's half a million objects (0.3-0.4 s of a transform or a serving).
 
 **Not forever bigger.** TensorFlow keeps every function a step traces (each training adds
@@ -64,7 +64,7 @@ from typing import Any
 
 from tft_build import layout
 from tft_build.config.settings import Config
-from tft_build.engine import interrupt, sourceguard, stepcall
+from tft_build.engine import heap, interrupt, sourceguard, stepcall
 from tft_build.engine.lock import project_lock_descriptor
 
 OFF = "TFT_BUILD_WARM"  # "0": no warm workers, whatever warm_minutes says
@@ -270,16 +270,14 @@ def serve(name: str, idle_seconds: float) -> None:
 def next_connection(listener: socket.socket, idle_seconds: float) -> socket.socket | None:
     """The next connection, or None after ``idle_seconds`` without one. After :data:`SETTLE_SECONDS`
     without one, between runs rather than between the steps of a run, the worker settles its heap
-    (:func:`tft_build.engine.parallel.settle`), which the next step would otherwise pay for."""
-    from tft_build.engine.parallel import settle
-
+    (:func:`tft_build.engine.heap.settle`), which the next step would otherwise pay for."""
     waited = 0.0
     if idle_seconds > SETTLE_SECONDS:
         listener.settimeout(SETTLE_SECONDS)
         try:
             return listener.accept()[0]
         except TimeoutError:
-            settle()
+            heap.settle()
             waited = SETTLE_SECONDS
     listener.settimeout(idle_seconds - waited)
     try:
