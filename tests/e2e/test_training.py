@@ -2,8 +2,8 @@
 model is the one that one batch per call trains, byte for byte, and the one doit trained; the optimizer's
 variables made before fit spare a second trace of the train step, and loops that carry nothing spare
 autograph's scratch trace of the train and test steps, and neither changes a byte; the parts of the
-training rows, told many records per call and counted from the data digest, are the rows the held-out rule
-picks one by one, and the label's statistics are those of the rows fit on."""
+training rows, parsed once and split by one rule for all rows, and counted from the data digest, are the
+rows the held-out rule picks one by one, and the label's statistics are those of the rows fit on."""
 
 import json
 import shutil
@@ -82,27 +82,33 @@ def test_many_batches_per_call_an_early_optimizer_and_loops_traced_once_train_th
     assert all((copy / f"{way}.keras").read_bytes() == doit_model for way in ways)
 
 
-# Prints each part's row count as training takes it, the records each part reads, whether they are the
+# Prints each part's row count as training takes it, the rows each part holds, whether they are the
 # records the held-out rule picks, one record at a time, in order, and the label's statistics of the rows
 # fit on, against the ones the shared build's training recorded.
 PARTS = textwrap.dedent("""
     import json
+    import numpy as np
     import tensorflow as tf
+    import tensorflow_transform as tft
+    from tft_build import layout
     from tft_build.config.settings import load_config
+    from tft_build.io import location
     from tft_build.steps import modelio, train
 
     cfg = load_config(".")
-    train.PLACES_PER_CALL = 37  # the few hundred rows in several calls
+    spec = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED)).transformed_feature_spec()
+    train.PARSE_BATCH = 37  # the few hundred rows in several calls
     every = list(train.records(cfg, "train").as_numpy_iterator())
     rule = [bool(train.held_out_row(tf.constant(i, tf.int64), cfg.validation_fraction)) for i in range(len(every))]
     picked = {train.FIT: [r for r, out in zip(every, rule) if not out],
               train.VALIDATION: [r for r, out in zip(every, rule) if out]}
-    read = {part: list(train.records(cfg, "train", part).as_numpy_iterator()) for part in picked}
-    spec = {cfg.label: tf.io.FixedLenFeature([], tf.float32)}
+    split = train.parts(cfg, spec)
+    same = {part: all(np.array_equal(split[part][name].numpy(), tf.io.parse_example(rows, spec)[name].numpy())
+                      for name in spec) for part, rows in picked.items()}
     labels = tf.io.parse_example(picked[train.FIT], spec)[cfg.label].numpy().astype("float64")
-    print(json.dumps({"counted": train.part_rows(cfg), "read": {part: len(rows) for part, rows in read.items()},
-                      "as_picked": {part: read[part] == picked[part] for part in picked},
-                      "fit_label": {"mean": labels.mean(), "std": labels.std()},
+    print(json.dumps({"counted": train.part_rows(cfg),
+                      "read": {part: len(table[cfg.label]) for part, table in split.items()},
+                      "as_picked": same, "fit_label": {"mean": labels.mean(), "std": labels.std()},
                       "trained_label": modelio.trained_label_stats(cfg, "non_embedding")}))
 """)
 

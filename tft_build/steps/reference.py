@@ -5,7 +5,7 @@ majority class) says whether a model learned anything; this says whether a
 network learned more than a strong, untuned, off-the-shelf learner does from
 the very same inputs. It fits on the transformed training records the
 networks fit on (the :data:`~tft_build.steps.train.FIT` rows, by the one rule
-of :func:`tft_build.steps.train.records`), stops adding trees when the loss
+of :func:`tft_build.steps.train.parts`), stops adding trees when the loss
 on the held-out :data:`~tft_build.steps.train.VALIDATION` rows stops falling
 (as the networks' early stopping does; the eval data chooses nothing), and
 scores the transformed eval records: the clean eval rows, the rows the
@@ -64,8 +64,9 @@ def train_reference_model(cfg: "Config") -> dict[str, Any]:
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     features = train.model_features(tft_output, cfg.label)
     spec = tft_output.transformed_feature_spec()
-    fit, validation = (known(cfg, read_columns(cfg, spec, "train", part)) for part in (train.FIT, train.VALIDATION))
-    evaluation = read_columns(cfg, spec, "eval")
+    tables = train.parts(cfg, spec)
+    fit, validation = (known(cfg, as_numpy(tables[part])) for part in (train.FIT, train.VALIDATION))
+    evaluation = as_numpy(train.in_memory(train.records(cfg, "eval"), spec))
     rows = {part: len(columns[cfg.label]) for part, columns in ((train.FIT, fit), (train.VALIDATION, validation))}
     if not rows[train.FIT] or not rows[train.VALIDATION]:
         raise DataError(f"reference model: {sum(rows.values())} training row(s) are too few to hold out "
@@ -118,11 +119,9 @@ def reference_model(
     )
 
 
-@traced
-def read_columns(cfg: "Config", spec: Mapping[str, Any], split: str, part: str | None = None) -> dict[str, np.ndarray]:
-    """``{name: [rows]}`` of every transformed feature and the label, from the records of ``split``
-    (with ``part``, only the FIT or the VALIDATION rows), in their order."""
-    return {name: values.numpy() for name, values in train.in_memory(train.records(cfg, split, part), spec).items()}
+def as_numpy(table: Mapping[str, Any]) -> dict[str, np.ndarray]:
+    """``{name: [rows]}`` of a parsed table (:func:`tft_build.steps.train.in_memory`) as numpy arrays."""
+    return {name: values.numpy() for name, values in table.items()}
 
 
 def known(cfg: "Config", columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:

@@ -2,7 +2,7 @@
 
 Reads the transformed data and its schema, builds the configured model,
 trains with early stopping on validation rows held out from the training
-rows (:func:`records`), and saves the model, its per-epoch history, the
+rows (:func:`parts`), and saves the model, its per-epoch history, the
 training label's statistics (the serving step's baseline) and a manifest
 atomically under ``artifacts/models/<model>/``.
 A regression model predicts the label; a classification model the
@@ -39,7 +39,6 @@ BATCHES_PER_CALL = 50
 LR_FACTOR = 0.5  # ReduceLROnPlateau's step down of the learning rate
 FIT, VALIDATION = "train", "validation"  # the two parts of the training rows
 HASH_BUCKETS = 10_000  # a row is held out when its place hashes into the first validation_fraction of these
-PLACES_PER_CALL = 4096  # records whose part is told in one call (a call per record cost 30 us each)
 PARSE_BATCH = 4096  # records parsed in one call when the training rows are read into memory
 
 
@@ -63,10 +62,11 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
         raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
                         f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
     # Both parts are parsed once and kept in memory: the epochs take their batches from there.
-    fit_rows = in_memory(records(cfg, "train", FIT), spec)
+    tables = parts(cfg, spec)
+    fit_rows = tables[FIT]
     stats = label_stats(fit_rows[cfg.label].numpy(), cfg, tft_output)
     # Validation is read every epoch: its batches are kept after the first.
-    validation = in_order(in_memory(records(cfg, "train", VALIDATION), spec), rows[VALIDATION], cfg).cache()
+    validation = in_order(tables[VALIDATION], rows[VALIDATION], cfg).cache()
     with dotted.blamed_on(cfg, f"models.{model_name}"):
         model = builder(features, stats, cfg)
     check_model(cfg, model_name, model)
@@ -286,22 +286,22 @@ def batched(table: Mapping[str, tf.Tensor], orders: tf.data.Dataset, rows: int, 
     return orders.map(cut).unbatch().map(batch, num_parallel_calls=tf.data.AUTOTUNE).prefetch(tf.data.AUTOTUNE)
 
 
-def records(cfg: "Config", split: str, part: str | None = None) -> tf.data.Dataset:
-    """The serialized transformed records of ``split``, in the order they were written; with ``part``, only
-    the training rows that fit on (:data:`FIT`) or the ones held out (:data:`VALIDATION`). The one rule of
-    which rows are which, for the networks and the reference model (:mod:`tft_build.steps.reference`)."""
+def records(cfg: "Config", split: str) -> tf.data.Dataset:
+    """The serialized transformed records of ``split``, in the order they were written."""
     data = location.data_dir(cfg, layout.TRANSFORMED)
-    files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
-    ds = tf.data.TFRecordDataset(files)
-    if part is None:
-        return ds
-    held_out = part == VALIDATION
+    return tf.data.TFRecordDataset(sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split)))))
 
-    def kept(number: tf.Tensor, batch: tf.Tensor) -> tf.Tensor:
-        places = number * PLACES_PER_CALL + tf.range(tf.size(batch, out_type=tf.int64), dtype=tf.int64)
-        return tf.boolean_mask(batch, held_out_row(places, cfg.validation_fraction) == held_out)
 
-    return ds.batch(PLACES_PER_CALL).enumerate().map(kept).unbatch()
+@traced
+def parts(cfg: "Config", spec: Mapping[str, Any]) -> dict[str, dict[str, tf.Tensor]]:
+    """The training rows parsed once (:func:`in_memory`) and split into the rows fit on (:data:`FIT`) and
+    the ones held out (:data:`VALIDATION`), each part's in their order: the one rule of which rows are
+    which (:func:`held_out_row` of each row's place), for the networks and the reference model
+    (:mod:`tft_build.steps.reference`)."""
+    table = in_memory(records(cfg, "train"), spec)
+    held_out = held_out_row(tf.range(tf.shape(table[cfg.label], out_type=tf.int64)[0]), cfg.validation_fraction)
+    return {part: {name: tf.boolean_mask(values, held_out == (part == VALIDATION)) for name, values in table.items()}
+            for part in (FIT, VALIDATION)}
 
 
 def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
