@@ -126,8 +126,8 @@ def traced_once(model: keras.Model) -> None:
     Keras's do, but are traced once.
 
     Keras's loop, ``for _ in tf.range(steps): outputs = step(iterator)``, leaves ``outputs`` undefined
-    before it, so autograph traces the step once more, in a scratch graph, to learn what the loop
-    carries: 0.2-0.3 s of each training. These loops carry nothing: a step's outputs are the model's
+    before it, so autograph runs the step once more, in a scratch graph, to learn what the loop
+    carries: about 0.5 s of a training's CPU. These loops carry nothing: a step's outputs are the model's
     metric results, read once after the loop (the same values). Keras's own one-batch functions are
     the steps, so a model with a train or test step of its own keeps Keras's functions.
     """
@@ -300,8 +300,9 @@ def parts(cfg: "Config", spec: Mapping[str, Any]) -> dict[str, dict[str, tf.Tens
     (:mod:`tft_build.steps.reference`)."""
     table = in_memory(records(cfg, "train"), spec)
     held_out = held_out_row(tf.range(tf.shape(table[cfg.label], out_type=tf.int64)[0]), cfg.validation_fraction)
-    return {part: {name: tf.boolean_mask(values, held_out == (part == VALIDATION)) for name, values in table.items()}
-            for part in (FIT, VALIDATION)}
+    chosen = {FIT: tf.logical_not(held_out), VALIDATION: held_out}
+    return {part: {name: tf.boolean_mask(values, rows) for name, values in table.items()}
+            for part, rows in chosen.items()}
 
 
 def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
