@@ -6,6 +6,7 @@ import sys
 import textwrap
 import uuid
 
+import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -240,3 +241,12 @@ def test_a_package_re_export_and_a_moved_module_are_followed_to_their_definition
     names = set(fp.fingerprint(["user:fn"], [root]).definitions)
     assert {"tft_build.generic.preprocessing:numeric", "tft_build.generic.models:model_inputs"} <= names
     assert not any(name.endswith(":*") for name in names)
+
+
+@pytest.mark.parametrize("top", ["sklearn", "yaml", "google", "absl", "_distutils_hack", "numpy"])
+def test_a_module_counts_by_the_distributions_importlib_says_provide_it(top):
+    """``sklearn`` has no top_level.txt (its RECORD says), ``google`` is a namespace of many, ``numpy``
+    is named as its distribution."""
+    import importlib.metadata
+
+    assert sorted(fp.distributions(top)) == sorted(importlib.metadata.packages_distributions()[top])

@@ -25,6 +25,7 @@ import hashlib
 import importlib.metadata
 import json
 import platform
+import re
 import sys
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field
@@ -298,20 +299,25 @@ def installed_version(dist: str) -> str:
 def distributions(top: str) -> list[str]:
     """The distributions that provide the top-level module ``top``.
 
-    Most are named as their module (``numpy``; ``tensorflow_transform`` for
-    ``tensorflow-transform``); the full map of installed packages, slower to
-    build, is read only for the others.
+    Most are named as their module (``numpy``; ``tensorflow_transform`` for ``tensorflow-transform``).
+    For the others (``sklearn`` is scikit-learn's), each installed distribution is asked: by its
+    ``top_level.txt`` when it has one, else by the files its ``RECORD`` lists (a ``top/`` dir or a
+    ``top.*`` module), read as text. importlib's ``packages_distributions`` maps every module at once
+    but parses every path and every metadata file: 0.13 s against 0.02 s here, paid by each task
+    whose code fingerprint is computed again (an edit saved by a rename changes the project dir).
     """
     try:
         importlib.metadata.distribution(top)
         return [top]
     except importlib.metadata.PackageNotFoundError:
-        return _all_distributions().get(top, [top])
-
-
-@cache
-def _all_distributions():
-    return importlib.metadata.packages_distributions()
+        pass
+    recorded = re.compile(rf"^{re.escape(top)}(/|\.[^/,]*,)", re.MULTILINE)
+    found = []
+    for dist in importlib.metadata.distributions():
+        declared = dist.read_text("top_level.txt")
+        if top in declared.split() if declared is not None else recorded.search(dist.read_text("RECORD") or ""):
+            found.append(dist.metadata["Name"])
+    return found or [top]
 
 
 def top_level_statements(body: Iterable[ast.stmt]) -> Iterator[ast.stmt]:
