@@ -2,8 +2,8 @@
 model is the one that one batch per call trains, byte for byte, and the one doit trained; the optimizer's
 variables made before fit spare a second trace of the train step, and loops that carry nothing spare
 autograph's scratch trace of the train and test steps, and neither changes a byte; the parts of the
-training rows, parsed once and split by one rule for all rows, and counted from the data digest, are the
-rows the held-out rule picks one by one, and the label's statistics are those of the rows fit on."""
+training rows, parsed once and split by one rule for all rows, are the rows the held-out rule picks one
+by one, and the label's statistics are those of the rows fit on."""
 
 import json
 import shutil
@@ -106,7 +106,7 @@ PARTS = textwrap.dedent("""
     same = {part: all(np.array_equal(split[part][name].numpy(), tf.io.parse_example(rows, spec)[name].numpy())
                       for name in spec) for part, rows in picked.items()}
     labels = tf.io.parse_example(picked[train.FIT], spec)[cfg.label].numpy().astype("float64")
-    print(json.dumps({"counted": train.part_rows(cfg),
+    print(json.dumps({"picked": {part: len(rows) for part, rows in picked.items()},
                       "read": {part: len(table[cfg.label]) for part, table in split.items()},
                       "as_picked": same, "fit_label": {"mean": labels.mean(), "std": labels.std()},
                       "trained_label": modelio.trained_label_stats(cfg, "non_embedding")}))
@@ -118,6 +118,6 @@ def test_the_parts_are_the_rows_the_rule_holds_out(built):
                           capture_output=True, text=True)
     assert done.returncode == 0, done.stdout + done.stderr
     parts = json.loads(done.stdout.strip().splitlines()[-1])
-    assert parts["counted"] == parts["read"] and min(parts["read"].values()) > 0
+    assert parts["picked"] == parts["read"] and min(parts["read"].values()) > 0
     assert parts["as_picked"] == {"train": True, "validation": True}
     assert parts["trained_label"] == pytest.approx(parts["fit_label"], rel=1e-5)  # float32 sums, in another order

@@ -85,12 +85,6 @@ def write_digests(staging: Path, data: str, splits: Iterable[str]) -> None:
     (staging / layout.TRANSFORM_DIGEST).write_text(manifest.to_json(graph), encoding="utf-8")
 
 
-def written_records(step_dir: Path, split: str) -> int:
-    """How many records of ``split`` the step whose dir is ``step_dir`` wrote, as its data digest says."""
-    digests = json.loads((step_dir / layout.DATA_DIGEST).read_text(encoding="utf-8"))
-    return int(digests[split]["records"])
-
-
 def tree_digest(root: str, ignore: Container[str] = ()) -> str:
     """One hash of every file's path and content under ``root`` (local or remote), but ``ignore``d names.
 

@@ -12,7 +12,6 @@ weights, and :func:`tft_build.steps.modelio.save_model` the same bytes.
 """
 
 from collections.abc import Mapping
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -28,7 +27,7 @@ from tft_build.errors import ConfigError, DataError
 from tft_build.generic.models import Feature
 from tft_build.io import location, manifest
 from tft_build.io.atomic import atomic_dir
-from tft_build.steps import digests, modelio, trainlog
+from tft_build.steps import modelio, trainlog
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -57,12 +56,12 @@ def train_model(cfg: "Config", model_name: str) -> dict[str, int | float]:
     spec = tft_output.transformed_feature_spec()
     # Early stopping and the learning-rate schedule choose by the validation rows, carved from training:
     # the eval data is read only by the serving step, to measure.
-    rows = part_rows(cfg)
+    # Both parts are parsed once and kept in memory: the epochs take their batches from there.
+    tables = parts(cfg, spec)
+    rows = {part: int(tf.shape(table[cfg.label])[0]) for part, table in tables.items()}
     if not rows[VALIDATION] or not rows[FIT]:
         raise DataError(f"{model_name}: {rows[FIT] + rows[VALIDATION]} training row(s) are too few to hold out "
                         f"{cfg.where('validation_fraction')} = {cfg.validation_fraction} of them for validation")
-    # Both parts are parsed once and kept in memory: the epochs take their batches from there.
-    tables = parts(cfg, spec)
     fit_rows = tables[FIT]
     stats = label_stats(fit_rows[cfg.label].numpy(), cfg, tft_output)
     # Validation is read every epoch: its batches are kept after the first.
@@ -244,11 +243,11 @@ def in_memory(rows: tf.data.Dataset, spec: Mapping[str, Any]) -> dict[str, tf.Te
     """Serialized ``rows`` parsed, ``{feature: [rows] tensor}``, the features and the label in the order of
     ``rows``. Parsed once, where every epoch parsed every record again before (and the table is smaller than the
     serialized records)."""
-    parts = list(rows.batch(PARSE_BATCH).map(lambda batch: tf.io.parse_example(batch, spec),
-                                             num_parallel_calls=tf.data.AUTOTUNE))
-    if not parts:  # no rows (an eval split the row filter emptied)
+    chunks = list(rows.batch(PARSE_BATCH).map(lambda batch: tf.io.parse_example(batch, spec),
+                                              num_parallel_calls=tf.data.AUTOTUNE))
+    if not chunks:  # no rows (an eval split the row filter emptied)
         return {name: tf.zeros([0], feature.dtype) for name, feature in spec.items()}
-    return {name: tf.concat([part[name] for part in parts], 0) for name in spec}
+    return {name: tf.concat([chunk[name] for chunk in chunks], 0) for name in spec}
 
 
 def epochs(table: Mapping[str, tf.Tensor], rows: int, cfg: "Config") -> tf.data.Dataset:
@@ -316,15 +315,6 @@ def held_out_row(place: tf.Tensor, fraction: float) -> tf.Tensor:
 def batches(rows: int, cfg: "Config") -> int:
     """The batches of ``rows`` rows (the last one short)."""
     return -(-rows // cfg.batch_size)
-
-
-def part_rows(cfg: "Config") -> dict[str, int]:
-    """``{FIT: rows, VALIDATION: rows}`` of the training records: their number as the transform's data
-    digest (a declared input) records it, and the rule of :func:`held_out_row` applied to every place at once."""
-    total = digests.written_records(Path(cfg.artifact(layout.TRANSFORMED)), "train")
-    held_out = held_out_row(tf.range(total, dtype=tf.int64), cfg.validation_fraction)
-    validation = int(tf.math.count_nonzero(held_out))
-    return {FIT: total - validation, VALIDATION: validation}
 
 
 def split_label(features: dict[str, tf.Tensor], cfg: "Config") -> tuple[dict[str, tf.Tensor], tf.Tensor]:
