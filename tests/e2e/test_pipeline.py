@@ -158,12 +158,13 @@ def test_serving_model_loads_without_tft_build(built, model, tmp_path):
 
 # Exports the shared build's trained model (into the cwd) and one that looks its hour up in a table, as the
 # serving step does; reloads each, and prints whether its served predictions equal the module's own and
-# whether it kept the Keras objects.
+# whether it kept the Keras objects; then the error of exporting a model that takes the transformed label.
 EXPORT_SCRIPT = """
 import json, sys
 import numpy as np, tensorflow as tf, tensorflow_transform as tft, tf_keras as keras
 from tft_build import layout
 from tft_build.config.settings import load_config
+from tft_build.errors import ConfigError
 from tft_build.io import location
 from tft_build.steps import modelio, serve
 
@@ -176,24 +177,33 @@ models = {"trained": modelio.load_model(cfg, "non_embedding"),
 rows, spec = serve.eval_rows(cfg)[:50], serve.serving_spec(cfg)
 same = {}
 for name, model in models.items():
-    module = serve.ServingModule(model, tft_output, spec)
+    module = serve.ServingModule(model, tft_output, spec, cfg.label)
     serve.export(module, name)
     loaded = tf.saved_model.load(name)
     served = serve.predict_raw(loaded.signatures["serving_raw"], rows, spec)
     own = serve.predict_raw(module.serve_raw.get_concrete_function(), rows, spec)
     same[name] = {"same": bool(np.array_equal(served["prediction"], own["prediction"])),
                   "keras_objects": hasattr(loaded, "model")}
+label = keras.Input(shape=(1,), name=cfg.label)
+try:
+    serve.export(serve.ServingModule(keras.Model(label, keras.layers.Dense(1)(label)), tft_output, spec, cfg.label),
+                 "leak")
+except ConfigError as err:
+    same["leak"] = str(err)
 print(json.dumps(same))
 """
 
 
 def test_exported_models_serve_their_own_predictions(built, tmp_path):
     # A model's variables are exported without its Keras objects, unless it holds a table (kept with them).
+    # A model input that the label computes is refused in one line: a served model is not given the label.
     done = subprocess.run([sys.executable, "-c", EXPORT_SCRIPT, str(built.root)], cwd=tmp_path,
                           env=built.environment(), capture_output=True, text=True)
     assert done.returncode == 0, done.stderr[-3000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == {
         "trained": {"same": True, "keras_objects": False}, "table": {"same": True, "keras_objects": True},
+        "leak": "preprocessing_fn: fare_amount computed from the label 'fare_amount', which a served model is "
+                "not given; compute the model's features from the other columns",
     }
 
 

@@ -30,16 +30,16 @@ import tensorflow as tf
 import tensorflow_transform as tft
 import tf_keras as keras
 from tabulate import tabulate
-from tensorflow_transform.saved import saved_transform_io_v2
 
 from tft_build import layout
 from tft_build.config.schema import feature_spec
 from tft_build.config.settings import data_files
 from tft_build.engine import dotted
 from tft_build.engine.trace import traced
+from tft_build.errors import ConfigError
 from tft_build.io import csvio, location, manifest
 from tft_build.io.atomic import atomic_dir, write_file_atomic
-from tft_build.steps import modelio, slicing
+from tft_build.steps import modelio, slicing, transformfn
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -55,7 +55,7 @@ class ServingModule(tf.Module):
     """The transform_fn and the trained model, called on raw features."""
 
     def __init__(
-        self, model: keras.Model, tft_output: tft.TFTransformOutput, raw_spec: Mapping[str, Any],
+        self, model: keras.Model, tft_output: tft.TFTransformOutput, raw_spec: Mapping[str, Any], label: str,
         classes: Sequence[str] | None = None,
     ) -> None:
         super().__init__()
@@ -67,27 +67,31 @@ class ServingModule(tf.Module):
             # Keras reload) took a third of the export, and a served model is called by its signatures.
             self.model_variables = [part for part in parts if isinstance(part, tf.Variable)]
             object.__setattr__(self, "model", model)  # not tracked
-        self.transform = saved_transform_io_v2.SavedModelLoader(tft_output.transform_savedmodel_dir)
-        # What TFT's Keras layer tracks of it, without the layer: as a Keras model, its call would be
-        # traced twice more for a Keras reload (each trace of a TF1 transform_fn prunes its graph).
-        self.transform_state = self.transform.__dict__
+        self.transform = transformfn.served(tft_output, label)
+        self.label = label
         self.classes = tf.constant(classes) if classes else None
         self._model_inputs = sorted(model.input_names)
         example_spec = tf.TensorSpec([None], tf.string, name="examples")
         raw_signature = {name: tf.TensorSpec([None], f.dtype, name=name) for name, f in raw_spec.items()}
         # The transform alone, saved as a function of the loaded model (``transform_raw``): serve_raw calls it,
-        # so it is traced once for both.
-        self.transform_raw = tf.function(self.transform.apply_transform_model, input_signature=[raw_signature])
-        self.serve_raw = tf.function(self.predict, input_signature=[raw_signature])
+        # so it is traced once for both. Not autograph's: nothing in them branches on a tensor, and an error
+        # of the user's (predict's) keeps its one line.
+        self.transform_raw = tf.function(self.transform.apply, input_signature=[raw_signature], autograph=False)
+        self.serve_raw = tf.function(self.predict, input_signature=[raw_signature], autograph=False)
         # Parsed examples go through serve_raw's graph: the transform and the model are traced once.
         self.serve_examples = tf.function(
             lambda examples: self.serve_raw(tf.io.parse_example(examples, raw_spec)),
-            input_signature=[example_spec],
+            input_signature=[example_spec], autograph=False,
         )
 
     def predict(self, raw_features: Mapping[str, tf.Tensor]) -> dict[str, tf.Tensor]:
         """``{"prediction": [batch], ...}`` for a dict of raw ``[batch]`` tensors."""
         transformed = self.transform_raw(raw_features)
+        from_label = [name for name in self._model_inputs if name not in transformed]
+        if from_label:
+            raise ConfigError(f"preprocessing_fn: {', '.join(from_label)} computed from the label "
+                              f"'{self.label}', which a served model is not given; compute the model's "
+                              "features from the other columns")
         inputs = modelio.as_model_inputs({name: transformed[name] for name in self._model_inputs})
         output = self.model(inputs)
         if self.classes is None:
@@ -116,7 +120,8 @@ def train_and_predict(cfg: "Config", model_name: str) -> dict[str, int | float |
     tft_output = tft.TFTransformOutput(location.data_dir(cfg, layout.TRANSFORMED))
     raw_spec = serving_spec(cfg)
     stats = modelio.trained_label_stats(cfg, model_name)
-    module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, stats.get("classes"))
+    module = ServingModule(modelio.load_model(cfg, model_name), tft_output, raw_spec, cfg.label,
+                           stats.get("classes"))
     with atomic_dir(cfg.artifact(layout.SERVING, model_name)) as staging:
         export(module, str(staging))
         manifest.write_manifest(staging, {"model": model_name})
