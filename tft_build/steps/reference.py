@@ -125,7 +125,7 @@ def as_numpy(table: Mapping[str, Any]) -> dict[str, np.ndarray]:
 
 
 def known(cfg: "Config", columns: Mapping[str, np.ndarray]) -> dict[str, np.ndarray]:
-    """The rows whose class is known (id >= 0), as the networks learn (:func:`tft_build.steps.train.split_label`);
+    """The rows whose class is known (id >= 0), as the networks learn (:func:`tft_build.steps.train.batched`);
     for regression, all."""
     if not cfg.classification:
         return dict(columns)
