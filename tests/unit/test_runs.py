@@ -36,6 +36,18 @@ def test_the_scheduler_gets_each_task_last_run_seconds_not_a_restore(tmp_path):
     assert history.last_seconds(tmp_path) == {}
 
 
+def test_the_scheduler_gets_a_steps_own_seconds_from_its_trace(tmp_path):
+    # A cold worker's first task is timed with loading the libraries; its trace times the step alone.
+    record_run(tmp_path, "r1", {"a": ("ran", 6.0), "b": ("ran", 5.0), "c": ("ran", 3.0), "d": ("ran", 2.0)})
+    (tmp_path / "traces").mkdir()
+    calls = [{"called": "fit", "depth": 0, "elapsed_time": 0.5}, {"called": "read", "depth": 1, "elapsed_time": 0.2},
+             {"called": "save", "depth": 0, "elapsed_time": 0.25}]
+    (tmp_path / "traces" / "a.json").write_text(json.dumps({"task": "a", "run": "r1", "calls": calls}))
+    (tmp_path / "traces" / "b.json").write_text(json.dumps({"task": "b", "run": "r1", "calls": []}))
+    (tmp_path / "traces" / "c.json").write_text('{"calls": [{"depth": 0}]}')  # damaged: doit's seconds
+    assert history.last_seconds(tmp_path) == {"a": 0.75, "b": 5.0, "c": 3.0, "d": 2.0}
+
+
 def test_table_shows_each_task_once(tmp_path):
     rows = record_run(tmp_path, "r1", {"a": ("ran", 1.5), "b": ("failed", 0.25)})
     table = timings.timing_table(rows).splitlines()

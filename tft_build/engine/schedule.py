@@ -6,8 +6,9 @@ trainings and the reference model's fit), the reference model often went
 first and held a training, the longest chain to the metrics, back by its
 second or so. Build systems that keep a history order by it (ninja since
 1.12 runs the task on the longest path of recorded durations first); so does
-tft_build: a task's priority is its last run's recorded seconds
-(:func:`tft_build.report.history.last_seconds`) plus the highest priority
+tft_build: a task's priority is the seconds its step took in its last run
+(:func:`tft_build.report.history.last_seconds`: from its trace, which leaves
+out a cold worker's loading of the libraries) plus the highest priority
 among the tasks that depend on it. A task never timed counts 0, so a first
 build keeps doit's order. The order changes when tasks start, never what they compute.
 """
