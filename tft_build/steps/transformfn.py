@@ -62,10 +62,14 @@ def served(output: tft.TFTransformOutput, label: str) -> tf.Module:
     module whose ``apply({column: [batch] tensor})`` gives the transformed features the label does not
     reach, and which tracks what the transform_fn needs saved with the served model (its graph, tables,
     vocabulary files)."""
-    imported = tf.saved_model.load(output.transform_savedmodel_dir)
-    signature = imported.signatures.get(constants.TRANSFORM_SIGNATURE)
-    if signature is None or any(op.type in PYFUNC_OPS for op in signature.graph.get_operations()):
-        return Loaded(output.transform_savedmodel_dir)
+    directory = output.transform_savedmodel_dir
+    if not saved_transform_io.exported_as_v1(directory):
+        return Loaded(directory)
+    imported = tf.saved_model.load(directory)
+    signature = imported.signatures[constants.TRANSFORM_SIGNATURE]
+    if label not in signature.structured_input_signature[1] or any(
+            op.type in PYFUNC_OPS for op in signature.graph.get_operations()):
+        return Loaded(directory)
     return WithoutLabel(imported, signature, label)
 
 
@@ -104,7 +108,8 @@ def downstream(tensor: tf.Tensor) -> set[tf.Operation]:
 
 
 class Loaded(tf.Module):
-    """A transform_fn that :class:`WithoutLabel` does not take (TF2, or with Python functions), applied
+    """A transform_fn that :class:`WithoutLabel` does not take (TF2, with Python functions, or without the
+    label among its inputs), applied
     by TFT's loader, which leaves out the inputs it is not given."""
 
     def __init__(self, directory: str):
