@@ -10,6 +10,7 @@ Importing them loads TensorFlow: this room is only reached from the steps.
 from tft_build.generic.preprocessing import (  # noqa: F401 -- the names users' modules call
     categorical,
     category,
+    hour_weekday_days,
     numeric,
     parse_time,
     parse_timestamp,

@@ -17,7 +17,7 @@ import tensorflow as tf
 import tensorflow_transform as tft
 
 from tft_build.examples.taxi.places import AIRPORT_RADIUS_KM, AIRPORTS, EARTH_RADIUS_KM
-from tft_build.generic.preprocessing import categorical, cyclic, parse_time, parse_timestamp
+from tft_build.generic.preprocessing import categorical, cyclic, hour_weekday_days, parse_time
 
 if TYPE_CHECKING:
     from tft_build.config.settings import Config
@@ -53,7 +53,8 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str
     dlon, dlat = inputs["dropoff_longitude"], inputs["dropoff_latitude"]
     nb = cfg.nbuckets
 
-    hour, weekday, days = parse_timestamp(inputs["pickup_datetime"])
+    pickup = parse_time(inputs["pickup_datetime"])  # once: the hour, weekday, days and month all come from it
+    hour, weekday, days = hour_weekday_days(pickup)
     plat_b, plon_b = tft.bucketize(plat, nb), tft.bucketize(plon, nb)
     dlat_b, dlon_b = tft.bucketize(dlat, nb), tft.bucketize(dlon, nb)
     pickup_cell = cross([(plat_b, nb), (plon_b, nb)])
@@ -87,7 +88,7 @@ def preprocessing_fn(inputs: Mapping[str, tf.Tensor], cfg: "Config") -> dict[str
         "hour": categorical(hour, 24),
         "weekday": categorical(weekday, 7),
         # The season as the month on a circle; the day of the year (generic.seasons) only added noise here.
-        **cyclic("pickup_month", parse_time(inputs["pickup_datetime"])["month"] - 1, 12),
+        **cyclic("pickup_month", pickup["month"] - 1, 12),
         "pickup_lat_bucket": plat_b,
         "pickup_lon_bucket": plon_b,
         "dropoff_lat_bucket": dlat_b,
