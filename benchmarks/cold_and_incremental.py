@@ -10,8 +10,8 @@ the machine's ups and downs fall on all of them. The variants:
   side in worker processes;
 - ``warm``: plain ``doit``, the steps in warm workers (the cold build starts them);
 - ``baseline`` (with ``--baseline DIR``): plain ``doit``, warm workers on, with another checkout of
-  tft_build (``git worktree add DIR <commit>``) first on PYTHONPATH: the code before a change, run as
-  ``warm`` is.
+  tft_build (``git worktree add DIR <commit>``) first on PYTHONPATH and its own copy of the example
+  (data, settings, taxi preprocessing): the code before a change, run as ``warm`` is.
 
 Prints the wall time of each run, then the per-task seconds of the fastest edit run of each
 variant (and the epochs each training ran, which early stopping chooses), and checks that after
@@ -37,7 +37,7 @@ import time
 from pathlib import Path
 
 from tabulate import tabulate
-from taxi_copy import copy_example
+from taxi_copy import ROOT, copy_example
 
 from tft_build.report.history import read_history
 
@@ -131,7 +131,7 @@ def main():
         for variant in variants:
             project = Path(tmp) / variant["name"]
             project.mkdir()
-            projects[variant["name"]] = (project, copy_example(project))
+            projects[variant["name"]] = (project, copy_example(project, variant["pythonpath"] or ROOT))
             rows.append(run(project, variant, "cold"))
             rows.append(run(project, variant, "no-op"))
         for round_ in range(args.repeats):
