@@ -1,5 +1,6 @@
 """A saved transform_fn applied: to a few raw rows in Python (the sample of a build and the view task),
-and in a served model, to raw features without the label (:func:`served`).
+and in a served model, to raw features without the label (:func:`served`); and the first records it
+wrote, read back in the same form (:func:`recorded_values`, the sample of a build written in row order).
 
 A transform_fn saved in TF1 mode (``tf_compat_v1``, the default) is applied
 eagerly only through a pruned copy of its whole graph, about 0.4 s a call;
@@ -24,6 +25,9 @@ import tensorflow as tf
 import tensorflow_transform as tft
 from tensorflow_transform.saved import constants, saved_transform_io, saved_transform_io_v2
 
+from tft_build import layout
+from tft_build.io import location
+
 PYFUNC_OPS = ("PyFunc", "PyFuncStateless", "EagerPyFunc")  # need TFT's loader, which registers them again
 
 
@@ -44,6 +48,27 @@ def transformed_values(data: str, raw: Mapping[str, Sequence[Any] | np.ndarray])
         with tf.compat.v1.Session() as session:
             session.run(tf.compat.v1.tables_initializer())
             return {name: per_row(value, rows) for name, value in session.run(transformed).items()}
+
+
+def recorded_values(data: str, split: str, rows: int) -> dict[str, list[Any]]:
+    """The first ``rows`` transformed records of ``split`` in the build in ``data``, in the form of
+    :func:`transformed_values`: each feature's values, one per record (a list for a feature of varying
+    length or of a shape)."""
+    output = tft.TFTransformOutput(data)
+    files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
+    examples = [tf.train.Example.FromString(record.numpy()) for record in tf.data.TFRecordDataset(files).take(rows)]
+    values = {}
+    for name, spec in output.transformed_feature_spec().items():
+        scalar = isinstance(spec, tf.io.FixedLenFeature) and not spec.shape
+        column = [list(getattr(example.features.feature[name], kind(example.features.feature[name])).value)
+                  for example in examples]
+        values[name] = [value[0] if scalar else value for value in column]
+    return values
+
+
+def kind(feature: tf.train.Feature) -> str:
+    """The list a ``tf.train.Feature`` holds its values in: ``float_list``, ``int64_list`` or ``bytes_list``."""
+    return feature.WhichOneof("kind") or "float_list"
 
 
 def per_row(value: Any, rows: int) -> list[Any]:
