@@ -78,21 +78,27 @@ def test_tf2_tracing_gives_the_same_values_and_the_next_steps_use_it(tmp_path):
     """``tf_compat_v1 = false``: the transform reruns and traces in TF2 (tf.saved_model.save's
     SavedModel, with a fingerprint.pb, which TF1 mode's builder does not write); the sample's
     values agree to float32 rounding, and the view and a model train and serve from either kind
-    of transform_fn."""
+    of transform_fn. The TF1 build's sample is read from its first eval records, the TF2 build's
+    (through Beam) applies the transform_fn to the rows: the rows pair up, a malformed row skipped."""
     project = make_project(tmp_path / "modes", train_rows=200, eval_rows=50)
+    eval_csv = project.root / "data" / "eval.csv"
+    header, *rows = eval_csv.read_text().splitlines(keepends=True)
+    eval_csv.write_text("".join([header, "not,a,ride\n", *rows]))
     tasks = ("transform_raw_data", "view_transformed_sample_data", "train_and_predict_non_embedding_model")
     samples, fingerprinted = [], []
     for override in ("", "tf_compat_v1 = false\n"):
         config = tmp_path / "mode.toml"
-        config.write_text(override)
+        config.write_text('on_bad_rows = "skip"\n' + override)
         done = project.doit(*tasks, env={**NO_CACHE, "TFT_BUILD_CONFIG": str(config)})
         assert set(tasks) <= ran(done.stdout)
         assert "pickup_cell" in done.stdout  # the view's table
+        assert "1 malformed rows skipped" in done.stdout
         transformed = project.artifacts / "transformed"
         samples.append(json.loads((transformed / "sample.json").read_text())["rows"])
         fingerprinted.append((transformed / "transform_fn" / "fingerprint.pb").is_file())
         assert (project.artifacts / "metrics" / "non_embedding.json").exists()
     assert fingerprinted == [False, True]
+    assert [row["raw"] for row in samples[0]] == [row["raw"] for row in samples[1]]
     v1, v2 = ([row["transformed"] for row in rows] for rows in samples)
     assert [sorted(row) for row in v1] == [sorted(row) for row in v2] and len(v1) > 0
     for one, two in zip(v1, v2):
