@@ -51,24 +51,13 @@ def transformed_values(data: str, raw: Mapping[str, Sequence[Any] | np.ndarray])
 
 
 def recorded_values(data: str, split: str, rows: int) -> dict[str, list[Any]]:
-    """The first ``rows`` transformed records of ``split`` in the build in ``data``, in the form of
-    :func:`transformed_values`: each feature's values, one per record (a list for a feature of varying
-    length or of a shape)."""
-    output = tft.TFTransformOutput(data)
+    """The first ``rows`` transformed records of ``split`` in the build in ``data``, parsed, in the form of
+    :func:`transformed_values` (:func:`per_row`)."""
     files = sorted(tf.io.gfile.glob(location.join(data, layout.records_pattern(split))))
-    examples = [tf.train.Example.FromString(record.numpy()) for record in tf.data.TFRecordDataset(files).take(rows)]
-    values = {}
-    for name, spec in output.transformed_feature_spec().items():
-        scalar = isinstance(spec, tf.io.FixedLenFeature) and not spec.shape
-        column = [list(getattr(example.features.feature[name], kind(example.features.feature[name])).value)
-                  for example in examples]
-        values[name] = [value[0] if scalar else value for value in column]
-    return values
-
-
-def kind(feature: tf.train.Feature) -> str:
-    """The list a ``tf.train.Feature`` holds its values in: ``float_list``, ``int64_list`` or ``bytes_list``."""
-    return feature.WhichOneof("kind") or "float_list"
+    spec = tft.TFTransformOutput(data).transformed_feature_spec()
+    records = [record.numpy() for record in tf.data.TFRecordDataset(files).take(rows)]
+    parsed = tf.io.parse_example(tf.constant(records, tf.string), spec)
+    return {name: per_row(value, len(records)) for name, value in parsed.items()}
 
 
 def per_row(value: Any, rows: int) -> list[Any]:
